@@ -1,0 +1,42 @@
+# lcnet-tf developer commands. `make demo` and `make test` work on a fresh
+# machine: they create .venv and install the package first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= $(if $(LCNET_DATA_DIR),$(LCNET_DATA_DIR),../shared/data/cifar10)
+DEMO_DIR ?= runs/demo
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install test test-fast lint demo clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# TensorFlow is not forced by setup.py; this machine has no GPU.
+	$(PY) -m pip install -q tensorflow-cpu
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install
+	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q --durations=15 tests
+
+test-fast: install
+	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m "not slow" tests
+
+demo: install
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/lcnet-train --data_dir=$(DATA_DIR) --model_dir=$(DEMO_DIR) \
+		--depth=20 --gating=lc --epochs=3 --train_examples=20000 \
+		--batch_size=128 --learning_rate=0.1 --budget_target=0.6 \
+		--budget_weight=4 --noise_std=0.5
+	$(VENV)/bin/lcnet-evaluate --data_dir=$(DATA_DIR) \
+		--model=$(DEMO_DIR)/model.keras --output=$(DEMO_DIR)/report.json
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,79 @@
+"""Evaluates a saved model on CIFAR-10: top-1, exact FLOPs, keep rates.
+
+`lcnet-evaluate --model=runs/demo/model.keras --output=report.json`
+"""
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    if "model" in FLAGS:
+        return
+    flags.DEFINE_string("model", None, "Path of a `.keras` model.")
+    flags.DEFINE_string(
+        "data_dir", None, "Folder with the CIFAR-10 binary files."
+    )
+    flags.DEFINE_enum("split", "test", ["train", "test"], "Dataset split.")
+    flags.DEFINE_integer("examples", None, "Evaluate the first N images.")
+    flags.DEFINE_integer("batch_size", 500, "Inference batch size.")
+    flags.DEFINE_float("tau", None, "Override every gate's threshold.")
+    flags.DEFINE_string(
+        "output", None, "JSON report path (default: beside the model)."
+    )
+
+
+def evaluate_file(model_path, data_dir, split, examples, batch_size, tau):
+    """Loads a model and evaluates it; the library side of the CLI."""
+    from lcnet_tf.data.cifar10 import cifar10_dataset
+    from lcnet_tf.models.gate_controls import set_threshold
+    from lcnet_tf.models.saving import load_model
+    from lcnet_tf.training.evaluation import evaluate_model
+
+    model = load_model(model_path, compile=False)
+    if tau is not None:
+        set_threshold(model, tau)
+    dataset = cifar10_dataset(
+        split,
+        data_dir=data_dir,
+        batch_size=batch_size,
+        training=False,
+        num_examples=examples,
+    )
+    report = evaluate_model(model, dataset)
+    report["model_path"] = model_path
+    report["split"] = split
+    return report
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if not FLAGS.model:
+        raise app.UsageError("--model is required.")
+    from lcnet_tf.training.evaluation import format_report
+    from lcnet_tf.training.evaluation import write_report
+
+    report = evaluate_file(
+        FLAGS.model,
+        FLAGS.data_dir,
+        FLAGS.split,
+        FLAGS.examples,
+        FLAGS.batch_size,
+        FLAGS.tau,
+    )
+    output = FLAGS.output or FLAGS.model.removesuffix(".keras") + "_eval.json"
+    write_report(report, output)
+    print(format_report(report))
+    print(f"Report written to {output}")
+
+
+def run():
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,203 @@
+"""CIFAR-10 input pipeline: the official binary files, or tfds."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+RECORD_BYTES = 1 + 32 * 32 * 3
+NUM_CLASSES = 10
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+BINARY_FOLDER = "cifar-10-batches-bin"
+SPLIT_FILES = {
+    "train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
+    "test": ("test_batch.bin",),
+}
+DATA_DIR_ENV = "LCNET_DATA_DIR"
+DOWNLOAD_HINT = (
+    "Get the official binary version (cifar-10-binary.tar.gz, from "
+    "https://www.cs.toronto.edu/~kriz/cifar.html) and extract it there, "
+    "or pass no data dir to let tensorflow-datasets download CIFAR-10."
+)
+
+
+def _check_split(split):
+    if split not in SPLIT_FILES:
+        raise ValueError(
+            f"CIFAR-10 `split` must be one of {sorted(SPLIT_FILES)}. "
+            f"Received: split={split!r}"
+        )
+
+
+def find_binary_files(data_dir, split):
+    """The CIFAR-10 `.bin` files of `split` under `data_dir`.
+
+    `data_dir` may be the `cifar-10-batches-bin` folder itself or a folder
+    holding it. Each file is checked for the 3,073-byte record layout and
+    for labels in 0-9.
+
+    Args:
+        data_dir: str. Where the binary files are.
+        split: str. `"train"` or `"test"`.
+
+    Returns:
+        A list of file paths.
+
+    Raises:
+        FileNotFoundError: if the folder or a file of the split is missing.
+        ValueError: if a file is truncated or is not CIFAR-10 binary data.
+    """
+    _check_split(split)
+    data_dir = os.fspath(data_dir)
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(
+            f"CIFAR-10 data dir '{data_dir}' does not exist. {DOWNLOAD_HINT}"
+        )
+    folder = data_dir
+    if os.path.isdir(os.path.join(data_dir, BINARY_FOLDER)):
+        folder = os.path.join(data_dir, BINARY_FOLDER)
+    paths = [os.path.join(folder, name) for name in SPLIT_FILES[split]]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(
+            f"CIFAR-10 {split} files missing under '{data_dir}': "
+            f"{', '.join(os.path.basename(p) for p in missing)}. "
+            f"{DOWNLOAD_HINT}"
+        )
+    for path in paths:
+        size = os.path.getsize(path)
+        if size == 0 or size % RECORD_BYTES:
+            raise ValueError(
+                f"'{path}' is not a CIFAR-10 binary batch: {size} bytes is "
+                f"not a whole number of {RECORD_BYTES}-byte records "
+                f"(truncated or corrupt download?). {DOWNLOAD_HINT}"
+            )
+        labels = np.fromfile(path, dtype=np.uint8)[::RECORD_BYTES]
+        if labels.max() >= NUM_CLASSES:
+            raise ValueError(
+                f"'{path}' is not a CIFAR-10 binary batch: found label "
+                f"{int(labels.max())} (labels must be 0-9)."
+            )
+    return paths
+
+
+def _decode_record(record):
+    raw = tf.io.decode_raw(record, tf.uint8)
+    label = tf.cast(raw[0], tf.int32)
+    image = tf.transpose(tf.reshape(raw[1:], (3, 32, 32)), (1, 2, 0))
+    return image, label
+
+
+def normalize_cifar10(images):
+    """Maps uint8 pixels (0-255) to per-channel standardised float32.
+
+    Args:
+        images: uint8 tensor or array `(..., 32, 32, 3)`.
+
+    Returns:
+        float32 tensor of the same shape.
+    """
+    images = tf.cast(images, tf.float32) / 255.0
+    return (images - CIFAR10_MEAN) / CIFAR10_STD
+
+
+def _augment(image, label):
+    image = tf.image.pad_to_bounding_box(image, 4, 4, 40, 40)
+    image = tf.image.random_crop(image, (32, 32, 3))
+    image = tf.image.random_flip_left_right(image)
+    return image, label
+
+
+def resolve_data_dir(data_dir=None):
+    """The local CIFAR-10 folder to use, or None to use tfds.
+
+    An explicit `data_dir` wins, then the `LCNET_DATA_DIR` environment
+    variable; with neither, the pipeline falls back to tfds.
+    """
+    if data_dir:
+        return os.fspath(data_dir)
+    return os.environ.get(DATA_DIR_ENV) or None
+
+
+def cifar10_raw(split="train", data_dir=None):
+    """Undecorated CIFAR-10 examples: `(uint8 image, int32 label)` pairs.
+
+    Args:
+        split: str. `"train"` (50,000 images) or `"test"` (10,000).
+        data_dir: str or None. A folder with the official binary files;
+            None uses `$LCNET_DATA_DIR`, then tensorflow-datasets.
+
+    Returns:
+        A `tf.data.Dataset`, in file order.
+    """
+    _check_split(split)
+    local = resolve_data_dir(data_dir)
+    if local is not None:
+        files = find_binary_files(local, split)
+        dataset = tf.data.FixedLengthRecordDataset(files, RECORD_BYTES)
+        return dataset.map(_decode_record, num_parallel_calls=tf.data.AUTOTUNE)
+    import tensorflow_datasets as tfds
+
+    dataset = tfds.load("cifar10", split=split, as_supervised=True)
+    return dataset.map(lambda image, label: (image, tf.cast(label, tf.int32)))
+
+
+def cifar10_dataset(
+    split="train",
+    data_dir=None,
+    batch_size=128,
+    training=None,
+    num_examples=None,
+    shuffle_seed=None,
+    drop_remainder=None,
+):
+    """Batched, normalised CIFAR-10 for `fit` / `evaluate`.
+
+    Training adds the standard augmentation (4-pixel zero padding, random
+    32x32 crop, horizontal flip) and a full shuffle each epoch.
+
+    Args:
+        split: str. `"train"` or `"test"`.
+        data_dir: str or None. See `cifar10_raw`.
+        batch_size: int. Images per batch.
+        training: bool or None. Augment and shuffle; defaults to
+            `split == "train"`.
+        num_examples: int or None. Use only the first `num_examples`.
+        shuffle_seed: int or None. Seed of the shuffle and augmentation.
+        drop_remainder: bool or None. Defaults to `training`.
+
+    Returns:
+        A `tf.data.Dataset` of `(float32 images (b, 32, 32, 3), int32
+        labels (b,))`.
+
+    Example:
+
+    ```python
+    train = cifar10_dataset("train", data_dir="data/cifar10")
+    model.fit(train, epochs=10)
+    ```
+    """
+    if int(batch_size) < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
+    training = split == "train" if training is None else training
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    dataset = cifar10_raw(split, data_dir)
+    if num_examples is not None:
+        if int(num_examples) < 1:
+            raise ValueError(
+                f"`num_examples` must be >= 1. Received: {num_examples}"
+            )
+        dataset = dataset.take(int(num_examples))
+    dataset = dataset.cache()
+    if training:
+        dataset = dataset.shuffle(
+            50_000, seed=shuffle_seed, reshuffle_each_iteration=True
+        )
+        dataset = dataset.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        lambda image, label: (normalize_cifar10(image), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,175 @@
+"""Exact FLOPs accounting for the models built by lcnet_tf.
+
+Convention of the dynamic-inference literature: one multiply-accumulate is
+one FLOP. Convolutions, dense layers and the gate heads count; batch norm
+is folded into the convolutions and ReLU, additions and pooling are left
+out.
+"""
+
+import keras
+import numpy as np
+
+from lcnet_tf.layers.flops_budget import FlopsBudget
+from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
+from lcnet_tf.validation import check_images
+
+# Layers with weights that cost nothing under the convention.
+_FREE_WEIGHTED_LAYERS = (
+    keras.layers.BatchNormalization,
+    keras.layers.Normalization,
+    FlopsBudget,
+)
+
+
+def _conv_flops(layer):
+    height, width, out_channels = layer.output.shape[1:]
+    if height is None or width is None:
+        raise ValueError(
+            f"Layer '{layer.name}' has no fixed spatial output size; FLOPs "
+            f"need a model built for a fixed input size."
+        )
+    kh, kw, in_per_group, _ = layer.kernel.shape
+    return int(kh * kw * in_per_group * out_channels * height * width)
+
+
+def layer_flops(layer, gates=True):
+    """Static FLOPs of one layer of a model built by lcnet_tf.
+
+    Args:
+        layer: a built Keras layer, called once in a functional model.
+        gates: bool. For gated blocks: True counts every gate open, gate
+            heads included; False counts the static block only.
+
+    Returns:
+        int.
+
+    Raises:
+        ValueError: for a layer with weights whose cost is not known.
+    """
+    if isinstance(layer, GatedResidualBlock):
+        return int(layer.open_flops() if gates else layer.base_flops())
+    if isinstance(layer, keras.Model):
+        return sum(layer_flops(sub, gates) for sub in layer.layers)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        height, width, channels = layer.output.shape[1:]
+        kh, kw = layer.kernel.shape[:2]
+        return int(kh * kw * channels * height * width)
+    if isinstance(layer, keras.layers.Conv2D):
+        return _conv_flops(layer)
+    if isinstance(layer, keras.layers.Dense):
+        return int(np.prod(layer.kernel.shape))
+    if isinstance(layer, _FREE_WEIGHTED_LAYERS) or not layer.weights:
+        return 0
+    raise ValueError(
+        f"Cannot count FLOPs of layer '{layer.name}' "
+        f"({layer.__class__.__name__}): it has weights but is not a "
+        f"convolution, dense layer, batch norm or lcnet_tf block."
+    )
+
+
+def count_flops(model, gates=True):
+    """Static FLOPs of a model for one image.
+
+    Args:
+        model: a built functional model (e.g. from `cifar_resnet`).
+        gates: bool. True: every gate open, gate heads included (the
+            worst case of a gated model). False: the static network
+            without gates, the denominator of every FLOPs ratio.
+
+    Returns:
+        int.
+
+    Example:
+
+    ```python
+    count_flops(lcnet_tf.models.cifar_resnet(20))  # 40,813,184
+    ```
+    """
+    return sum(layer_flops(layer, gates) for layer in model.layers)
+
+
+def gated_blocks(model):
+    """The blocks of `model` that carry gates, in graph order."""
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, GatedResidualBlock) and layer.gates
+    ]
+
+
+def decision_model(model):
+    """A model giving logits and every gated block's decisions.
+
+    Args:
+        model: a gated functional model.
+
+    Returns:
+        A `keras.Model` sharing `model`'s weights, returning
+        `{"logits": (batch, classes), "decisions": [(batch, 2), ...]}`,
+        one `[block_run, kept_channel_fraction]` pair per gated block.
+    """
+    blocks = gated_blocks(model)
+    outputs = {
+        "logits": model.outputs[0],
+        "decisions": [block.output[2] for block in blocks],
+    }
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_decisions")
+
+
+def flops_from_decisions(model, decisions):
+    """Exact per-image FLOPs from the gated blocks' decisions.
+
+    Args:
+        model: the gated model the decisions come from.
+        decisions: list of `(batch, 2)` arrays from `decision_model`.
+
+    Returns:
+        int64 array `(batch,)`.
+    """
+    blocks = gated_blocks(model)
+    if len(decisions) != len(blocks):
+        raise ValueError(
+            f"Expected decisions for {len(blocks)} gated blocks, received "
+            f"{len(decisions)}."
+        )
+    fixed = sum(
+        layer_flops(layer)
+        for layer in model.layers
+        if not isinstance(layer, GatedResidualBlock) or not layer.gates
+    )
+    batch = len(decisions[0]) if decisions else 0
+    total = np.full((batch,), fixed, dtype=np.int64)
+    for block, decision in zip(blocks, decisions):
+        decision = np.asarray(decision, dtype=np.float64)
+        run = np.rint(decision[:, 0]).astype(np.int64)
+        kept = np.rint(decision[:, 1] * block.filters).astype(np.int64)
+        total += np.asarray(block.flops_for(run, kept), dtype=np.int64)
+    return total
+
+
+def flops_per_image(model, images, batch_size=256):
+    """Exact FLOPs each image runs under the model's current decisions.
+
+    Args:
+        model: a model built by lcnet_tf (gated or static).
+        images: float array `(batch, height, width, channels)`, normalised.
+        batch_size: int. Inference batch size.
+
+    Returns:
+        int64 array `(batch,)`: for a static model every entry equals
+        `count_flops(model)`.
+
+    Example:
+
+    ```python
+    flops = flops_per_image(model, x_test[:100])
+    print(flops.mean() / count_flops(model, gates=False))
+    ```
+    """
+    images = check_images(images, model.inputs[0].shape[1:])
+    if not gated_blocks(model):
+        return np.full((len(images),), count_flops(model), dtype=np.int64)
+    outputs = decision_model(model).predict(
+        images, batch_size=batch_size, verbose=0
+    )
+    return flops_from_decisions(model, outputs["decisions"])

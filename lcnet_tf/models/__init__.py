@@ -1,0 +1,17 @@
+"""Gated ResNet backbones and their controls."""
+
+from lcnet_tf.models.cifar_resnet import cifar_resnet
+from lcnet_tf.models.gate_controls import set_budget
+from lcnet_tf.models.gate_controls import set_threshold
+from lcnet_tf.models.imagenet_resnet import imagenet_resnet
+from lcnet_tf.models.saving import load_model
+from lcnet_tf.models.static_init import init_from_static
+
+__all__ = [
+    "cifar_resnet",
+    "imagenet_resnet",
+    "init_from_static",
+    "load_model",
+    "set_budget",
+    "set_threshold",
+]

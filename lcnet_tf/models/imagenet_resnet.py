@@ -1,0 +1,98 @@
+import keras
+
+from lcnet_tf.layers.gated_basic_block import GatedBasicBlock
+from lcnet_tf.layers.gated_bottleneck_block import GatedBottleneckBlock
+from lcnet_tf.models.resnet_builder import build_resnet
+from lcnet_tf.models.resnet_builder import conv_bn_relu
+
+_ARCHITECTURES = {
+    18: (GatedBasicBlock, (2, 2, 2, 2)),
+    34: (GatedBasicBlock, (3, 4, 6, 3)),
+    50: (GatedBottleneckBlock, (3, 4, 6, 3)),
+    101: (GatedBottleneckBlock, (3, 4, 23, 3)),
+    152: (GatedBottleneckBlock, (3, 8, 36, 3)),
+}
+
+
+def _imagenet_stem(x):
+    x = conv_bn_relu(x, 64, 7, 2, "stem")
+    return keras.layers.MaxPooling2D(
+        3, strides=2, padding="same", name="stem_pool"
+    )(x)
+
+
+def imagenet_resnet(
+    depth=50,
+    gating="none",
+    num_classes=1000,
+    input_shape=(224, 224, 3),
+    scale="learned",
+    tau=0.5,
+    channel_groups=1,
+    gate_hidden_units=None,
+    noise_std=0.0,
+    budget_target=0.5,
+    budget_weight=2.0,
+    seed=None,
+    name=None,
+):
+    """ImageNet ResNet (v1.5) with optional L-Net/C-Net gating.
+
+    Basic blocks for depths 18 and 34, bottleneck blocks (stride on the
+    3x3 convolution) for 50, 101 and 152. Outputs logits. See
+    `cifar_resnet` for the gating arguments.
+
+    Args:
+        depth: int. 18, 34, 50, 101 or 152.
+        gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
+        num_classes: int. Number of classes.
+        input_shape: tuple. Fixed `(height, width, channels)`.
+        scale: str. `"learned"`, `"gate"` or `"none"`.
+        tau: float in [0, 1]. Gate threshold.
+        channel_groups: int. Channels per C-Net decision.
+        gate_hidden_units: int or None. Hidden width of the gate heads.
+        noise_std: float >= 0. Logistic exploration noise in training.
+        budget_target: float in (0, 1]. Wanted mean FLOPs ratio.
+        budget_weight: float >= 0. Weight of the budget loss.
+        seed: int or None. Seed of the exploration noise.
+        name: str or None. Model name.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    ```python
+    model = lcnet_tf.models.imagenet_resnet(50, gating="lc")
+    ```
+    """
+    if depth not in _ARCHITECTURES:
+        raise ValueError(
+            f"ImageNet ResNet `depth` must be one of "
+            f"{sorted(_ARCHITECTURES)}. Received: depth={depth!r}"
+        )
+    block_class, stage_blocks = _ARCHITECTURES[depth]
+    if name is None:
+        prefix = "" if gating == "none" else f"{gating}_"
+        name = f"{prefix}resnet{depth}"
+    return build_resnet(
+        input_shape=input_shape,
+        stem=_imagenet_stem,
+        block_class=block_class,
+        stage_filters=(64, 128, 256, 512),
+        stage_blocks=stage_blocks,
+        stage_strides=(1, 2, 2, 2),
+        gating=gating,
+        num_classes=num_classes,
+        block_kwargs=dict(
+            scale=scale,
+            tau=tau,
+            channel_groups=channel_groups,
+            gate_hidden_units=gate_hidden_units,
+            noise_std=noise_std,
+            seed=seed,
+        ),
+        budget_target=budget_target,
+        budget_weight=budget_weight,
+        name=name,
+    )

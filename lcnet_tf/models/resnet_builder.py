@@ -1,0 +1,113 @@
+"""Assembles gated ResNets from a stem, gated blocks and a head."""
+
+import keras
+
+from lcnet_tf.flops import count_flops
+from lcnet_tf.layers.flops_budget import FlopsBudget
+from lcnet_tf.layers.gated_residual_block import check_gating
+
+
+def block_gating(gating, changes_shape):
+    """The gating a block gets: blocks that change shape always run."""
+    if changes_shape:
+        gating = gating.replace("l", "")
+    return gating or "none"
+
+
+def build_resnet(
+    input_shape,
+    stem,
+    block_class,
+    stage_filters,
+    stage_blocks,
+    stage_strides,
+    gating,
+    num_classes,
+    block_kwargs,
+    budget_target,
+    budget_weight,
+    name,
+):
+    """Builds a (gated) ResNet as a functional `keras.Model`.
+
+    Args:
+        input_shape: tuple `(height, width, channels)`, fixed.
+        stem: callable mapping the input tensor to the first feature map.
+        block_class: `GatedBasicBlock` or `GatedBottleneckBlock`.
+        stage_filters: list of int. Middle channels of each stage.
+        stage_blocks: list of int. Blocks in each stage.
+        stage_strides: list of int. Stride of each stage's first block.
+        gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
+        num_classes: int. Number of logits.
+        block_kwargs: dict. Gate settings passed to every block.
+        budget_target: float in (0, 1]. FLOPs target of the budget loss.
+        budget_weight: float >= 0. Weight of the budget loss.
+        name: str. Model name.
+
+    Returns:
+        A `keras.Model` mapping images to logits.
+    """
+    check_gating(gating)
+    if int(num_classes) < 1:
+        raise ValueError(f"`num_classes` must be >= 1. Received: {num_classes}")
+    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    x = stem(inputs)
+    seed = block_kwargs.pop("seed", None)
+    blocks, flops, decisions = [], [], []
+    for stage, (filters, count, strides) in enumerate(
+        zip(stage_filters, stage_blocks, stage_strides), start=1
+    ):
+        for index in range(1, count + 1):
+            block_strides = strides if index == 1 else 1
+            out_channels = filters * block_class.expansion
+            changes = block_strides != 1 or x.shape[-1] != out_channels
+            block = block_class(
+                filters,
+                strides=block_strides,
+                gating=block_gating(gating, changes),
+                seed=None if seed is None else seed + 2 * len(blocks),
+                name=f"stage{stage}_block{index}",
+                **block_kwargs,
+            )
+            outputs = block(x)
+            if block.gates:
+                x, block_flops, block_decisions = outputs
+                blocks.append(block)
+                flops.append(block_flops)
+                decisions.append(block_decisions)
+            else:
+                x = outputs
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    if not blocks:
+        return keras.Model(inputs, logits, name=name)
+
+    body = keras.Model(inputs, logits)
+    full_flops = count_flops(body, gates=False)
+    fixed_flops = count_flops(body, gates=True) - sum(
+        block.open_flops() for block in blocks
+    )
+    logits = FlopsBudget(
+        full_flops=full_flops,
+        fixed_flops=fixed_flops,
+        block_names=[block.name for block in blocks],
+        target=budget_target,
+        weight=budget_weight,
+        name="flops_budget",
+    )([logits, flops, decisions])
+    return keras.Model(inputs, logits, name=name)
+
+
+def conv_bn_relu(x, filters, kernel_size, strides, name):
+    """Stem convolution, batch norm and ReLU."""
+    x = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)

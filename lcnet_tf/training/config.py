@@ -1,0 +1,140 @@
+import dataclasses
+import json
+import os
+
+from lcnet_tf.layers.gate_head import SCALE_MODES
+from lcnet_tf.layers.gate_head import check_threshold
+from lcnet_tf.layers.gated_residual_block import check_gating
+from lcnet_tf.losses import check_budget_target
+from lcnet_tf.losses import check_budget_weight
+
+SCHEDULES = ("cosine", "step")
+DATASETS = ("cifar10", "imagenet2012")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything one training run needs; the CLI flags override fields.
+
+    Attributes:
+        dataset: str. `"cifar10"` or `"imagenet2012"`.
+        depth: int. ResNet depth (CIFAR: 6n + 2; ImageNet: 18/34/50/...).
+        gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
+        scale: str. `"learned"`, `"gate"` or `"none"`.
+        tau: float in [0, 1]. Gate threshold.
+        channel_groups: int. Channels per C-Net decision.
+        noise_std: float >= 0. Logistic exploration noise while training.
+        budget_target: float in (0, 1]. Wanted mean FLOPs ratio.
+        budget_weight: float >= 0. Weight of the budget loss.
+        epochs: int. Training epochs.
+        batch_size: int. Global batch size.
+        learning_rate: float. Peak SGD learning rate.
+        momentum: float. SGD momentum (Nesterov off).
+        weight_decay: float. Decoupled weight decay on conv/dense kernels.
+        schedule: str. `"cosine"` or `"step"` (x0.1 at 50% and 75%).
+        warmup_epochs: float. Linear warm-up length.
+        train_examples: int or None. Use only the first N training images.
+        eval_examples: int or None. Evaluate on the first N test images.
+        steps_per_epoch: int or None. Cap on steps per epoch.
+        data_dir: str or None. Local dataset folder (CIFAR-10 binaries or
+            the tfds data dir for ImageNet).
+        model_dir: str. Where checkpoints, logs and the model go.
+        init_from: str or None. A static `.keras` model to start from.
+        seed: int. Seed of weights, data order and noise.
+        verbose: int. Keras progress output (0, 1 or 2).
+    """
+
+    dataset: str = "cifar10"
+    depth: int = 20
+    gating: str = "lc"
+    scale: str = "learned"
+    tau: float = 0.5
+    channel_groups: int = 1
+    noise_std: float = 0.0
+    budget_target: float = 0.5
+    budget_weight: float = 2.0
+    epochs: int = 1
+    batch_size: int = 128
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    train_examples: int | None = None
+    eval_examples: int | None = None
+    steps_per_epoch: int | None = None
+    data_dir: str | None = None
+    model_dir: str = "runs/default"
+    init_from: str | None = None
+    seed: int = 0
+    verbose: int = 1
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raises ValueError naming the first bad field."""
+        if self.dataset not in DATASETS:
+            raise ValueError(
+                f"`dataset` must be one of {DATASETS}. Received: "
+                f"{self.dataset!r}"
+            )
+        check_gating(self.gating)
+        if self.scale not in SCALE_MODES:
+            raise ValueError(
+                f"`scale` must be one of {SCALE_MODES}. Received: "
+                f"{self.scale!r}"
+            )
+        check_threshold(self.tau)
+        check_budget_target(self.budget_target)
+        check_budget_weight(self.budget_weight)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"`schedule` must be one of {SCHEDULES}. Received: "
+                f"{self.schedule!r}"
+            )
+        for field in ("epochs", "batch_size"):
+            if int(getattr(self, field)) < 1:
+                raise ValueError(
+                    f"`{field}` must be >= 1. Received: {getattr(self, field)}"
+                )
+        for field in ("train_examples", "eval_examples", "steps_per_epoch"):
+            value = getattr(self, field)
+            if value is not None and int(value) < 1:
+                raise ValueError(
+                    f"`{field}` must be >= 1 or None. Received: {value}"
+                )
+        if not self.learning_rate > 0:
+            raise ValueError(
+                f"`learning_rate` must be > 0. Received: {self.learning_rate}"
+            )
+        if not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ValueError(
+                f"Need 0 <= momentum < 1 and weight_decay >= 0. Received: "
+                f"momentum={self.momentum}, weight_decay={self.weight_decay}"
+            )
+        if self.noise_std < 0 or self.warmup_epochs < 0:
+            raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
+
+    def model_signature(self):
+        """The fields that fix the architecture (for resume checks)."""
+        return {
+            key: getattr(self, key)
+            for key in (
+                "dataset",
+                "depth",
+                "gating",
+                "scale",
+                "channel_groups",
+            )
+        }
+
+    def to_json(self, path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(dataclasses.asdict(self), f, indent=2)
+
+    @classmethod
+    def from_json(cls, path):
+        with open(path) as f:
+            return cls(**json.load(f))
