@@ -34,7 +34,7 @@ demo: install
 	$(VENV)/bin/lcnet-train --data_dir=$(DATA_DIR) --model_dir=$(DEMO_DIR) \
 		--depth=20 --gating=lc --epochs=3 --train_examples=20000 \
 		--batch_size=128 --learning_rate=0.1 --budget_target=0.6 \
-		--budget_weight=4 --noise_std=0.5
+		--budget_weight=4 --noise_std=0.5 --verbose=2
 	$(VENV)/bin/lcnet-evaluate --data_dir=$(DATA_DIR) \
 		--model=$(DEMO_DIR)/model.keras --output=$(DEMO_DIR)/report.json
 

@@ -97,6 +97,31 @@ def gated_blocks(model):
     ]
 
 
+def _logits(model):
+    """The logits tensor, taken before a `FlopsBudget` layer if any."""
+    last = model.layers[-1]
+    if isinstance(last, FlopsBudget):
+        return last.input[0]
+    return model.outputs[0]
+
+
+def inference_model(model):
+    """The model without its `FlopsBudget` layer, sharing its weights.
+
+    The budget layer only adds the training loss and updates metrics; an
+    inference or export graph built from this model has no metric state.
+
+    Args:
+        model: a model built by lcnet_tf.
+
+    Returns:
+        A `keras.Model` from images to logits.
+    """
+    if not isinstance(model.layers[-1], FlopsBudget):
+        return model
+    return keras.Model(model.inputs, _logits(model), name=model.name)
+
+
 def decision_model(model):
     """A model giving logits and every gated block's decisions.
 
@@ -110,7 +135,7 @@ def decision_model(model):
     """
     blocks = gated_blocks(model)
     outputs = {
-        "logits": model.outputs[0],
+        "logits": _logits(model),
         "decisions": [block.output[2] for block in blocks],
     }
     return keras.Model(model.inputs, outputs, name=f"{model.name}_decisions")

@@ -1,0 +1,135 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2,
+)
+
+from lcnet_tf import flops
+from lcnet_tf.models import cifar_resnet
+from lcnet_tf.models import imagenet_resnet
+from lcnet_tf.models import set_threshold
+from tests.fixtures import random_images
+
+# DESIGN.md's reference figures. ResNet-34's "3.6e9" is the usual
+# truncation of 3.66e9 (He et al. round down; torchvision and fvcore count
+# 3.66e9), so the test uses the unrounded figure.
+CIFAR_REFERENCE = {20: 4.06e7, 32: 6.9e7, 56: 1.25e8, 110: 2.53e8}
+IMAGENET_REFERENCE = {18: 1.82e9, 34: 3.66e9, 50: 4.1e9}
+
+
+def profiler_macs(model):
+    """Independent count: TF's profiler on the frozen inference graph."""
+    model = flops.inference_model(model)
+    shape = (1,) + tuple(model.inputs[0].shape[1:])
+    function = tf.function(lambda x: model(x, training=False))
+    frozen = convert_variables_to_constants_v2(
+        function.get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    )
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["account_type_regexes"] = ["Conv2D", "MatMul"]
+    options["output"] = "none"
+    info = tf.compat.v1.profiler.profile(frozen.graph, options=options)
+    # The profiler counts a multiply and an add per MAC.
+    return info.total_float_ops // 2
+
+
+@pytest.mark.parametrize("depth", sorted(CIFAR_REFERENCE))
+def test_cifar_reference_figures(depth):
+    count = flops.count_flops(cifar_resnet(depth))
+    assert abs(count / CIFAR_REFERENCE[depth] - 1) < 0.01, count
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", sorted(IMAGENET_REFERENCE))
+def test_imagenet_reference_figures(depth):
+    count = flops.count_flops(imagenet_resnet(depth))
+    assert abs(count / IMAGENET_REFERENCE[depth] - 1) < 0.01, count
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda: cifar_resnet(20),
+        lambda: cifar_resnet(20, gating="lc"),
+        lambda: cifar_resnet(8, gating="c", channel_groups=4, scale="none"),
+        lambda: imagenet_resnet(
+            50, gating="lc", input_shape=(64, 64, 3), num_classes=10
+        ),
+    ],
+)
+def test_static_count_matches_tf_profiler(model):
+    model = model()
+    assert flops.count_flops(model, gates=True) == profiler_macs(model)
+
+
+def test_gate_overhead_is_small():
+    model = cifar_resnet(20, gating="lc")
+    static = flops.count_flops(model, gates=False)
+    assert static == flops.count_flops(cifar_resnet(20))
+    assert 0 < flops.count_flops(model) / static - 1 < 0.02
+
+
+def test_per_image_flops_are_exact_sums_of_decisions():
+    model = cifar_resnet(8, gating="lc", gate_hidden_units=4)
+    # Spread the keep logits so images and channels get mixed decisions.
+    for block in flops.gated_blocks(model):
+        for gate in block.gates:
+            kernel, bias = gate.keep_logits.get_weights()
+            rng = np.random.default_rng(len(block.name) + gate.units)
+            gate.keep_logits.set_weights(
+                [rng.normal(0, 3, kernel.shape), rng.normal(0, 1, bias.shape)]
+            )
+    x = random_images(16)
+    per_image = flops.flops_per_image(model, x)
+    decisions = flops.decision_model(model).predict(x, verbose=0)["decisions"]
+    fixed = flops.count_flops(model) - sum(
+        b.open_flops() for b in flops.gated_blocks(model)
+    )
+    expected = np.full(16, fixed)
+    for block, d in zip(flops.gated_blocks(model), decisions):
+        run = np.rint(d[:, 0]).astype(int)
+        kept = np.rint(d[:, 1] * block.filters).astype(int)
+        block_flops = np.array(
+            [block.flops_for(r, k) for r, k in zip(run, kept)]
+        )
+        expected += block_flops
+    np.testing.assert_array_equal(per_image, expected)
+    assert per_image.dtype == np.int64
+    assert len(np.unique(per_image)) > 1
+    assert per_image.max() <= flops.count_flops(model)
+
+
+def test_closed_gates_and_static_models():
+    static = cifar_resnet(8)
+    x = random_images(3)
+    np.testing.assert_array_equal(
+        flops.flops_per_image(static, x), flops.count_flops(static)
+    )
+    model = cifar_resnet(8, gating="l")
+    set_threshold(model, 1.0)
+    closed = flops.flops_per_image(model, x)
+    skipped = sum(b.body_flops(b.filters) for b in flops.gated_blocks(model))
+    np.testing.assert_array_equal(closed, flops.count_flops(model) - skipped)
+
+
+def test_bad_inputs():
+    model = cifar_resnet(8)
+    with pytest.raises(ValueError, match="NaN"):
+        x = random_images(2)
+        x[1, 0, 0, 0] = np.nan
+        flops.flops_per_image(model, x)
+    with pytest.raises(ValueError, match="floating point"):
+        flops.flops_per_image(model, np.zeros((1, 32, 32, 3), "uint8"))
+    with pytest.raises(ValueError, match="batch axis"):
+        flops.flops_per_image(model, random_images(1)[0])
+    with pytest.raises(ValueError, match="per-image shape"):
+        flops.flops_per_image(model, random_images(1, size=28))
+
+
+def test_unknown_weighted_layer_is_reported():
+    inputs = keras.Input((8,))
+    outputs = keras.layers.Embedding(10, 4)(inputs)
+    with pytest.raises(ValueError, match="Cannot count FLOPs"):
+        flops.count_flops(keras.Model(inputs, outputs))
