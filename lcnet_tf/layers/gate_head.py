@@ -44,7 +44,7 @@ class GateHead(keras.layers.Layer):
     `sigmoid(z)` (straight-through estimator), so gates learn even though
     the network only ever sees 0/1 decisions.
 
-    A fresh head keeps every unit (`z` starts near `init_keep_logit`) and
+    A fresh head keeps every unit (`z` starts at `init_keep_logit`) and
     has a learned scale of exactly 1 (`s = 2 * sigmoid(a)`, `a = 0`), so a
     freshly gated network computes what its base network computes.
 
@@ -132,7 +132,9 @@ class GateHead(keras.layers.Layer):
         self.hidden.build((None, self.in_channels))
         self.keep_logits = keras.layers.Dense(
             self.units,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+            # A zero kernel makes a fresh gate's decision independent of
+            # the input, so gates start open whatever the activations.
+            kernel_initializer="zeros",
             bias_initializer=keras.initializers.Constant(self.init_keep_logit),
             name="keep_logits",
             dtype=self.dtype_policy,

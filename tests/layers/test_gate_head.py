@@ -29,7 +29,11 @@ def test_scale_modes(mode):
 def test_decisions_are_hard_and_follow_threshold():
     head = GateHead(units=64, init_keep_logit=0.0)
     x = random_images()
+    head(x)
+    kernel = np.random.default_rng(0).normal(size=(16, 64))
+    head.keep_logits.kernel.assign(kernel)
     gate, _, prob = head(x)
+    assert 0.2 < np.mean(np.asarray(gate)) < 0.8
     prob = np.asarray(prob)
     assert set(np.unique(np.asarray(gate))) <= {0.0, 1.0}
     np.testing.assert_array_equal(gate, (prob >= 0.5).astype("float32"))
@@ -55,7 +59,7 @@ def test_straight_through_gradient_reaches_gate_weights():
 
 
 def test_noise_only_in_training():
-    head = GateHead(units=256, noise_std=3.0, init_keep_logit=0.0, seed=1)
+    head = GateHead(units=256, noise_std=3.0, init_keep_logit=3.0, seed=1)
     x = random_images()
     clean = np.asarray(head(x)[0])
     np.testing.assert_array_equal(head(x, training=False)[0], clean)
