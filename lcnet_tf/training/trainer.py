@@ -87,15 +87,16 @@ def steps_per_epoch(config):
     return steps
 
 
-def build_optimizer(config, steps):
-    """SGD with momentum, decoupled weight decay and an LR schedule.
+def build_schedule(config, steps):
+    """The learning-rate schedule of a config.
 
     Args:
         config: a `TrainConfig`.
         steps: int. Optimizer steps per epoch.
 
     Returns:
-        A `keras.optimizers.SGD`.
+        A `keras.optimizers.schedules.LearningRateSchedule`: linear
+        warm-up, then cosine decay to 0 or steps of x0.1 at 50% and 75%.
     """
     total = config.epochs * steps
     warmup = min(int(config.warmup_epochs * steps), total - 1)
@@ -116,8 +117,21 @@ def build_optimizer(config, steps):
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
             boundaries, values
         )
+    return schedule
+
+
+def build_optimizer(config, steps):
+    """SGD with momentum, decoupled weight decay and the LR schedule.
+
+    Args:
+        config: a `TrainConfig`.
+        steps: int. Optimizer steps per epoch.
+
+    Returns:
+        A `keras.optimizers.SGD`.
+    """
     optimizer = keras.optimizers.SGD(
-        learning_rate=schedule,
+        learning_rate=build_schedule(config, steps),
         momentum=config.momentum,
         weight_decay=config.weight_decay or None,
     )

@@ -1,0 +1,75 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from lcnet_tf.cli import evaluate as evaluate_cli
+from lcnet_tf.cli import train as train_cli
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_flags_map_to_config():
+    train_cli.define_flags()
+    flags.FLAGS(["lcnet-train", "--gating=l", "--depth=32", "--tau=0.4"])
+    config = train_cli.config_from_flags()
+    assert (config.gating, config.depth, config.tau) == ("l", 32, 0.4)
+    flags.FLAGS(["lcnet-train", "--budget_target=2"])
+    with pytest.raises(ValueError, match="target"):
+        train_cli.config_from_flags()
+    flags.FLAGS.unparse_flags()
+
+
+def test_evaluate_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No model checkpoint"):
+        evaluate_cli.evaluate_file(
+            str(tmp_path / "m.keras"), None, "test", 10, 10, None
+        )
+
+
+def _run(module, *args):
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_end_to_end(tmp_path, cifar10_dir):
+    run = tmp_path / "run"
+    result = _run(
+        "lcnet_tf.cli.train",
+        f"--data_dir={cifar10_dir}",
+        f"--model_dir={run}",
+        "--depth=8",
+        "--train_examples=128",
+        "--eval_examples=64",
+        "--batch_size=64",
+        "--verbose=0",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = _run(
+        "lcnet_tf.cli.evaluate",
+        f"--data_dir={cifar10_dir}",
+        f"--model={run}/model.keras",
+        "--examples=200",
+        "--tau=0.6",
+        f"--output={tmp_path}/report.json",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "top-1 accuracy" in result.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["num_images"] == 200
+    assert list(report["tau"].values()) == pytest.approx([0.6] * 3)
+
+
+def test_bad_flag_is_a_usage_error():
+    result = _run("lcnet_tf.cli.train", "--gating=xyz")
+    assert result.returncode != 0
+    assert "gating" in result.stderr

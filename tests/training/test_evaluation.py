@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lcnet_tf import flops
+from lcnet_tf.models import cifar_resnet
+from lcnet_tf.training import evaluate_model
+from lcnet_tf.training import format_report
+from lcnet_tf.training import write_report
+from tests.fixtures import random_images
+
+
+def _spread_gates(model):
+    for block in flops.gated_blocks(model):
+        for gate in block.gates:
+            kernel = gate.keep_logits.kernel
+            rng = np.random.default_rng(gate.units)
+            kernel.assign(rng.normal(0, 2, kernel.shape))
+            gate.keep_logits.bias.assign(np.zeros(gate.units))
+
+
+def test_report_agrees_with_keras_and_flops(tmp_path):
+    model = cifar_resnet(8, gating="lc")
+    _spread_gates(model)
+    x = random_images(20)
+    y = np.arange(20) % 10
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    report = evaluate_model(model, dataset)
+    logits = model.predict(x, verbose=0)
+    assert report["num_images"] == 20
+    assert report["top1"] == np.mean(np.argmax(logits, -1) == y)
+    per_image = flops.flops_per_image(model, x)
+    assert report["flops_mean"] == pytest.approx(per_image.mean())
+    assert report["flops_min"] == per_image.min()
+    assert report["static_flops"] == flops.count_flops(model, gates=False)
+    assert set(report["keep_rates"]) == {
+        b.name for b in flops.gated_blocks(model)
+    }
+    text = format_report(report)
+    assert "top-1 accuracy" in text and "stage1_block1" in text
+    write_report(report, tmp_path / "r.json")
+    assert (tmp_path / "r.json").read_text().startswith("{")
+
+
+def test_static_model_report():
+    model = cifar_resnet(8)
+    dataset = [(random_images(4), np.zeros(4, int))]
+    report = evaluate_model(model, dataset)
+    assert report["flops_ratio"] == 1.0 and report["keep_rates"] == {}
+
+
+def test_nan_batch_and_empty_dataset():
+    model = cifar_resnet(8, gating="l")
+    x = random_images(4)
+    x[2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate_model(model, [(x, np.zeros(4, int))])
+    with pytest.raises(ValueError, match="empty"):
+        evaluate_model(model, [])

@@ -1,0 +1,82 @@
+import csv
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from lcnet_tf.models import load_model
+from lcnet_tf.training import TrainConfig
+from lcnet_tf.training import train
+from lcnet_tf.training.trainer import build_schedule
+
+
+def _config(tmp_path, data_dir, **kwargs):
+    values = dict(
+        depth=8,
+        gating="lc",
+        epochs=3,
+        batch_size=32,
+        train_examples=64,
+        eval_examples=64,
+        data_dir=data_dir,
+        model_dir=str(tmp_path / "run"),
+        verbose=0,
+    )
+    values.update(kwargs)
+    return TrainConfig(**values)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def test_train_writes_artifacts_and_resumes(tmp_path, cifar10_dir):
+    config = _config(tmp_path, cifar10_dir)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[_Interrupt(epoch=1)])
+    run = config.model_dir
+    assert os.path.isfile(f"{run}/checkpoints/last.keras")
+    assert not os.path.exists(f"{run}/model.keras")
+    model, history = train(config)
+    # Epochs 0 and 1 were done before the interruption: only 2 remains.
+    assert history.epoch == [2]
+    with open(f"{run}/history.csv") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1", "2"]
+    assert "val_flops_ratio" in history.history
+    loaded = load_model(f"{run}/model.keras")
+    x = np.zeros((2, 32, 32, 3), "float32")
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
+    assert os.listdir(f"{run}/logs")
+
+
+def test_refuses_a_model_dir_of_another_model(tmp_path, cifar10_dir):
+    train(_config(tmp_path, cifar10_dir, epochs=1))
+    with pytest.raises(ValueError, match="different model"):
+        train(_config(tmp_path, cifar10_dir, epochs=1, depth=14))
+
+
+def test_missing_data_dir_fails_before_writing(tmp_path):
+    config = _config(tmp_path, str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train(config)
+    assert not os.path.exists(f"{config.model_dir}/model.keras")
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "step"])
+def test_schedules(schedule):
+    config = TrainConfig(
+        epochs=4, learning_rate=0.2, schedule=schedule, warmup_epochs=1
+    )
+    lr = build_schedule(config, steps=10)
+    rates = [float(lr(step)) for step in (0, 10, 25, 39)]
+    assert rates[1] == pytest.approx(0.2, rel=1e-3)
+    assert rates[3] < rates[2] <= rates[1]
