@@ -67,9 +67,6 @@ def cifar_resnet(
             f"Received: depth={depth!r}"
         )
     blocks = (depth - 2) // 6
-    if name is None:
-        prefix = "" if gating == "none" else f"{gating}_"
-        name = f"{prefix}resnet{depth}"
     return build_resnet(
         input_shape=input_shape,
         stem=lambda x: conv_bn_relu(x, 16, 3, 1, "stem"),
@@ -79,15 +76,14 @@ def cifar_resnet(
         stage_strides=(1, 2, 2),
         gating=gating,
         num_classes=num_classes,
-        block_kwargs=dict(
-            scale=scale,
-            tau=tau,
-            channel_groups=channel_groups,
-            gate_hidden_units=gate_hidden_units,
-            noise_std=noise_std,
-            seed=seed,
-        ),
         budget_target=budget_target,
         budget_weight=budget_weight,
         name=name,
+        depth=depth,
+        scale=scale,
+        tau=tau,
+        channel_groups=channel_groups,
+        gate_hidden_units=gate_hidden_units,
+        noise_std=noise_std,
+        seed=seed,
     )

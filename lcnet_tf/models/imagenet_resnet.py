@@ -72,9 +72,6 @@ def imagenet_resnet(
             f"{sorted(_ARCHITECTURES)}. Received: depth={depth!r}"
         )
     block_class, stage_blocks = _ARCHITECTURES[depth]
-    if name is None:
-        prefix = "" if gating == "none" else f"{gating}_"
-        name = f"{prefix}resnet{depth}"
     return build_resnet(
         input_shape=input_shape,
         stem=_imagenet_stem,
@@ -84,15 +81,14 @@ def imagenet_resnet(
         stage_strides=(1, 2, 2, 2),
         gating=gating,
         num_classes=num_classes,
-        block_kwargs=dict(
-            scale=scale,
-            tau=tau,
-            channel_groups=channel_groups,
-            gate_hidden_units=gate_hidden_units,
-            noise_std=noise_std,
-            seed=seed,
-        ),
         budget_target=budget_target,
         budget_weight=budget_weight,
         name=name,
+        depth=depth,
+        scale=scale,
+        tau=tau,
+        channel_groups=channel_groups,
+        gate_hidden_units=gate_hidden_units,
+        noise_std=noise_std,
+        seed=seed,
     )

@@ -23,10 +23,11 @@ def build_resnet(
     stage_strides,
     gating,
     num_classes,
-    block_kwargs,
     budget_target,
     budget_weight,
     name,
+    depth,
+    **block_kwargs,
 ):
     """Builds a (gated) ResNet as a functional `keras.Model`.
 
@@ -39,10 +40,13 @@ def build_resnet(
         stage_strides: list of int. Stride of each stage's first block.
         gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
         num_classes: int. Number of logits.
-        block_kwargs: dict. Gate settings passed to every block.
         budget_target: float in (0, 1]. FLOPs target of the budget loss.
         budget_weight: float >= 0. Weight of the budget loss.
-        name: str. Model name.
+        name: str or None. Model name; defaults to e.g. `lc_resnet20`.
+        depth: int. Network depth, for the default name.
+        **block_kwargs: gate settings passed to every block (`scale`,
+            `tau`, `channel_groups`, `gate_hidden_units`, `noise_std`,
+            `seed`).
 
     Returns:
         A `keras.Model` mapping images to logits.
@@ -50,6 +54,9 @@ def build_resnet(
     check_gating(gating)
     if int(num_classes) < 1:
         raise ValueError(f"`num_classes` must be >= 1. Received: {num_classes}")
+    if name is None:
+        prefix = "" if gating == "none" else f"{gating}_"
+        name = f"{prefix}resnet{depth}"
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     x = stem(inputs)
     seed = block_kwargs.pop("seed", None)
