@@ -191,10 +191,11 @@ def train(config, callbacks=()):
     """
     config.validate()
     keras.utils.set_random_seed(config.seed)
+    steps = steps_per_epoch(config)
+    # Data first: a bad data dir fails before anything is written.
+    train_ds, val_ds = build_datasets(config)
     os.makedirs(config.model_dir, exist_ok=True)
     _check_model_dir(config)
-    steps = steps_per_epoch(config)
-    train_ds, val_ds = build_datasets(config)
     model = compile_model(build_model(config), build_optimizer(config, steps))
     checkpoint_dir = os.path.join(config.model_dir, "checkpoints")
     os.makedirs(checkpoint_dir, exist_ok=True)

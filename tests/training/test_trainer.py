@@ -68,7 +68,7 @@ def test_missing_data_dir_fails_before_writing(tmp_path):
     config = _config(tmp_path, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         train(config)
-    assert not os.path.exists(f"{config.model_dir}/model.keras")
+    assert not os.path.exists(config.model_dir)
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "step"])
