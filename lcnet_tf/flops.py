@@ -157,11 +157,13 @@ def flops_from_decisions(model, decisions):
             f"Expected decisions for {len(blocks)} gated blocks, received "
             f"{len(decisions)}."
         )
-    fixed = sum(
-        layer_flops(layer)
-        for layer in model.layers
-        if not isinstance(layer, GatedResidualBlock) or not layer.gates
-    )
+    last = model.layers[-1]
+    if isinstance(last, FlopsBudget):
+        # Counted once when the model was built; evaluation calls this
+        # per batch.
+        fixed = last.fixed_flops
+    else:
+        fixed = count_flops(model) - sum(b.open_flops() for b in blocks)
     batch = len(decisions[0]) if decisions else 0
     total = np.full((batch,), fixed, dtype=np.int64)
     for block, decision in zip(blocks, decisions):
