@@ -1,0 +1,1 @@
+"""TFLite deployment: masked, dynamic and staged forms, GPU op check."""

@@ -1,0 +1,248 @@
+"""The three deployment forms as TensorFlow functions over a folded model.
+
+- masked: one function, any batch, computes everything and multiplies by
+  the decisions. Every op is GPU-delegable.
+- dynamic: one function, batch 1, skipped blocks and skipped channel
+  chunks sit in conditionals (TFLite IF) and cost nothing.
+- staged: one function per stage (stem, each block's gate and body,
+  head); the host decides what to run.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from lcnet_tf.export import tf_ops
+
+FORMS = ("masked", "dynamic", "staged")
+
+
+def check_form(form):
+    if form not in FORMS:
+        raise ValueError(
+            f"`form` must be one of {FORMS}. Received: form={form!r}"
+        )
+    return form
+
+
+def block_chunks(block, chunks=None):
+    """How many channel chunks the dynamic form uses for a block.
+
+    Args:
+        block: a `FoldedBlock`.
+        chunks: int or None. Wanted chunks per C-gated block; None picks
+            up to 4 chunks of at least 8 channels (smaller convolutions
+            cost more than they save on XNNPACK).
+
+    Returns:
+        int: 1 for blocks without C-Net.
+    """
+    if block.channel_gate is None:
+        return 1
+    groups = block.channel_gate.groups
+    if chunks is None:
+        chunks = max(1, min(4, block.filters // 8))
+        while chunks > 1 and (
+            block.filters % chunks or (block.filters // chunks) % groups
+        ):
+            chunks -= 1
+        return chunks
+    chunks = int(chunks)
+    if (
+        chunks < 1
+        or block.filters % chunks
+        or (block.filters // chunks) % (groups)
+    ):
+        raise ValueError(
+            f"`channel_chunks={chunks}` does not split block "
+            f"'{block.name}' ({block.filters} channels, gate groups of "
+            f"{groups}) into equal chunks of whole gate groups."
+        )
+    return chunks
+
+
+def _image_spec(network, batch):
+    return tf.TensorSpec(
+        (batch,) + tuple(network.input_shape), tf.float32, name="images"
+    )
+
+
+def masked_function(network):
+    """`images (batch, H, W, C) -> {"logits", "decisions"}`."""
+
+    @tf.function(input_signature=[_image_spec(network, None)])
+    def masked(images):
+        x = tf_ops.run_stem(network, images)
+        decisions = []
+        for block in network.blocks:
+            x, decision = tf_ops.masked_block(block, x)
+            if block.gated:
+                decisions.append(decision)
+        outputs = {"logits": tf_ops.run_head(network, x)}
+        if decisions:
+            outputs["decisions"] = tf.stack(decisions, axis=1)
+        return outputs
+
+    return masked
+
+
+def dynamic_function(network, chunks=None):
+    """`images (1, H, W, C) -> {"logits", "decisions", "chunks"}`.
+
+    `chunks` is `(1, gated_blocks)`: how many channel chunks of each gated
+    block ran (0 for a skipped block), from which `executed_flops` counts
+    exactly what the graph computed.
+    """
+    per_block = [block_chunks(block, chunks) for block in network.blocks]
+
+    @tf.function(input_signature=[_image_spec(network, 1)])
+    def dynamic(images):
+        x = tf_ops.run_stem(network, images)
+        decisions, counts = [], []
+        for block, n in zip(network.blocks, per_block):
+            if not block.gated:
+                x, _ = tf_ops.masked_block(block, x)
+                continue
+            x, decision, count = tf_ops.dynamic_block(block, x, n)
+            decisions.append(decision)
+            counts.append(count)
+        outputs = {"logits": tf_ops.run_head(network, x)}
+        if decisions:
+            outputs["decisions"] = tf.stack(decisions, axis=1)
+            outputs["chunks"] = tf.stack(counts, axis=1)
+        return outputs
+
+    return dynamic
+
+
+def staged_functions(network):
+    """One function per stage, keyed by signature name.
+
+    Returns:
+        `(functions, stages)`: a dict of `tf.function`s and the list of
+        per-block stage descriptions the manifest records.
+    """
+    functions = {}
+
+    @tf.function(input_signature=[_image_spec(network, 1)])
+    def stem(images):
+        return {"features": tf_ops.run_stem(network, images)}
+
+    functions["stem"] = stem
+    stages = []
+    x_spec = tf.TensorSpec(
+        stem.get_concrete_function().structured_outputs["features"].shape,
+        tf.float32,
+        name="features",
+    )
+    for index, block in enumerate(network.blocks):
+        stage, gate_fn, body_fn, out_spec = _block_stage(index, block, x_spec)
+        if gate_fn is not None:
+            functions[stage["gate"]] = gate_fn
+        functions[stage["body"]] = body_fn
+        stages.append(stage)
+        x_spec = out_spec
+
+    @tf.function(input_signature=[x_spec])
+    def head(features):
+        return {"logits": tf_ops.run_head(network, features)}
+
+    functions["head"] = head
+    return functions, stages
+
+
+def _block_stage(index, block, x_spec):
+    name = f"block{index}"
+    channels = block.filters
+    gate_fn = None
+    if block.gated:
+
+        @tf.function(input_signature=[x_spec])
+        def gate_fn(features):
+            outputs = {}
+            if block.block_gate is not None:
+                run, scale = tf_ops.gate_values(block.block_gate, features)
+                outputs["run"] = run
+                outputs["block_scale"] = scale
+            if block.channel_gate is not None:
+                keep, scale = tf_ops.gate_values(block.channel_gate, features)
+                outputs["channel_keep"] = keep
+                outputs["channel_scale"] = keep * scale
+            return outputs
+
+    specs = [x_spec]
+    if block.channel_gate is not None:
+        specs.append(tf.TensorSpec((1, channels), name="channel_scale"))
+    if block.block_gate is not None:
+        specs.append(tf.TensorSpec((1, 1), name="block_scale"))
+
+    @tf.function(input_signature=specs)
+    def body_fn(features, *scales):
+        scales = list(scales)
+        channel_scale = block_scale = None
+        if block.channel_gate is not None:
+            channel_scale = scales.pop(0)
+        if block.block_gate is not None:
+            block_scale = scales.pop(0)
+        mask = None
+        if channel_scale is not None:
+            mask = tf.cast(channel_scale != 0.0, tf.float32)
+        residual = tf_ops.full_body(block, features, mask, channel_scale)
+        if block_scale is not None:
+            residual = residual * block_scale[:, :, None, None]
+        outputs = tf.nn.relu(tf_ops.shortcut(block, features) + residual)
+        return {"features": outputs}
+
+    out_shape = body_fn.get_concrete_function().structured_outputs["features"]
+    keras_block = block.keras_block
+    stage = {
+        "name": block.name,
+        "gate": f"{name}_gate" if block.gated else None,
+        "body": f"{name}_body",
+        "skippable": block.block_gate is not None,
+        "channel_gated": block.channel_gate is not None,
+        "channels": channels,
+        "flops": {
+            "always": int(keras_block.flops_for(0, 0)),
+            "body": int(
+                keras_block.flops_for(1, channels) - keras_block.flops_for(0, 0)
+            ),
+        },
+    }
+    out_spec = tf.TensorSpec(out_shape.shape, tf.float32, name="features")
+    return stage, gate_fn, body_fn, out_spec
+
+
+def executed_flops(network, decisions, chunks_run, chunks=None):
+    """Exact FLOPs a dynamic-form run computed, from its outputs.
+
+    Args:
+        network: the `FoldedNetwork` the form was built from.
+        decisions: `(batch, gated_blocks, 2)` array.
+        chunks_run: `(batch, gated_blocks)` array of chunks run per block.
+        chunks: the `channel_chunks` the form was built with.
+
+    Returns:
+        int64 array `(batch,)`.
+    """
+    decisions = np.asarray(decisions)
+    chunks_run = np.rint(np.asarray(chunks_run)).astype(np.int64)
+    total = np.full((decisions.shape[0],), network.fixed_flops, np.int64)
+    for i, block in enumerate(network.gated_blocks):
+        keras_block = block.keras_block
+        run = np.rint(decisions[:, i, 0]).astype(np.int64)
+        n = block_chunks(block, chunks)
+        kept = chunks_run[:, i] * (block.filters // n)
+        body = np.asarray(keras_block.body_flops(kept), np.int64)
+        if block.kind == "bottleneck" and block.channel_gate is not None:
+            # The 3x3 convolution of a kept chunk reads every channel.
+            h, w = keras_block.out_size
+            body = body + 9 * h * w * kept * (block.filters - kept)
+        always = keras_block.shortcut_flops
+        if block.channel_gate is not None:
+            body = body + keras_block.channel_gate.head_flops()
+        if block.block_gate is not None:
+            always += keras_block.block_gate.head_flops()
+        else:
+            run = np.ones_like(run)
+        total += always + run * body
+    return total

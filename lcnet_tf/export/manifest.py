@@ -1,0 +1,126 @@
+"""The staged form's JSON manifest (format in tflite/README.md)."""
+
+import hashlib
+import json
+import os
+
+MANIFEST_FORMAT = "lcnet-tf-staged"
+MANIFEST_VERSION = 1
+_BLOCK_KEYS = ("name", "gate", "body", "skippable", "channel_gated", "flops")
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(path, network, stages, tflite_path, quantization=None):
+    """Writes the manifest of a staged export.
+
+    Args:
+        path: str. The `.json` file to write.
+        network: the `FoldedNetwork` exported.
+        stages: per-block stage dicts from `forms.staged_functions`.
+        tflite_path: str. The `.tflite` file the manifest describes.
+        quantization: the quantization used, or None.
+
+    Returns:
+        The manifest as a dict.
+    """
+    inside = sum(int(b.keras_block.base_flops()) for b in network.blocks)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "model": network.name,
+        "tflite": os.path.relpath(
+            os.path.abspath(tflite_path),
+            os.path.dirname(os.path.abspath(path)),
+        ),
+        "tflite_sha256": file_sha256(tflite_path),
+        "quantization": quantization,
+        "input": {
+            "signature": "stem",
+            "name": "images",
+            "shape": [1] + [int(d) for d in network.input_shape],
+            "dtype": "float32",
+        },
+        "stem": "stem",
+        "head": "head",
+        "num_classes": int(network.head_kernel.shape[-1]),
+        "flops": {
+            "static": int(network.static_flops),
+            "outside_blocks": int(network.static_flops) - inside,
+        },
+        "blocks": stages,
+    }
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=2)
+    return manifest
+
+
+def read_manifest(path, check_model=True):
+    """Reads and checks a staged manifest.
+
+    Args:
+        path: str. The manifest `.json`.
+        check_model: bool. Also check that the `.tflite` file it names
+            exists and has the recorded SHA-256.
+
+    Returns:
+        `(manifest, tflite_path)`.
+
+    Raises:
+        FileNotFoundError: the manifest or its model is missing.
+        ValueError: the manifest is corrupt, of another format, or does
+            not match the model file.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No staged manifest at '{path}'.")
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"Manifest '{path}' is not valid JSON: {error}"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != (
+        MANIFEST_FORMAT
+    ):
+        raise ValueError(
+            f"'{path}' is not an lcnet-tf staged manifest (expected "
+            f"format '{MANIFEST_FORMAT}')."
+        )
+    if manifest.get("version") != MANIFEST_VERSION:
+        raise ValueError(
+            f"Manifest '{path}' has version {manifest.get('version')!r}; "
+            f"this runner reads version {MANIFEST_VERSION}."
+        )
+    missing = [
+        key
+        for key in ("tflite", "input", "stem", "head", "blocks", "flops")
+        if key not in manifest
+    ]
+    for index, block in enumerate(manifest.get("blocks") or []):
+        missing += [
+            f"blocks[{index}].{key}" for key in _BLOCK_KEYS if key not in block
+        ]
+    if missing:
+        raise ValueError(f"Manifest '{path}' lacks fields: {missing}")
+    tflite_path = os.path.join(
+        os.path.dirname(os.path.abspath(path)), manifest["tflite"]
+    )
+    if check_model:
+        if not os.path.isfile(tflite_path):
+            raise FileNotFoundError(
+                f"Manifest '{path}' names model '{tflite_path}', which does "
+                f"not exist."
+            )
+        if file_sha256(tflite_path) != manifest.get("tflite_sha256"):
+            raise ValueError(
+                f"Manifest '{path}' does not match '{tflite_path}' "
+                f"(SHA-256 differs): re-export them together."
+            )
+    return manifest, tflite_path

@@ -1,0 +1,207 @@
+import numpy as np
+from absl import logging
+
+from lcnet_tf.export import webgpu
+from lcnet_tf.export.interpreter import load_interpreter
+from lcnet_tf.export.manifest import read_manifest
+from lcnet_tf.validation import check_images
+
+ACCELERATORS = ("auto", "gpu", "cpu")
+
+
+class _CpuBackend:
+    """Signature runners of the LiteRT interpreter (XNNPACK)."""
+
+    name = "cpu"
+
+    def __init__(self, path, num_threads):
+        self.interpreter = load_interpreter(path, num_threads=num_threads)
+        self._runners = {}
+
+    def signatures(self):
+        return self.interpreter.get_signature_list()
+
+    def run(self, signature, inputs):
+        if signature not in self._runners:
+            self._runners[signature] = self.interpreter.get_signature_runner(
+                signature
+            )
+        return self._runners[signature](**inputs)
+
+
+class _GpuBackend:
+    """LiteRT's compiled model on the GPU accelerator."""
+
+    name = "gpu"
+
+    def __init__(self, path):
+        self.model, self.refused = webgpu.compile_for_gpu(path)
+        self._buffers = {}
+
+    def signatures(self):
+        return self.model.get_signature_list()
+
+    def run(self, signature, inputs):
+        if signature not in self._buffers:
+            names = self.model.get_signature_list()[signature]
+            self._buffers[signature] = (
+                {
+                    name: self.model.create_input_buffer_by_name(
+                        signature, name
+                    )
+                    for name in names["inputs"]
+                },
+                {
+                    name: (
+                        self.model.create_output_buffer_by_name(
+                            signature, name
+                        ),
+                        self.model.get_output_tensor_details(signature)[name],
+                    )
+                    for name in names["outputs"]
+                },
+            )
+        in_buffers, out_buffers = self._buffers[signature]
+        for name, value in inputs.items():
+            in_buffers[name].write(np.ascontiguousarray(value, np.float32))
+        self.model.run_by_name(
+            signature,
+            in_buffers,
+            {name: pair[0] for name, pair in out_buffers.items()},
+        )
+        outputs = {}
+        for name, (buffer, details) in out_buffers.items():
+            shape = tuple(details["shape"])
+            outputs[name] = buffer.read(
+                int(np.prod(shape)), np.float32
+            ).reshape(shape)
+        return outputs
+
+
+class StagedRunner:
+    """Runs a staged export: gates on the host decide which bodies run.
+
+    Follows the JSON manifest written by `to_tflite(..., form="staged")`
+    (format in `tflite/README.md`), exactly as the Android runner does:
+    run `stem`; for each block run its gate signature, skip the body when
+    the block gate is closed, else run the body with the channel and
+    block scales; run `head`. Batch 1.
+
+    With `accelerator="auto"` the GPU accelerator is used when one starts
+    (LiteRT's WebGPU delegate) and the runner logs that it fell back to
+    the CPU otherwise; `runner.accelerator` says which one runs.
+
+    Args:
+        manifest_path: str. The staged manifest `.json`.
+        accelerator: str. `"auto"`, `"gpu"` or `"cpu"`.
+        num_threads: int or None. CPU threads.
+
+    Example:
+    ```python
+    runner = StagedRunner("lc_resnet20_staged.json")
+    outputs = runner(x_test[:1])  # {"logits", "decisions", "flops"}
+    ```
+    """
+
+    def __init__(self, manifest_path, accelerator="auto", num_threads=None):
+        if accelerator not in ACCELERATORS:
+            raise ValueError(
+                f"`accelerator` must be one of {ACCELERATORS}. Received: "
+                f"{accelerator!r}"
+            )
+        self.manifest, self.tflite_path = read_manifest(manifest_path)
+        self.fallback_reason = None
+        self._backend = None
+        if accelerator in ("auto", "gpu"):
+            try:
+                self._backend = _GpuBackend(self.tflite_path)
+            except RuntimeError as error:
+                if accelerator == "gpu":
+                    raise
+                self.fallback_reason = str(error)
+                logging.warning(
+                    "StagedRunner: no GPU accelerator (%s); running on the "
+                    "CPU (XNNPACK).",
+                    error,
+                )
+        if self._backend is None:
+            self._backend = _CpuBackend(self.tflite_path, num_threads)
+        self._check_signatures(manifest_path)
+        self.input_shape = tuple(self.manifest["input"]["shape"][1:])
+
+    @property
+    def accelerator(self):
+        return self._backend.name
+
+    @property
+    def fully_on_gpu(self):
+        """On the GPU backend: whether the delegate took every op."""
+        if self._backend.name != "gpu":
+            return False
+        return self._backend.model.is_fully_accelerated()
+
+    def _check_signatures(self, manifest_path):
+        available = self._backend.signatures()
+        wanted = [self.manifest["stem"], self.manifest["head"]]
+        for block in self.manifest["blocks"]:
+            wanted += [s for s in (block["gate"], block["body"]) if s]
+        missing = [name for name in wanted if name not in available]
+        if missing:
+            raise ValueError(
+                f"Manifest '{manifest_path}' names signatures {missing} that "
+                f"'{self.tflite_path}' does not have."
+            )
+
+    def __call__(self, images):
+        """Runs one image.
+
+        Args:
+            images: float array `(1, H, W, C)`, normalised.
+
+        Returns:
+            `{"logits": (1, classes), "decisions": (1, gated_blocks, 2),
+            "flops": (1,)}`: the FLOPs are exactly what ran.
+        """
+        images = check_images(images, self.input_shape)
+        if len(images) != 1:
+            raise ValueError(
+                f"The staged form runs one image at a time; received a "
+                f"batch of {len(images)}. Use predict() to loop."
+            )
+        run = self._backend.run
+        x = run(self.manifest["stem"], {"images": images})["features"]
+        flops = self.manifest["flops"]["outside_blocks"]
+        decisions = []
+        for block in self.manifest["blocks"]:
+            body_inputs = {"features": x}
+            runs, kept = 1.0, 1.0
+            if block["gate"]:
+                gate = run(block["gate"], {"features": x})
+                if block["channel_gated"]:
+                    body_inputs["channel_scale"] = gate["channel_scale"]
+                    kept = float(np.mean(gate["channel_keep"]))
+                if block["skippable"]:
+                    runs = float(gate["run"].reshape(-1)[0])
+                    body_inputs["block_scale"] = gate["block_scale"]
+                decisions.append([runs, kept * runs])
+            flops += block["flops"]["always"]
+            if runs > 0.5:
+                x = run(block["body"], body_inputs)["features"]
+                flops += block["flops"]["body"]
+        logits = run(self.manifest["head"], {"features": x})["logits"]
+        outputs = {
+            "logits": np.asarray(logits),
+            "flops": np.array([flops], np.int64),
+        }
+        if decisions:
+            outputs["decisions"] = np.array([decisions], np.float32)
+        return outputs
+
+    def predict(self, images):
+        """Runs images one by one; returns the concatenated outputs."""
+        images = check_images(images, self.input_shape)
+        parts = [self(images[i : i + 1]) for i in range(len(images))]
+        return {
+            key: np.concatenate([part[key] for part in parts])
+            for key in parts[0]
+        }

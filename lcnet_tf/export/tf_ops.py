@@ -1,0 +1,225 @@
+"""TensorFlow inference ops over a `FoldedNetwork`, shared by every form.
+
+Only ops the TFLite converter lowers to builtins (and, outside the
+dynamic form's conditionals, ops the GPU delegate runs) are used. Gates
+compute `keep = sigmoid(z) >= tau` exactly as the Keras layers do, so
+every form takes the same decisions as the trained model.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def conv(x, folded, relu=False):
+    """`relu?(conv2d(x, kernel) + bias)` for a `FoldedConv`."""
+    y = tf.nn.conv2d(
+        x, folded.kernel, strides=folded.strides, padding=folded.padding
+    )
+    y = y + folded.bias
+    return tf.nn.relu(y) if relu else y
+
+
+def run_stem(network, x):
+    for kind, value in network.stem:
+        if kind == "conv":
+            x = conv(x, value)
+        elif kind == "relu":
+            x = tf.nn.relu(x)
+        elif kind == "max_pool":
+            pool_size, strides, padding = value
+            x = tf.nn.max_pool2d(x, pool_size, strides, padding.upper())
+        elif kind == "pad":
+            x = tf.pad(x, [[0, 0], list(value[0]), list(value[1]), [0, 0]])
+    return x
+
+
+def run_head(network, x):
+    pooled = tf.reduce_mean(x, axis=[1, 2])
+    return tf.matmul(pooled, network.head_kernel) + network.head_bias
+
+
+def gate_values(gate, x):
+    """Per-image `(keep, scale)`, each `(batch, units)`; keep is 0. or 1."""
+    pooled = tf.reduce_mean(x, axis=[1, 2])
+    hidden = tf.nn.relu(
+        tf.matmul(pooled, gate.hidden_kernel) + gate.hidden_bias
+    )
+    prob = tf.sigmoid(tf.matmul(hidden, gate.keep_kernel) + gate.keep_bias)
+    # The GPU delegate casts from bool only into a single consumer that
+    # is not an output; the no-op minimum gives it one.
+    keep = tf.minimum(tf.cast(prob >= np.float32(gate.tau), tf.float32), 1.0)
+    if gate.scale == "learned":
+        logits = tf.matmul(hidden, gate.scale_kernel) + gate.scale_bias
+        scale = 2.0 * tf.sigmoid(logits)
+    elif gate.scale == "gate":
+        scale = prob
+    else:
+        scale = tf.ones_like(prob)
+    return keep, scale
+
+
+def shortcut(block, x):
+    return x if block.shortcut is None else conv(x, block.shortcut)
+
+
+def _channels(values):
+    return values[:, None, None, :]
+
+
+def full_body(block, x, channel_mask=None, channel_scale=None):
+    """The residual branch over every middle channel, masked if given."""
+    if block.kind == "basic":
+        y = conv(x, block.convs[0], relu=True)
+        if channel_scale is not None:
+            y = y * _channels(channel_scale)
+        return conv(y, block.convs[1])
+    y = conv(x, block.convs[0], relu=True)
+    if channel_mask is not None:
+        y = y * _channels(channel_mask)
+    y = conv(y, block.convs[1], relu=True)
+    if channel_scale is not None:
+        y = y * _channels(channel_scale)
+    return conv(y, block.convs[2])
+
+
+def masked_block(block, x):
+    """Computes everything and multiplies by the decisions (any batch).
+
+    Returns:
+        `(outputs, decision)`; decision is `(batch, 2)`:
+        `[block_run, kept_channel_fraction]`, the fraction being 0 where
+        the block does not run.
+    """
+    mask = scale = kept = run = None
+    if block.channel_gate is not None:
+        mask, c_scale = gate_values(block.channel_gate, x)
+        scale = mask * c_scale
+        kept = tf.reduce_mean(mask, axis=-1, keepdims=True)
+    residual = full_body(block, x, mask, scale)
+    if block.block_gate is not None:
+        run, b_scale = gate_values(block.block_gate, x)
+        residual = residual * _channels(run * b_scale)
+    outputs = tf.nn.relu(shortcut(block, x) + residual)
+    # Built from elementwise ops only (no shape-dependent ones), so the
+    # GPU delegate takes the whole graph.
+    if run is None and kept is None:
+        return outputs, None
+    if run is None:
+        return outputs, tf.concat([kept * 0.0 + 1.0, kept], axis=-1)
+    if kept is None:
+        return outputs, tf.concat([run, run], axis=-1)
+    return outputs, tf.concat([run, kept * run], axis=-1)
+
+
+def chunk_bounds(block, chunks):
+    """`[(start, stop), ...]` of the channel chunks of a block."""
+    width = block.filters // chunks
+    return [(i * width, (i + 1) * width) for i in range(chunks)]
+
+
+def _chunk_sum(block, x, keep, scale, chunks, total, block_scale):
+    """Adds the residual branch to `total`, one conditional per chunk.
+
+    A chunk runs when any of its channels is kept (batch 1); a skipped
+    chunk's branch returns `total` unchanged, so nothing is computed or
+    stored for it. In a bottleneck block the 3x3 convolution of a kept
+    chunk reads every middle channel (skipped chunks are zeros there).
+
+    Returns:
+        `(total, chunks_run)`.
+    """
+    bounds = chunk_bounds(block, chunks)
+    wanted = [tf.reduce_max(keep[0, a:b]) > 0.5 for a, b in bounds]
+    if block.kind == "basic":
+        first, last = block.convs
+        source = x
+    else:
+        entry, first, last = block.convs
+        zeros_shape = tf.shape(x)[:3]
+        parts = []
+        for (a, b), run in zip(bounds, wanted):
+            parts.append(
+                tf.ensure_shape(
+                    tf.cond(
+                        run,
+                        lambda a=a, b=b: (
+                            conv(x, entry.output_slice(a, b), relu=True)
+                            * _channels(keep[:, a:b])
+                        ),
+                        lambda a=a, b=b: tf.zeros(
+                            tf.concat([zeros_shape, [b - a]], axis=0)
+                        ),
+                    ),
+                    x.shape[:3].as_list() + [b - a],
+                )
+            )
+        source = tf.concat(parts, axis=-1)
+
+    out_shape = _out_shape(block)
+
+    def scaled(values):
+        if block_scale is None:
+            return values
+        return values * _channels(block_scale)
+
+    total = total + scaled(tf.constant(last.bias)[None, None, None, :])
+    for (a, b), run in zip(bounds, wanted):
+
+        def compute(a=a, b=b, total=total):
+            y = conv(source, first.output_slice(a, b), relu=True)
+            y = y * _channels(scale[:, a:b])
+            return total + scaled(conv(y, last.input_slice(a, b)))
+
+        total = tf.ensure_shape(
+            tf.cond(run, compute, lambda total=total: total), out_shape
+        )
+    count = tf.add_n([tf.cast(run, tf.float32) for run in wanted])
+    return total, count
+
+
+def dynamic_block(block, x, chunks):
+    """Runs only what the decisions keep (batch 1).
+
+    Skipped blocks sit in the false branch of a conditional; with C-Net,
+    each of `chunks` channel chunks sits under its own conditional.
+
+    Returns:
+        `(outputs, decision (1, 2), chunks_run (1,))`.
+    """
+
+    def run_body():
+        base = shortcut(block, x)
+        block_scale = None
+        if block.block_gate is not None:
+            block_scale = b_keep * b_scale
+        if block.channel_gate is None:
+            residual = full_body(block, x)
+            if block_scale is not None:
+                residual = residual * _channels(block_scale)
+            outputs = tf.nn.relu(base + residual)
+            return outputs, tf.ones([1, 1]), tf.constant([float(chunks)])
+        keep, c_scale = gate_values(block.channel_gate, x)
+        total, count = _chunk_sum(
+            block, x, keep, keep * c_scale, chunks, base, block_scale
+        )
+        kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
+        return tf.nn.relu(total), kept, tf.reshape(count, [1])
+
+    if block.block_gate is None:
+        outputs, kept, count = run_body()
+        return outputs, tf.concat([tf.ones([1, 1]), kept], -1), count
+    b_keep, b_scale = gate_values(block.block_gate, x)
+    outputs, kept, count = tf.cond(
+        b_keep[0, 0] > 0.5,
+        run_body,
+        # Inputs of a skippable block are ReLU outputs: relu(x) == x.
+        lambda: (x, tf.zeros([1, 1]), tf.zeros([1])),
+    )
+    # Shapes get lost through nested conditionals in the SavedModel.
+    outputs = tf.ensure_shape(outputs, _out_shape(block))
+    return outputs, tf.concat([b_keep, kept], -1), count
+
+
+def _out_shape(block):
+    height, width = block.keras_block.out_size
+    return [1, height, width, block.keras_block.out_channels]

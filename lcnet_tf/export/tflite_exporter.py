@@ -1,0 +1,195 @@
+import dataclasses
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from lcnet_tf.export import forms
+from lcnet_tf.export.folding import fold_model
+from lcnet_tf.export.manifest import write_manifest
+
+QUANTIZATIONS = (None, "float16", "dynamic_range", "int8")
+
+
+@dataclasses.dataclass
+class TFLiteExport:
+    """What `to_tflite` wrote.
+
+    Attributes:
+        path: the `.tflite` file.
+        form: `"masked"`, `"dynamic"` or `"staged"`.
+        quantization: None, `"float16"`, `"dynamic_range"` or `"int8"`.
+        signatures: the model's signature names.
+        manifest_path: the staged form's JSON manifest (else None).
+        size_bytes: size of the `.tflite` file.
+    """
+
+    path: str
+    form: str
+    quantization: str | None
+    signatures: list
+    manifest_path: str | None
+    size_bytes: int
+
+
+def check_quantization(quantization):
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"`quantization` must be one of {QUANTIZATIONS}. Received: "
+            f"quantization={quantization!r}"
+        )
+    return quantization
+
+
+def to_tflite(
+    model,
+    path,
+    form="masked",
+    quantization=None,
+    representative_data=None,
+    channel_chunks=None,
+):
+    """Exports a trained lcnet_tf ResNet to TFLite (builtin ops only).
+
+    The **masked** form serves any batch size; it computes every block
+    and multiplies by the decisions, and every op runs on the GPU
+    delegate. The **dynamic** and **staged** forms serve batch 1 (the
+    phone's case): the dynamic form skips blocks and channel chunks with
+    TFLite IF conditionals (real savings on the CPU); the staged form
+    writes one signature per stage plus a JSON manifest
+    (`path` with `.json`) that `StagedRunner` (or the Android runner)
+    follows, skipping bodies from the host, GPU delegate included.
+
+    Args:
+        model: a model from `lcnet_tf.models` (gated or static), trained.
+        path: str. Output `.tflite` file.
+        form: str. `"masked"`, `"dynamic"` or `"staged"`.
+        quantization: None, `"float16"`, `"dynamic_range"` or `"int8"`
+            (full-integer weights and activations, float interface).
+        representative_data: float array `(n, H, W, C)` of normalised
+            real training images; required for `"int8"`.
+        channel_chunks: int or None. Dynamic form: channel chunks per
+            C-gated block, each under its own conditional (None: up to 4
+            chunks of at least 8 channels).
+
+    Returns:
+        A `TFLiteExport`.
+
+    Example:
+    ```python
+    export = to_tflite(model, "lc_resnet20.tflite", form="dynamic")
+    runner = TFLiteModel(export.path)
+    ```
+    """
+    forms.check_form(form)
+    check_quantization(quantization)
+    network = fold_model(model)
+    if quantization == "int8":
+        representative_data = _check_representative(
+            representative_data, network.input_shape
+        )
+    if form == "masked":
+        functions = {"serving_default": forms.masked_function(network)}
+    elif form == "dynamic":
+        functions = {
+            "serving_default": forms.dynamic_function(network, channel_chunks)
+        }
+    else:
+        functions, stages = forms.staged_functions(network)
+    representative = None
+    if quantization == "int8":
+        representative = _representative(form, functions, representative_data)
+    flatbuffer = _convert(functions, quantization, representative)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    manifest_path = None
+    if form == "staged":
+        manifest_path = os.path.splitext(path)[0] + ".json"
+        write_manifest(
+            manifest_path, network, stages, path, quantization=quantization
+        )
+    return TFLiteExport(
+        path=path,
+        form=form,
+        quantization=quantization,
+        signatures=list(functions),
+        manifest_path=manifest_path,
+        size_bytes=len(flatbuffer),
+    )
+
+
+def _convert(functions, quantization, representative):
+    # Folded weights are constants, so a plain tf.Module carries the whole
+    # model; the SavedModel keeps signature and output names.
+    module = tf.Module()
+    signatures = {}
+    for name, function in functions.items():
+        setattr(module, name, function)
+        signatures[name] = function.get_concrete_function()
+    with tempfile.TemporaryDirectory() as directory:
+        tf.saved_model.save(module, directory, signatures=signatures)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            directory, signature_keys=list(signatures)
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if representative is not None:
+            converter.representative_dataset = representative
+        return converter.convert()
+
+
+def _check_representative(data, input_shape):
+    if data is None:
+        raise ValueError(
+            "`quantization='int8'` needs `representative_data`: a few "
+            "hundred normalised real training images."
+        )
+    data = np.asarray(data, np.float32)
+    if data.ndim != 4 or tuple(data.shape[1:]) != tuple(input_shape):
+        raise ValueError(
+            f"`representative_data` must be shaped (n,) + {input_shape}. "
+            f"Received: {data.shape}"
+        )
+    if not np.all(np.isfinite(data)):
+        raise ValueError("`representative_data` contains NaN or Inf.")
+    return data
+
+
+def _representative(form, functions, data):
+    def single():
+        for image in data:
+            yield [image[None]]
+
+    def staged():
+        for image in data:
+            inputs = {"images": tf.constant(image[None])}
+            yield "stem", inputs
+            x = functions["stem"](**inputs)["features"]
+            index = 0
+            while f"block{index}_body" in functions:
+                gate = functions.get(f"block{index}_gate")
+                body_inputs = {"features": x}
+                run = True
+                if gate is not None:
+                    yield f"block{index}_gate", {"features": x}
+                    g = gate(features=x)
+                    if "channel_scale" in g:
+                        body_inputs["channel_scale"] = g["channel_scale"]
+                    if "block_scale" in g:
+                        body_inputs["block_scale"] = g["block_scale"]
+                        run = float(g["run"][0, 0]) > 0.5
+                # Calibrate every body, also the ones this image skips.
+                yield f"block{index}_body", body_inputs
+                if run:
+                    x = functions[f"block{index}_body"](**body_inputs)[
+                        "features"
+                    ]
+                index += 1
+            yield "head", {"features": x}
+
+    return staged if form == "staged" else single
