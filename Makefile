@@ -7,7 +7,7 @@ DATA_DIR ?= $(if $(LCNET_DATA_DIR),$(LCNET_DATA_DIR),../shared/data/cifar10)
 DEMO_DIR ?= runs/demo
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast lint demo clean
+.PHONY: install test test-fast gpu-test lint demo clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint: install
 
 test: install
 	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q --durations=15 tests
+
+# LiteRT's WebGPU delegate on a real (software) GPU: needs a Vulkan driver;
+# on a machine without a GPU, Debian's chromium package brings SwiftShader.
+gpu-test: install
+	LCNET_REQUIRE_GPU=1 $(PY) -m pytest -q -m gpu tests
 
 test-fast: install
 	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m "not slow" tests

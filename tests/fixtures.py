@@ -19,3 +19,44 @@ def warm_up_batch_norm(model, images, steps=3):
         for weight in layer.weights:
             if "moving" in weight.path:
                 weight.assign(weight + 0.1)
+
+
+def randomize_gates(model, seed=0, scale=2.0):
+    """Gives every gate an input-dependent decision, so images differ."""
+    from lcnet_tf.flops import gated_blocks
+
+    rng = np.random.default_rng(seed)
+    for block in gated_blocks(model):
+        for gate in block.gates:
+            kernel = gate.keep_logits.kernel
+            kernel.assign(
+                rng.normal(size=kernel.shape).astype("float32") * scale
+            )
+            bias = gate.keep_logits.bias
+            bias.assign(np.zeros(bias.shape, "float32"))
+            if gate.scale == "learned":
+                kernel = gate.scale_logits.kernel
+                kernel.assign(rng.normal(size=kernel.shape).astype("float32"))
+
+
+def tiny_bottleneck_resnet(gating, **kwargs):
+    """A two-stage bottleneck ResNet on 32x32 inputs (fast to export)."""
+    from lcnet_tf.layers import GatedBottleneckBlock
+    from lcnet_tf.models.resnet_builder import build_resnet
+    from lcnet_tf.models.resnet_builder import conv_bn_relu
+
+    return build_resnet(
+        input_shape=(32, 32, 3),
+        stem=lambda x: conv_bn_relu(x, 32, 3, 1, "stem"),
+        block_class=GatedBottleneckBlock,
+        stage_filters=[8, 16],
+        stage_blocks=[2, 2],
+        stage_strides=[1, 2],
+        gating=gating,
+        num_classes=10,
+        budget_target=0.5,
+        budget_weight=1.0,
+        name=None,
+        depth=14,
+        **kwargs,
+    )

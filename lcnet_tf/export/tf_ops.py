@@ -135,7 +135,6 @@ def _chunk_sum(block, x, keep, scale, chunks, total, block_scale):
         source = x
     else:
         entry, first, last = block.convs
-        zeros_shape = tf.shape(x)[:3]
         parts = []
         for (a, b), run in zip(bounds, wanted):
             parts.append(
@@ -146,9 +145,9 @@ def _chunk_sum(block, x, keep, scale, chunks, total, block_scale):
                             conv(x, entry.output_slice(a, b), relu=True)
                             * _channels(keep[:, a:b])
                         ),
-                        lambda a=a, b=b: tf.zeros(
-                            tf.concat([zeros_shape, [b - a]], axis=0)
-                        ),
+                        # Shaped like the chunk, from a slice of x
+                        # (x has 4x as many channels): no stored zeros.
+                        lambda a=a, b=b: tf.zeros_like(x[..., : b - a]),
                     ),
                     x.shape[:3].as_list() + [b - a],
                 )

@@ -186,9 +186,18 @@ def _representative(form, functions, data):
                 # Calibrate every body, also the ones this image skips.
                 yield f"block{index}_body", body_inputs
                 if run:
-                    x = functions[f"block{index}_body"](**body_inputs)[
-                        "features"
-                    ]
+                    body = functions[f"block{index}_body"]
+                    x = body(
+                        *[
+                            body_inputs[key]
+                            for key in (
+                                "features",
+                                "channel_scale",
+                                "block_scale",
+                            )
+                            if key in body_inputs
+                        ]
+                    )["features"]
                 index += 1
             yield "head", {"features": x}
 

@@ -1,0 +1,132 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from lcnet_tf.export import StagedRunner
+from lcnet_tf.export import check_gpu_compatible
+from lcnet_tf.export import keras_reference
+from lcnet_tf.export import parity_report
+from lcnet_tf.export import read_manifest
+from lcnet_tf.export import to_tflite
+from tests.export.conftest import make_model
+from tests.fixtures import random_images
+
+
+@pytest.fixture(scope="module")
+def staged(export_dir):
+    model = make_model("lc")
+    export = to_tflite(
+        model, os.path.join(export_dir, "lc_staged.tflite"), form="staged"
+    )
+    return model, export
+
+
+def _staged_flops(model, decisions):
+    """What the staged form runs: every channel of every run block."""
+    from lcnet_tf.flops import count_flops
+    from lcnet_tf.flops import gated_blocks
+
+    total = count_flops(model)
+    for index, block in enumerate(gated_blocks(model)):
+        if block.block_gate is not None:
+            skipped = decisions[:, index, 0] < 0.5
+            total = total - skipped * (
+                block.open_flops() - block.flops_for(0, 0)
+            )
+    return total
+
+
+def test_manifest_describes_every_stage(staged):
+    model, export = staged
+    manifest, tflite_path = read_manifest(export.manifest_path)
+    assert tflite_path == os.path.abspath(export.path)
+    assert manifest["input"]["shape"] == [1, 32, 32, 3]
+    assert [b["name"] for b in manifest["blocks"]] == [
+        "stage1_block1",
+        "stage2_block1",
+        "stage3_block1",
+    ]
+    assert [b["skippable"] for b in manifest["blocks"]] == [True, False, False]
+    assert set(export.signatures) == {
+        "stem",
+        "head",
+        *[f"block{i}_{part}" for i in range(3) for part in ("gate", "body")],
+    }
+    assert check_gpu_compatible(export.path).compatible
+
+
+def test_cpu_runner_matches_keras(staged):
+    model, export = staged
+    images = random_images(6, seed=21)
+    runner = StagedRunner(export.manifest_path, accelerator="cpu")
+    assert runner.accelerator == "cpu"
+    outputs = runner.predict(images)
+    reference = keras_reference(model, images)
+    report = parity_report(reference, outputs)
+    assert report["decision_agreement"] == 1.0
+    assert report["max_logit_diff"] < 1e-4
+    np.testing.assert_array_equal(
+        outputs["flops"], _staged_flops(model, outputs["decisions"])
+    )
+
+
+@pytest.mark.gpu
+def test_gpu_runner_is_fully_delegated_and_matches_keras(staged, require_gpu):
+    model, export = staged
+    images = random_images(3, seed=22)
+    runner = StagedRunner(export.manifest_path, accelerator="gpu")
+    assert runner.accelerator == "gpu"
+    assert runner.fully_on_gpu, runner._backend.refused
+    assert runner._backend.refused == []
+    report = parity_report(
+        keras_reference(model, images), runner.predict(images)
+    )
+    assert report["decision_agreement"] == 1.0
+    assert report["max_logit_diff"] < 1e-3
+
+
+def test_bad_inputs(staged):
+    _, export = staged
+    runner = StagedRunner(export.manifest_path, accelerator="cpu")
+    with pytest.raises(ValueError, match="one image at a time"):
+        runner(random_images(2))
+    with pytest.raises(ValueError, match="shape"):
+        runner(random_images(1, size=8))
+    with pytest.raises(ValueError, match="accelerator"):
+        StagedRunner(export.manifest_path, accelerator="npu")
+
+
+def test_manifest_errors(staged, tmp_path):
+    _, export = staged
+    manifest = json.load(open(export.manifest_path))
+    model_copy = tmp_path / "lc_staged.tflite"
+    content = open(export.path, "rb").read()
+
+    def write(data, name="m.json"):
+        path = tmp_path / name
+        path.write_text(json.dumps(data))
+        return str(path)
+
+    with pytest.raises(FileNotFoundError, match="No staged manifest"):
+        StagedRunner(str(tmp_path / "none.json"))
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{ not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        StagedRunner(str(bad_json))
+    with pytest.raises(ValueError, match="not an lcnet-tf staged manifest"):
+        StagedRunner(write({"format": "other"}))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        StagedRunner(write(manifest))
+    # A different model file next to the manifest: the hash catches it.
+    model_copy.write_bytes(content[:-8] + b"\0" * 8)
+    with pytest.raises(ValueError, match="does not match"):
+        StagedRunner(write(manifest))
+    model_copy.write_bytes(content)
+    renamed = dict(manifest, blocks=[dict(manifest["blocks"][0], body="x")])
+    with pytest.raises(ValueError, match="signatures"):
+        StagedRunner(write(renamed), accelerator="cpu")
+    incomplete = dict(manifest, blocks=[{"name": "b"}])
+    with pytest.raises(ValueError, match="lacks fields"):
+        StagedRunner(write(incomplete))
