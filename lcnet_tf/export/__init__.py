@@ -26,3 +26,22 @@ from lcnet_tf.export.tflite_exporter import to_tflite
 from lcnet_tf.export.tflite_model import TFLiteModel
 from lcnet_tf.export.webgpu import compile_for_gpu
 from lcnet_tf.export.webgpu import gpu_available
+
+__all__ = [
+    "fold_model",
+    "FORMS",
+    "executed_flops",
+    "GPU_SUPPORTED_OPS",
+    "GpuReport",
+    "check_gpu_compatible",
+    "read_manifest",
+    "keras_reference",
+    "parity_report",
+    "StagedRunner",
+    "QUANTIZATIONS",
+    "TFLiteExport",
+    "to_tflite",
+    "TFLiteModel",
+    "compile_for_gpu",
+    "gpu_available",
+]
