@@ -37,6 +37,7 @@ setup(
         "console_scripts": [
             "lcnet-train=lcnet_tf.cli.train:run",
             "lcnet-evaluate=lcnet_tf.cli.evaluate:run",
+            "lcnet-export=lcnet_tf.cli.export:run",
         ]
     },
 )

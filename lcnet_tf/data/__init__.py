@@ -2,6 +2,7 @@
 
 from lcnet_tf.data.cifar10 import CIFAR10_MEAN
 from lcnet_tf.data.cifar10 import CIFAR10_STD
+from lcnet_tf.data.cifar10 import cifar10_arrays
 from lcnet_tf.data.cifar10 import cifar10_dataset
 from lcnet_tf.data.cifar10 import cifar10_raw
 from lcnet_tf.data.cifar10 import find_binary_files
@@ -11,6 +12,7 @@ from lcnet_tf.data.imagenet import imagenet_dataset
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
+    "cifar10_arrays",
     "cifar10_dataset",
     "cifar10_raw",
     "find_binary_files",

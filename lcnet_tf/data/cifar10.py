@@ -201,3 +201,38 @@ def cifar10_dataset(
     )
     dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def cifar10_arrays(split="test", data_dir=None, num_examples=None, start=0):
+    """Normalised CIFAR-10 images and labels as NumPy arrays, in file order.
+
+    Args:
+        split: str. `"train"` or `"test"`.
+        data_dir: str or None. As in `cifar10_raw`.
+        num_examples: int or None. How many images (None: all).
+        start: int. Index of the first image.
+
+    Returns:
+        `(images float32 (n, 32, 32, 3), labels int32 (n,))`.
+
+    Example:
+    ```python
+    x_test, y_test = cifar10_arrays("test", num_examples=1000)
+    ```
+    """
+    dataset = cifar10_raw(split, data_dir).skip(int(start))
+    if num_examples is not None:
+        dataset = dataset.take(int(num_examples))
+    dataset = dataset.batch(1000).map(
+        lambda image, label: (normalize_cifar10(image), label)
+    )
+    images, labels = [], []
+    for image, label in dataset.as_numpy_iterator():
+        images.append(image)
+        labels.append(label)
+    if not images:
+        raise ValueError(
+            f"No CIFAR-10 {split} images from index {start} (asked for "
+            f"{num_examples})."
+        )
+    return np.concatenate(images), np.concatenate(labels).astype(np.int32)

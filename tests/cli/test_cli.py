@@ -67,6 +67,46 @@ def test_train_then_evaluate_end_to_end(tmp_path, cifar10_dir):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["num_images"] == 200
     assert list(report["tau"].values()) == pytest.approx([0.6] * 3)
+    result = _run(
+        "lcnet_tf.cli.export",
+        f"--data_dir={cifar10_dir}",
+        f"--model={run}/model.keras",
+        "--form=staged",
+        f"--output={tmp_path}/staged.tflite",
+        "--parity_examples=20",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    assert report["gpu_compatible"] and report["signatures"] == 8
+    assert report["parity"]["decision_agreement"] == 1.0
+    assert os.path.exists(tmp_path / "staged.json")
+
+
+def test_export_int8_with_real_calibration(tmp_path, cifar10_dir):
+    from lcnet_tf.cli.export import export_file
+    from lcnet_tf.models import cifar_resnet
+
+    model = cifar_resnet(8, gating="l")
+    model.save(tmp_path / "m.keras")
+    report = export_file(
+        str(tmp_path / "m.keras"),
+        str(tmp_path / "m_int8.tflite"),
+        form="dynamic",
+        quantization="int8",
+        data_dir=cifar10_dir,
+        representative_examples=16,
+        parity_examples=10,
+    )
+    assert report["quantization"] == "int8"
+    assert not report["gpu_compatible"]  # dynamic: IF runs on the CPU
+    assert report["parity"]["images"] == 10
+
+
+def test_export_missing_model(tmp_path):
+    from lcnet_tf.cli.export import export_file
+
+    with pytest.raises(FileNotFoundError, match="No model checkpoint"):
+        export_file(str(tmp_path / "m.keras"), str(tmp_path / "m.tflite"))
 
 
 def test_bad_flag_is_a_usage_error():
