@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 from absl import logging
 
@@ -95,6 +97,8 @@ class StagedRunner:
         manifest_path: str. The staged manifest `.json`.
         accelerator: str. `"auto"`, `"gpu"` or `"cpu"`.
         num_threads: int or None. CPU threads.
+        profile: bool. Accumulate seconds per signature in
+            `runner.timings` (for benchmarks).
 
     Example:
     ```python
@@ -103,7 +107,13 @@ class StagedRunner:
     ```
     """
 
-    def __init__(self, manifest_path, accelerator="auto", num_threads=None):
+    def __init__(
+        self,
+        manifest_path,
+        accelerator="auto",
+        num_threads=None,
+        profile=False,
+    ):
         if accelerator not in ACCELERATORS:
             raise ValueError(
                 f"`accelerator` must be one of {ACCELERATORS}. Received: "
@@ -128,6 +138,7 @@ class StagedRunner:
             self._backend = _CpuBackend(self.tflite_path, num_threads)
         self._check_signatures(manifest_path)
         self.input_shape = tuple(self.manifest["input"]["shape"][1:])
+        self.timings = {} if profile else None
 
     @property
     def accelerator(self):
@@ -168,7 +179,7 @@ class StagedRunner:
                 f"The staged form runs one image at a time; received a "
                 f"batch of {len(images)}. Use predict() to loop."
             )
-        run = self._backend.run
+        run = self._backend.run if self.timings is None else self._timed
         x = run(self.manifest["stem"], {"images": images})["features"]
         flops = self.manifest["flops"]["outside_blocks"]
         decisions = []
@@ -195,6 +206,16 @@ class StagedRunner:
         }
         if decisions:
             outputs["decisions"] = np.array([decisions], np.float32)
+        return outputs
+
+    def _timed(self, signature, inputs):
+        start = time.perf_counter()
+        outputs = self._backend.run(signature, inputs)
+        seconds, calls = self.timings.get(signature, (0.0, 0))
+        self.timings[signature] = (
+            seconds + time.perf_counter() - start,
+            calls + 1,
+        )
         return outputs
 
     def predict(self, images):

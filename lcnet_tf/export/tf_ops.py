@@ -38,9 +38,17 @@ def run_head(network, x):
     return tf.matmul(pooled, network.head_kernel) + network.head_bias
 
 
-def gate_values(gate, x):
-    """Per-image `(keep, scale)`, each `(batch, units)`; keep is 0. or 1."""
-    pooled = tf.reduce_mean(x, axis=[1, 2])
+def pool(x):
+    return tf.reduce_mean(x, axis=[1, 2])
+
+
+def gate_values(gate, x, pooled=None):
+    """Per-image `(keep, scale)`, each `(batch, units)`; keep is 0. or 1.
+
+    `pooled` lets the two gates of a block share one pooling.
+    """
+    if pooled is None:
+        pooled = pool(x)
     hidden = tf.nn.relu(
         tf.matmul(pooled, gate.hidden_kernel) + gate.hidden_bias
     )
@@ -91,13 +99,14 @@ def masked_block(block, x):
         the block does not run.
     """
     mask = scale = kept = run = None
+    pooled = pool(x) if block.gated else None
     if block.channel_gate is not None:
-        mask, c_scale = gate_values(block.channel_gate, x)
+        mask, c_scale = gate_values(block.channel_gate, x, pooled)
         scale = mask * c_scale
         kept = tf.reduce_mean(mask, axis=-1, keepdims=True)
     residual = full_body(block, x, mask, scale)
     if block.block_gate is not None:
-        run, b_scale = gate_values(block.block_gate, x)
+        run, b_scale = gate_values(block.block_gate, x, pooled)
         residual = residual * _channels(run * b_scale)
     outputs = tf.nn.relu(shortcut(block, x) + residual)
     # Built from elementwise ops only (no shape-dependent ones), so the
@@ -186,6 +195,8 @@ def dynamic_block(block, x, chunks):
         `(outputs, decision (1, 2), chunks_run (1,))`.
     """
 
+    pooled = pool(x)
+
     def run_body():
         base = shortcut(block, x)
         block_scale = None
@@ -197,17 +208,24 @@ def dynamic_block(block, x, chunks):
                 residual = residual * _channels(block_scale)
             outputs = tf.nn.relu(base + residual)
             return outputs, tf.ones([1, 1]), tf.constant([float(chunks)])
-        keep, c_scale = gate_values(block.channel_gate, x)
+        keep, c_scale = gate_values(block.channel_gate, x, pooled)
+        kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
+        if chunks == 1:
+            # One chunk: mask the channels, no inner conditional.
+            residual = full_body(block, x, keep, keep * c_scale)
+            if block_scale is not None:
+                residual = residual * _channels(block_scale)
+            outputs = tf.nn.relu(base + residual)
+            return outputs, kept, tf.ones([1])
         total, count = _chunk_sum(
             block, x, keep, keep * c_scale, chunks, base, block_scale
         )
-        kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
         return tf.nn.relu(total), kept, tf.reshape(count, [1])
 
     if block.block_gate is None:
         outputs, kept, count = run_body()
         return outputs, tf.concat([tf.ones([1, 1]), kept], -1), count
-    b_keep, b_scale = gate_values(block.block_gate, x)
+    b_keep, b_scale = gate_values(block.block_gate, x, pooled)
     outputs, kept, count = tf.cond(
         b_keep[0, 0] > 0.5,
         run_body,

@@ -69,9 +69,9 @@ def to_tflite(
             (full-integer weights and activations, float interface).
         representative_data: float array `(n, H, W, C)` of normalised
             real training images; required for `"int8"`.
-        channel_chunks: int or None. Dynamic form: channel chunks per
-            C-gated block, each under its own conditional (None: up to 4
-            chunks of at least 8 channels).
+        channel_chunks: None, `"groups"` or int. Dynamic form: channel
+            chunks per C-gated block, each under its own conditional
+            (None: one chunk, channels masked; see `forms.block_chunks`).
 
     Returns:
         A `TFLiteExport`.

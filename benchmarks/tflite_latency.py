@@ -1,0 +1,203 @@
+"""Batch-1 TFLite latency: static ResNet vs dynamic and staged LC-ResNet.
+
+One run, XNNPACK at 1 and 2 threads, over real CIFAR-10 test images;
+writes `benchmarks/results/tflite_latency.json` and a plot. Run on a quiet
+machine:
+
+    python benchmarks/tflite_latency.py \
+        --gated_model=runs/demo/model.keras --examples=1000
+"""
+
+import json
+import os
+import tempfile
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("gated_model", None, "Trained gated `.keras` model.")
+flags.DEFINE_string(
+    "static_model",
+    None,
+    "Static `.keras` model of the same depth (default: a fresh one; "
+    "latency does not depend on the weights).",
+)
+flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
+flags.DEFINE_integer("examples", 1000, "Test images timed per variant.")
+flags.DEFINE_list("threads", ["1", "2"], "XNNPACK thread counts.")
+flags.DEFINE_string(
+    "output_dir", "benchmarks/results", "Where JSON and plot go."
+)
+FLAGS = flags.FLAGS
+
+
+def _variants(gated, static, directory):
+    """Exports every variant; returns {name: (kind, path, network)}."""
+    from lcnet_tf.export import fold_model
+    from lcnet_tf.export import to_tflite
+    from lcnet_tf.models import set_threshold
+
+    variants = {}
+    path = os.path.join(directory, "static.tflite")
+    to_tflite(static, path, form="dynamic")
+    variants["static"] = ("model", path, fold_model(static))
+    for name, form in (("dynamic", "dynamic"), ("masked", "masked")):
+        path = os.path.join(directory, f"{name}.tflite")
+        to_tflite(gated, path, form=form)
+        variants[name] = ("model", path, fold_model(gated))
+    export = to_tflite(
+        gated, os.path.join(directory, "staged.tflite"), form="staged"
+    )
+    variants["staged"] = ("staged", export.manifest_path, None)
+    taus = {
+        block.name: [g.tau for g in block.gates]
+        for block in gated.layers
+        if getattr(block, "gates", None)
+    }
+    set_threshold(gated, 0.0)
+    path = os.path.join(directory, "gates_open.tflite")
+    to_tflite(gated, path, form="dynamic")
+    variants["dynamic_gates_open"] = ("model", path, fold_model(gated))
+    set_threshold(gated, 1.0, kind="block")
+    path = os.path.join(directory, "blocks_closed.tflite")
+    to_tflite(gated, path, form="dynamic")
+    variants["dynamic_blocks_closed"] = ("model", path, fold_model(gated))
+    for block in gated.layers:
+        for gate, tau in zip(
+            getattr(block, "gates", []), taus.get(block.name, [])
+        ):
+            gate.tau = tau
+    return variants
+
+
+def run_benchmark(
+    gated_model, static_model, data_dir, examples, threads, output_dir
+):
+    """The benchmark as a library function; returns the results dict."""
+    import numpy as np
+
+    from lcnet_tf.data.cifar10 import cifar10_arrays
+    from lcnet_tf.export import StagedRunner
+    from lcnet_tf.export import TFLiteModel
+    from lcnet_tf.export import executed_flops
+    from lcnet_tf.export.latency import measure_latency
+    from lcnet_tf.export.latency import stack_outputs
+    from lcnet_tf.flops import count_flops
+    from lcnet_tf.flops import flops_per_image
+    from lcnet_tf.models import cifar_resnet
+    from lcnet_tf.models.saving import load_model
+
+    gated = load_model(gated_model, compile=False)
+    depth = int(gated.name.rsplit("resnet", 1)[-1] or 20)
+    if static_model:
+        static = load_model(static_model, compile=False)
+    else:
+        static = cifar_resnet(depth, gating="none")
+    static_flops = count_flops(static, gates=False)
+    images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
+    keras_flops = flops_per_image(gated, images)
+    results = {
+        "gated_model": gated_model,
+        "static_model": static_model or f"fresh resnet{depth}",
+        "images": int(len(images)),
+        "static_flops": int(static_flops),
+        "keras_mean_flops_ratio": float(keras_flops.mean() / static_flops),
+        "variants": {},
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        variants = _variants(gated, static, directory)
+        for name, (kind, path, network) in variants.items():
+            entry = {}
+            for count in threads:
+                if kind == "staged":
+                    runner = StagedRunner(
+                        path, accelerator="cpu", num_threads=count
+                    )
+                else:
+                    runner = TFLiteModel(path, num_threads=count)
+                stats, outputs = measure_latency(runner, images)
+                entry[f"threads_{count}"] = stats
+            outputs = stack_outputs(outputs)
+            if kind == "staged":
+                flops = outputs["flops"]
+            elif "chunks" in outputs:
+                flops = executed_flops(
+                    network, outputs["decisions"], outputs["chunks"]
+                )
+            else:
+                flops = np.full(len(images), network.static_flops)
+            entry["mean_flops"] = float(np.mean(flops))
+            entry["flops_ratio"] = float(np.mean(flops) / static_flops)
+            entry["top1"] = float(
+                np.mean(outputs["logits"].argmax(-1) == labels)
+            )
+            results["variants"][name] = entry
+    for entry in results["variants"].values():
+        for count in threads:
+            key = f"threads_{count}"
+            base = results["variants"]["static"][key]["mean_ms"]
+            entry[key]["latency_vs_static"] = entry[key]["mean_ms"] / base
+            speedup = base / entry[key]["mean_ms"]
+            entry[key]["speedup"] = speedup
+            entry[key]["speedup_per_flops_reduction"] = (
+                speedup * (entry["flops_ratio"])
+            )
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "tflite_latency.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    _plot(results, threads, os.path.join(output_dir, "tflite_latency.png"))
+    return results
+
+
+def _plot(results, threads, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(results["variants"])
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.8 / len(threads)
+    for i, count in enumerate(threads):
+        values = [
+            results["variants"][n][f"threads_{count}"]["mean_ms"] for n in names
+        ]
+        ax.bar(
+            np.arange(len(names)) + i * width,
+            values,
+            width,
+            label=f"{count} thread(s)",
+        )
+    labels = [
+        f"{n}\nFLOPs x{results['variants'][n]['flops_ratio']:.2f}"
+        for n in names
+    ]
+    ax.set_xticks(np.arange(len(names)) + width * (len(threads) - 1) / 2)
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("batch-1 latency, mean ms")
+    ax.set_title(
+        f"TFLite XNNPACK, {results['images']} CIFAR-10 test images (one run)"
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv):
+    del argv
+    if not FLAGS.gated_model:
+        raise app.UsageError("--gated_model is required.")
+    results = run_benchmark(
+        FLAGS.gated_model,
+        FLAGS.static_model,
+        FLAGS.data_dir,
+        FLAGS.examples,
+        [int(t) for t in FLAGS.threads],
+        FLAGS.output_dir,
+    )
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    app.run(main)
