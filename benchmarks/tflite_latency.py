@@ -15,20 +15,23 @@ import tempfile
 from absl import app
 from absl import flags
 
-flags.DEFINE_string("gated_model", None, "Trained gated `.keras` model.")
-flags.DEFINE_string(
-    "static_model",
-    None,
-    "Static `.keras` model of the same depth (default: a fresh one; "
-    "latency does not depend on the weights).",
-)
-flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
-flags.DEFINE_integer("examples", 1000, "Test images timed per variant.")
-flags.DEFINE_list("threads", ["1", "2"], "XNNPACK thread counts.")
-flags.DEFINE_string(
-    "output_dir", "benchmarks/results", "Where JSON and plot go."
-)
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("gated_model", None, "Trained gated `.keras` model.")
+    flags.DEFINE_string(
+        "static_model",
+        None,
+        "Static `.keras` model of the same depth (default: a fresh one; "
+        "latency does not depend on the weights).",
+    )
+    flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
+    flags.DEFINE_integer("examples", 1000, "Test images timed per variant.")
+    flags.DEFINE_list("threads", ["1", "2"], "XNNPACK thread counts.")
+    flags.DEFINE_string(
+        "output_dir", "benchmarks/results", "Where JSON and plot go."
+    )
 
 
 def _variants(gated, static, directory):
@@ -200,4 +203,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

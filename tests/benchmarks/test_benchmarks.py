@@ -1,0 +1,62 @@
+import json
+import os
+
+import pytest
+
+from benchmarks import tflite_latency
+from benchmarks import tflite_quantization
+from tests.export.conftest import make_model
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "lc_resnet8.keras"
+    make_model("lc").save(path)
+    return str(path)
+
+
+def test_latency_benchmark_writes_json_and_plot(
+    saved_model, cifar10_dir, tmp_path
+):
+    results = tflite_latency.run_benchmark(
+        saved_model, None, cifar10_dir, 25, [1], str(tmp_path)
+    )
+    assert os.path.exists(tmp_path / "tflite_latency.png")
+    saved = json.loads((tmp_path / "tflite_latency.json").read_text())
+    assert saved["images"] == 25
+    variants = saved["variants"]
+    assert set(variants) == {
+        "static",
+        "dynamic",
+        "masked",
+        "staged",
+        "dynamic_gates_open",
+        "dynamic_blocks_closed",
+    }
+    assert variants["static"]["flops_ratio"] == 1.0
+    assert variants["dynamic_gates_open"]["flops_ratio"] > 1.0  # + gates
+    assert (
+        variants["dynamic_blocks_closed"]["flops_ratio"]
+        < variants["dynamic_gates_open"]["flops_ratio"]
+    )
+    # Same decisions in every form: same accuracy.
+    assert variants["dynamic"]["top1"] == variants["staged"]["top1"]
+    assert variants["dynamic"]["top1"] == variants["masked"]["top1"]
+    assert results["variants"]["dynamic"]["threads_1"]["mean_ms"] > 0
+
+
+def test_quantization_benchmark(saved_model, cifar10_dir, tmp_path):
+    results = tflite_quantization.run_benchmark(
+        saved_model, cifar10_dir, 20, 8, ["masked"], str(tmp_path)
+    )
+    assert [e["quantization"] for e in results["exports"]] == [
+        "float32",
+        "float16",
+        "dynamic_range",
+        "int8",
+    ]
+    float_export = results["exports"][0]
+    assert float_export["top1_agreement"] == 1.0
+    assert float_export["decision_agreement"] == 1.0
+    assert all(e["gpu_compatible"] for e in results["exports"][:2])
+    assert (tmp_path / "tflite_quantization.json").exists()
