@@ -28,8 +28,13 @@ test: install
 
 # LiteRT's WebGPU delegate on a real (software) GPU: needs a Vulkan driver;
 # on a machine without a GPU, Debian's chromium package brings SwiftShader.
-gpu-test: install
+# Also LiteRT.js on WebGPU in headless Chromium (tflite/web, npm packages).
+gpu-test: install tflite/web/node_modules/.installed
 	LCNET_REQUIRE_GPU=1 $(PY) -m pytest -q -m gpu tests
+
+tflite/web/node_modules/.installed: tflite/web/package-lock.json
+	cd tflite/web && npm ci --no-audit --no-fund
+	touch $@
 
 test-fast: install
 	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m "not slow" tests

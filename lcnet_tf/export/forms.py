@@ -71,10 +71,14 @@ def _image_spec(network, batch):
     )
 
 
-def masked_function(network):
-    """`images (batch, H, W, C) -> {"logits", "decisions"}`."""
+def masked_function(network, batch_size=None):
+    """`images (batch, H, W, C) -> {"logits", "decisions"}`.
 
-    @tf.function(input_signature=[_image_spec(network, None)])
+    `batch_size=None` accepts any batch; GPU delegates and LiteRT.js want
+    a fixed one.
+    """
+
+    @tf.function(input_signature=[_image_spec(network, batch_size)])
     def masked(images):
         x = tf_ops.run_stem(network, images)
         decisions = []

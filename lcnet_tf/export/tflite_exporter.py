@@ -49,6 +49,7 @@ def to_tflite(
     quantization=None,
     representative_data=None,
     channel_chunks=None,
+    batch_size=None,
 ):
     """Exports a trained lcnet_tf ResNet to TFLite (builtin ops only).
 
@@ -84,13 +85,23 @@ def to_tflite(
     """
     forms.check_form(form)
     check_quantization(quantization)
+    if batch_size is not None and int(batch_size) < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
+    if form != "masked" and batch_size not in (None, 1):
+        raise ValueError(
+            f"The {form} form serves batch 1 (one image per call, the "
+            f"phone's case); received batch_size={batch_size}. Export the "
+            f"masked form for batches."
+        )
     network = fold_model(model)
     if quantization == "int8":
         representative_data = _check_representative(
             representative_data, network.input_shape
         )
     if form == "masked":
-        functions = {"serving_default": forms.masked_function(network)}
+        functions = {
+            "serving_default": forms.masked_function(network, batch_size)
+        }
     elif form == "dynamic":
         functions = {
             "serving_default": forms.dynamic_function(network, channel_chunks)

@@ -177,6 +177,8 @@ def test_bad_arguments(models, export_dir):
             quantization="int8",
             representative_data=random_images(2, size=16),
         )
+    with pytest.raises(ValueError, match="serves batch 1"):
+        to_tflite(model, path, form="staged", batch_size=4)
     with pytest.raises(ValueError, match="channel_chunks"):
         to_tflite(model, path, form="dynamic", channel_chunks=3)
 

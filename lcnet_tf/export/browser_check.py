@@ -1,0 +1,92 @@
+"""Runs exports with LiteRT.js on WebGPU in headless Chromium.
+
+The driver lives in `tflite/web/` (Node: `@litertjs/core` and
+`playwright-core`, installed by `npm ci` there). This module writes a case
+folder (the `.tflite` files, the inputs as raw float32 and a
+`case.json`), runs the driver and returns what the page computed plus
+everything it logged, so a test can assert that a model ran entirely on
+the GPU (no "not supported" report) and equals Keras.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+
+WEB_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    "tflite",
+    "web",
+)
+
+
+def browser_available(web_dir=WEB_DIR):
+    """Whether node, Chromium and the driver's npm packages are present."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    return (
+        shutil.which("node") is not None
+        and os.path.exists(chromium)
+        and os.path.isdir(os.path.join(web_dir, "node_modules", "@litertjs"))
+    )
+
+
+def run_in_browser(case_dir, models, timeout=300, web_dir=WEB_DIR):
+    """Runs signatures of `.tflite` models with LiteRT.js on WebGPU.
+
+    Args:
+        case_dir: str. An empty folder for the case files.
+        models: list of `(tflite_path, runs)`; runs is a list of
+            `(signature, {input_name: float array})`.
+        timeout: int. Seconds for the whole page.
+        web_dir: str. The driver folder.
+
+    Returns:
+        dict: `ok`, `results` (per model, per run: output name -> flat
+        float list), `console` (every line the page logged) and
+        `adapter` (the WebGPU adapter's description).
+    """
+    os.makedirs(case_dir, exist_ok=True)
+    spec = {"jspi": False, "models": []}
+    for m, (path, runs) in enumerate(models):
+        name = f"model{m}.tflite"
+        shutil.copyfile(path, os.path.join(case_dir, name))
+        entry = {"url": f"/case/{name}", "runs": []}
+        for r, (signature, inputs) in enumerate(runs):
+            run = {"signature": signature, "inputs": {}}
+            for key, value in inputs.items():
+                value = np.ascontiguousarray(value, np.float32)
+                file = f"m{m}_r{r}_{key}.bin"
+                value.tofile(os.path.join(case_dir, file))
+                run["inputs"][key] = {
+                    "url": f"/case/{file}",
+                    "shape": list(value.shape),
+                }
+            entry["runs"].append(run)
+        spec["models"].append(entry)
+    with open(os.path.join(case_dir, "case.json"), "w") as f:
+        json.dump(spec, f)
+    process = subprocess.run(
+        ["node", os.path.join(web_dir, "run_gpu_check.mjs"), case_dir],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+        cwd=web_dir,
+    )
+    if process.returncode != 0 or not process.stdout.strip():
+        raise RuntimeError(
+            f"The LiteRT.js driver failed ({process.returncode}): "
+            f"{process.stderr[-2000:]}"
+        )
+    return json.loads(process.stdout)
+
+
+def unsupported_reports(result):
+    """The page's lines about ops the WebGPU delegate did not take."""
+    words = ("not supported", "fall back", "fallback", "will run on the cpu")
+    return [
+        line
+        for line in result.get("console", [])
+        if any(word in line.lower() for word in words)
+    ]
