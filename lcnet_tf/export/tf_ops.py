@@ -53,9 +53,11 @@ def gate_values(gate, x, pooled=None):
         tf.matmul(pooled, gate.hidden_kernel) + gate.hidden_bias
     )
     prob = tf.sigmoid(tf.matmul(hidden, gate.keep_kernel) + gate.keep_bias)
-    # The GPU delegate casts from bool only into a single consumer that
-    # is not an output; the no-op minimum gives it one.
-    keep = tf.minimum(tf.cast(prob >= np.float32(gate.tau), tf.float32), 1.0)
+    # keep = [prob >= tau] with arithmetic only: tau - prob <= 0 exactly
+    # when prob >= tau, and relu(tau - prob) is in (0, 1] otherwise, so
+    # 1 + floor(-relu(tau - prob)) is 1 or 0. No comparison or bool cast
+    # splits the XNNPACK partitions, and every op runs on the GPU.
+    keep = 1.0 + tf.floor(-tf.nn.relu(np.float32(gate.tau) - prob))
     if gate.scale == "learned":
         logits = tf.matmul(hidden, gate.scale_kernel) + gate.scale_bias
         scale = 2.0 * tf.sigmoid(logits)
