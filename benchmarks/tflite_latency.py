@@ -1,6 +1,7 @@
 """Batch-1 TFLite latency: static ResNet vs dynamic and staged LC-ResNet.
 
-One run, XNNPACK at 1 and 2 threads, over real CIFAR-10 test images;
+One run, XNNPACK at 1 and 2 threads, over real CIFAR-10 test images,
+every variant timed image by image in turn (so machine noise is shared);
 writes `benchmarks/results/tflite_latency.json` and a plot. Run on a quiet
 machine:
 
@@ -83,7 +84,7 @@ def run_benchmark(
     from lcnet_tf.export import StagedRunner
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export import executed_flops
-    from lcnet_tf.export.latency import measure_latency
+    from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.latency import stack_outputs
     from lcnet_tf.flops import count_flops
     from lcnet_tf.flops import flops_per_image
@@ -109,30 +110,34 @@ def run_benchmark(
     }
     with tempfile.TemporaryDirectory() as directory:
         variants = _variants(gated, static, directory)
-        for name, (kind, path, network) in variants.items():
-            entry = {}
-            for count in threads:
+        entries = {name: {} for name in variants}
+        for count in threads:
+            runners = {}
+            for name, (kind, path, _) in variants.items():
                 if kind == "staged":
-                    runner = StagedRunner(
+                    runners[name] = StagedRunner(
                         path, accelerator="cpu", num_threads=count
                     )
                 else:
-                    runner = TFLiteModel(path, num_threads=count)
-                stats, outputs = measure_latency(runner, images)
-                entry[f"threads_{count}"] = stats
-            outputs = stack_outputs(outputs)
+                    runners[name] = TFLiteModel(path, num_threads=count)
+            stats, outputs = measure_interleaved(runners, images)
+            for name in variants:
+                entries[name][f"threads_{count}"] = stats[name]
+        for name, (kind, _, network) in variants.items():
+            entry = entries[name]
+            result = stack_outputs(outputs[name])
             if kind == "staged":
-                flops = outputs["flops"]
-            elif "chunks" in outputs:
+                flops = result["flops"]
+            elif "chunks" in result:
                 flops = executed_flops(
-                    network, outputs["decisions"], outputs["chunks"]
+                    network, result["decisions"], result["chunks"]
                 )
             else:
                 flops = np.full(len(images), network.static_flops)
             entry["mean_flops"] = float(np.mean(flops))
             entry["flops_ratio"] = float(np.mean(flops) / static_flops)
             entry["top1"] = float(
-                np.mean(outputs["logits"].argmax(-1) == labels)
+                np.mean(result["logits"].argmax(-1) == labels)
             )
             results["variants"][name] = entry
     for entry in results["variants"].values():

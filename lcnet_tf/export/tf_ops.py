@@ -229,7 +229,7 @@ def dynamic_block(block, x, chunks):
         return outputs, tf.concat([tf.ones([1, 1]), kept], -1), count
     b_keep, b_scale = gate_values(block.block_gate, x, pooled)
     outputs, kept, count = tf.cond(
-        b_keep[0, 0] > 0.5,
+        tf.cast(tf.reshape(b_keep, []), tf.bool),
         run_body,
         # Inputs of a skippable block are ReLU outputs: relu(x) == x.
         lambda: (x, tf.zeros([1, 1]), tf.zeros([1])),
