@@ -13,6 +13,7 @@ from lcnet_tf.training.config import TrainConfig
 
 FLAGS = flags.FLAGS
 _DEFINERS = {
+    bool: flags.DEFINE_boolean,
     int: flags.DEFINE_integer,
     int | None: flags.DEFINE_integer,
     float: flags.DEFINE_float,
@@ -49,8 +50,17 @@ def main(argv):
         raise app.UsageError(str(error)) from None
     from lcnet_tf.training.trainer import train
 
-    train(config)
-    print(f"Saved {config.model_dir}/model.keras")
+    model, _ = train(config)
+    if model.distribute_strategy is None or _chief(model):
+        print(f"Saved {config.model_dir}/model.keras")
+    else:
+        print("Worker done; the chief writes the checkpoints and model.")
+
+
+def _chief(model):
+    from lcnet_tf.training.strategy import is_chief
+
+    return is_chief(model.distribute_strategy)
 
 
 def run():

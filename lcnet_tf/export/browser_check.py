@@ -32,7 +32,7 @@ def browser_available(web_dir=WEB_DIR):
     )
 
 
-def run_in_browser(case_dir, models, timeout=300, web_dir=WEB_DIR):
+def run_in_browser(case_dir, models, timeout=300, web_dir=WEB_DIR, jspi=False):
     """Runs signatures of `.tflite` models with LiteRT.js on WebGPU.
 
     Args:
@@ -41,6 +41,9 @@ def run_in_browser(case_dir, models, timeout=300, web_dir=WEB_DIR):
             `(signature, {input_name: float array})`.
         timeout: int. Seconds for the whole page.
         web_dir: str. The driver folder.
+        jspi: bool. Load LiteRT.js's JSPI build, which can split a model
+            between WebGPU and Wasm (needed to run a model the GPU
+            delegate takes only partly).
 
     Returns:
         dict: `ok`, `results` (per model, per run: output name -> flat
@@ -48,7 +51,7 @@ def run_in_browser(case_dir, models, timeout=300, web_dir=WEB_DIR):
         `adapter` (the WebGPU adapter's description).
     """
     os.makedirs(case_dir, exist_ok=True)
-    spec = {"jspi": False, "models": []}
+    spec = {"jspi": bool(jspi), "models": []}
     for m, (path, runs) in enumerate(models):
         name = f"model{m}.tflite"
         shutil.copyfile(path, os.path.join(case_dir, name))

@@ -6,6 +6,22 @@ from lcnet_tf.losses import check_budget_target
 from lcnet_tf.losses import check_budget_weight
 
 
+def _global_mean(value):
+    """Mean of a per-replica scalar over all replicas (equal batches).
+
+    Differentiable: the all-reduce passes gradients back to every replica,
+    so the summed replica gradients are those of the global-batch loss.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
 @keras.saving.register_keras_serializable(package="lcnet_tf")
 class FlopsBudget(keras.layers.Layer):
     """Top layer of a gated network: FLOPs budget loss and gate metrics.
@@ -114,8 +130,13 @@ class FlopsBudget(keras.layers.Layer):
         total = self.fixed_flops + ops.sum(ops.stack(flops, axis=-1), -1)
         ratio = total / self.full_flops
         if training:
+            # The budget constrains the mean over the global batch: under
+            # tf.distribute each replica sees a slice of it.
+            mean_ratio = _global_mean(ops.mean(ratio))
             self.add_loss(
-                budget_loss(ratio, self.target_variable, self.weight_variable)
+                budget_loss(
+                    mean_ratio, self.target_variable, self.weight_variable
+                )
             )
         self.flops_ratio_metric.update_state(ratio)
         for metric, decision in zip(self.keep_metrics, decisions):

@@ -7,6 +7,7 @@ from lcnet_tf.layers.gate_head import check_threshold
 from lcnet_tf.layers.gated_residual_block import check_gating
 from lcnet_tf.losses import check_budget_target
 from lcnet_tf.losses import check_budget_weight
+from lcnet_tf.training.strategy import check_strategy
 
 SCHEDULES = ("cosine", "step")
 DATASETS = ("cifar10", "imagenet2012")
@@ -42,6 +43,14 @@ class TrainConfig:
         init_from: str or None. A static `.keras` model to start from.
         seed: int. Seed of weights, data order and noise.
         verbose: int. Keras progress output (0, 1 or 2).
+        strategy: str. `"default"`, `"mirrored"` or `"multi_worker"`
+            (see `lcnet_tf.training.strategy`).
+        sync_batch_norm: bool. Batch statistics over the global batch
+            (all replicas) instead of each replica's slice.
+        cpu_replicas: int or None. Split this host's CPU into N logical
+            devices for `"mirrored"` (tests and CPU-only machines).
+        worker_timeout: float. Multi-worker: seconds to wait for every
+            task of `TF_CONFIG`.
     """
 
     dataset: str = "cifar10"
@@ -68,6 +77,10 @@ class TrainConfig:
     init_from: str | None = None
     seed: int = 0
     verbose: int = 1
+    strategy: str = "default"
+    sync_batch_norm: bool = False
+    cpu_replicas: int | None = None
+    worker_timeout: float = 300.0
 
     def __post_init__(self):
         self.validate()
@@ -112,6 +125,16 @@ class TrainConfig:
             raise ValueError(
                 f"Need 0 <= momentum < 1 and weight_decay >= 0. Received: "
                 f"momentum={self.momentum}, weight_decay={self.weight_decay}"
+            )
+        check_strategy(self.strategy)
+        if self.cpu_replicas is not None and int(self.cpu_replicas) < 1:
+            raise ValueError(
+                f"`cpu_replicas` must be >= 1 or None. Received: "
+                f"{self.cpu_replicas}"
+            )
+        if not self.worker_timeout > 0:
+            raise ValueError(
+                f"`worker_timeout` must be > 0. Received: {self.worker_timeout}"
             )
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")

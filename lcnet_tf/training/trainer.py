@@ -7,9 +7,11 @@ import keras
 
 from lcnet_tf.data.cifar10 import cifar10_dataset
 from lcnet_tf.data.imagenet import imagenet_dataset
+from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
 from lcnet_tf.models.cifar_resnet import cifar_resnet
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
 from lcnet_tf.models.static_init import init_from_static
+from lcnet_tf.training import strategy as strategies
 
 CIFAR10_TRAIN_SIZE = 50_000
 IMAGENET_TRAIN_SIZE = 1_281_167
@@ -42,7 +44,34 @@ def build_model(config):
         model = imagenet_resnet(config.depth, **kwargs)
     if config.init_from:
         init_from_static(model, config.init_from)
+    if config.sync_batch_norm:
+        use_synchronized_batch_norm(model)
     return model
+
+
+def use_synchronized_batch_norm(model):
+    """Makes every batch norm of a model use global-batch statistics.
+
+    Under a multi-replica strategy each replica otherwise normalises with
+    the statistics of its own slice of the batch (noisier for small
+    per-replica batches, and different from a single-device run). The
+    setting only changes training; inference uses the moving averages.
+
+    Returns:
+        int. Number of batch-norm layers changed.
+    """
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, GatedResidualBlock):
+            layers += layer.body_layers()
+        else:
+            layers.append(layer)
+    count = 0
+    for layer in layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+            count += 1
+    return count
 
 
 def build_datasets(config):
@@ -140,7 +169,7 @@ def build_optimizer(config, steps):
     return optimizer
 
 
-def _check_model_dir(config):
+def _check_model_dir(config, write=True):
     """Refuses to resume a run of a different architecture."""
     path = os.path.join(config.model_dir, "config.json")
     if os.path.exists(path):
@@ -154,7 +183,8 @@ def _check_model_dir(config):
                 f"{config.model_signature()}. Use another --model_dir or "
                 f"delete the old one."
             )
-    config.to_json(path)
+    if write:
+        config.to_json(path)
 
 
 def compile_model(model, optimizer):
@@ -167,7 +197,7 @@ def compile_model(model, optimizer):
     return model
 
 
-def train(config, callbacks=()):
+def train(config, callbacks=(), strategy=None):
     """Trains the model of `config`, resuming from its last backup.
 
     Writes into `config.model_dir`: `config.json`, `backup/` (resume state,
@@ -176,9 +206,15 @@ def train(config, callbacks=()):
     point continues from its last completed epoch when started again with
     the same config.
 
+    Under a multi-worker strategy only the chief writes checkpoints, logs
+    and the model; every worker keeps its own resume state
+    (`backup/worker<i>` for the others).
+
     Args:
         config: a `TrainConfig`.
         callbacks: extra Keras callbacks.
+        strategy: a `tf.distribute.Strategy`, or None to create
+            `config.strategy` (pass a `TPUStrategy` this way).
 
     Returns:
         `(model, history)`: the trained model and the Keras `History`.
@@ -190,38 +226,108 @@ def train(config, callbacks=()):
     ```
     """
     config.validate()
+    if strategy is None:
+        strategy = strategies.make_strategy(
+            config.strategy, config.worker_timeout, config.cpu_replicas
+        )
+    chief = strategies.is_chief(strategy)
     keras.utils.set_random_seed(config.seed)
     steps = steps_per_epoch(config)
     # Data first: a bad data dir fails before anything is written.
     train_ds, val_ds = build_datasets(config)
+    if strategy.num_replicas_in_sync > 1:
+        train_ds, val_ds = _shard(config, train_ds), _shard(config, val_ds)
     os.makedirs(config.model_dir, exist_ok=True)
-    _check_model_dir(config)
-    model = compile_model(build_model(config), build_optimizer(config, steps))
-    checkpoint_dir = os.path.join(config.model_dir, "checkpoints")
-    os.makedirs(checkpoint_dir, exist_ok=True)
-    all_callbacks = [
-        keras.callbacks.BackupAndRestore(
-            os.path.join(config.model_dir, "backup")
-        ),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(checkpoint_dir, "last.keras")
-        ),
-        keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs")),
-        keras.callbacks.CSVLogger(
-            os.path.join(config.model_dir, "history.csv"), append=True
-        ),
-        *callbacks,
-    ]
+    _check_model_dir(config, write=chief)
+    with strategy.scope():
+        model = compile_model(
+            build_model(config), build_optimizer(config, steps)
+        )
+    if strategies.is_multi_worker(strategy):
+        _work_around_multi_worker_keras(model)
+    backup = os.path.join(config.model_dir, "backup")
+    if not chief:
+        backup = os.path.join(backup, f"worker{strategies.task_id(strategy)}")
+    all_callbacks = [keras.callbacks.BackupAndRestore(backup)]
+    if chief:
+        checkpoint_dir = os.path.join(config.model_dir, "checkpoints")
+        os.makedirs(checkpoint_dir, exist_ok=True)
+        all_callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                os.path.join(checkpoint_dir, "last.keras")
+            ),
+            keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs")),
+            keras.callbacks.CSVLogger(
+                os.path.join(config.model_dir, "history.csv"), append=True
+            ),
+        ]
     history = model.fit(
         train_ds.repeat(),
         epochs=config.epochs,
         steps_per_epoch=steps,
         validation_data=val_ds,
-        callbacks=all_callbacks,
+        callbacks=[*all_callbacks, *callbacks],
         verbose=config.verbose,
     )
-    final = os.path.join(config.model_dir, "model.keras")
-    partial = final + ".partial.keras"
-    model.save(partial)
-    os.replace(partial, final)
+    if chief:
+        final = os.path.join(config.model_dir, "model.keras")
+        partial = final + ".partial.keras"
+        model.save(partial)
+        os.replace(partial, final)
     return model, history
+
+
+def _work_around_multi_worker_keras(model):
+    """Works around keras-team/keras#20585 (open): Keras 3 `fit` fails
+    under MultiWorkerMirroredStrategy in two places.
+
+    1. It builds the model from a sample batch that it all-reduces across
+       workers, which fails on per-replica input tensors: build from this
+       worker's local batch instead (only shapes matter).
+    2. It reduces each step's scalar logs with a MEAN over axis 0 across
+       workers, which fails on scalars: give every log a leading axis of
+       1, so that reduction is the mean over workers (each worker holds
+       the metrics of its equal slice of the global batch).
+    """
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    train_step, test_step = model.train_step, model.test_step
+
+    def with_axis(step):
+        def wrapped(data):
+            return {
+                key: tf.reshape(value, [1]) for key, value in step(data).items()
+            }
+
+        return wrapped
+
+    model.train_step = with_axis(train_step)
+    model.test_step = with_axis(test_step)
+
+    def build_from_local_batch(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0],
+                    next(it),
+                )
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build_from_local_batch
+
+
+def _shard(config, dataset):
+    """Sharding for multi-worker input: by file for ImageNet's many
+    TFRecord files, by element for CIFAR-10's five training files (which
+    do not split evenly over workers)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    policy = tf.data.experimental.AutoShardPolicy
+    options.experimental_distribute.auto_shard_policy = (
+        policy.DATA if config.dataset == "cifar10" else policy.AUTO
+    )
+    return dataset.with_options(options)

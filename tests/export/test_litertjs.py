@@ -97,6 +97,7 @@ def test_conditionals_are_reported(browser, tmp_path):
     result = run_in_browser(
         str(tmp_path / "case"),
         [(dynamic.path, [("serving_default", {"images": image})])],
+        jspi=True,
     )
     assert result["ok"], result.get("error")
     assert any("IF" in line for line in unsupported_reports(result))
