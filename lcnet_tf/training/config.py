@@ -51,6 +51,7 @@ class TrainConfig:
             devices for `"mirrored"` (tests and CPU-only machines).
         worker_timeout: float. Multi-worker: seconds to wait for every
             task of `TF_CONFIG`.
+        image_size: int. ImageNet crop size (CIFAR-10 is always 32).
     """
 
     dataset: str = "cifar10"
@@ -81,6 +82,7 @@ class TrainConfig:
     sync_batch_norm: bool = False
     cpu_replicas: int | None = None
     worker_timeout: float = 300.0
+    image_size: int = 224
 
     def __post_init__(self):
         self.validate()
@@ -106,7 +108,7 @@ class TrainConfig:
                 f"`schedule` must be one of {SCHEDULES}. Received: "
                 f"{self.schedule!r}"
             )
-        for field in ("epochs", "batch_size"):
+        for field in ("epochs", "batch_size", "image_size"):
             if int(getattr(self, field)) < 1:
                 raise ValueError(
                     f"`{field}` must be >= 1. Received: {getattr(self, field)}"
@@ -149,6 +151,7 @@ class TrainConfig:
                 "gating",
                 "scale",
                 "channel_groups",
+                "image_size",
             )
         }
 

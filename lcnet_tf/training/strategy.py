@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+_MIRRORED = {}
 
 
 def check_strategy(name):
@@ -138,8 +139,12 @@ def make_strategy(name, worker_timeout=300.0, cpu_replicas=None):
     if name == "mirrored":
         devices = None
         if cpu_replicas:
-            devices = configure_cpu_replicas(cpu_replicas)
-        return tf.distribute.MirroredStrategy(devices)
+            devices = tuple(configure_cpu_replicas(cpu_replicas))
+        # One instance per device set and process: separate instances on
+        # the same devices can clash over collective instance keys.
+        if devices not in _MIRRORED:
+            _MIRRORED[devices] = tf.distribute.MirroredStrategy(devices)
+        return _MIRRORED[devices]
     workers, task_type, task_index = parse_tf_config()
     own = json.loads(os.environ["TF_CONFIG"])["cluster"][task_type][task_index]
     options = tf.distribute.experimental.CommunicationOptions(

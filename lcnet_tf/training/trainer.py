@@ -1,5 +1,6 @@
 """The training loop: Keras `fit` with the pieces a run needs."""
 
+import dataclasses
 import json
 import os
 
@@ -41,7 +42,11 @@ def build_model(config):
     if config.dataset == "cifar10":
         model = cifar_resnet(config.depth, **kwargs)
     else:
-        model = imagenet_resnet(config.depth, **kwargs)
+        model = imagenet_resnet(
+            config.depth,
+            input_shape=(config.image_size, config.image_size, 3),
+            **kwargs,
+        )
     if config.init_from:
         init_from_static(model, config.init_from)
     if config.sync_batch_norm:
@@ -80,7 +85,12 @@ def build_datasets(config):
         make = cifar10_dataset
         eval_split = "test"
     else:
-        make = imagenet_dataset
+
+        def make(*args, **kwargs):
+            return imagenet_dataset(
+                *args, image_size=config.image_size, **kwargs
+            )
+
         eval_split = "validation"
     train = make(
         "train",
@@ -175,7 +185,11 @@ def _check_model_dir(config, write=True):
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
-        old = {k: previous.get(k) for k in config.model_signature()}
+        # Fields added since the run started count at their defaults.
+        defaults = {f.name: f.default for f in dataclasses.fields(config)}
+        old = {
+            k: previous.get(k, defaults[k]) for k in config.model_signature()
+        }
         if old != config.model_signature():
             raise ValueError(
                 f"Model dir '{config.model_dir}' holds a run of a different "

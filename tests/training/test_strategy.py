@@ -33,9 +33,7 @@ def _fit(strategy, initial, images, labels, sync_bn=True):
 
 @pytest.fixture(scope="module")
 def mirrored():
-    # One instance per process: separate MirroredStrategy objects on the
-    # same devices can clash over collective instance keys.
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    return make_strategy("mirrored", cpu_replicas=2)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +82,7 @@ def test_unsynchronized_batch_norm_differs(problem, mirrored):
 def test_make_strategy():
     assert make_strategy("default").num_replicas_in_sync == 1
     strategy = make_strategy("mirrored", cpu_replicas=2)
+    assert strategy is make_strategy("mirrored", cpu_replicas=2)
     assert strategy.num_replicas_in_sync == 2
     assert is_chief(strategy)
     with pytest.raises(ValueError, match="strategy"):
