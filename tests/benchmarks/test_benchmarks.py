@@ -60,3 +60,16 @@ def test_quantization_benchmark(saved_model, cifar10_dir, tmp_path):
     assert float_export["decision_agreement"] == 1.0
     assert all(e["gpu_compatible"] for e in results["exports"][:2])
     assert (tmp_path / "tflite_quantization.json").exists()
+
+
+def test_training_throughput_benchmark(cifar10_dir, tmp_path):
+    from benchmarks import training_throughput
+
+    results = training_throughput.run_benchmark(
+        cifar10_dir, 8, 16, 2, 2, str(tmp_path)
+    )
+    variants = results["variants"]
+    assert set(variants) == {"none", "l", "c", "lc", "lc_no_noise"}
+    assert variants["none"]["step_time_vs_static"] == 1.0
+    assert all(v["images_per_s"] > 0 for v in variants.values())
+    assert (tmp_path / "training_throughput.json").exists()
