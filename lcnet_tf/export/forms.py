@@ -215,11 +215,14 @@ def _block_stage(index, block, x_spec):
         "skippable": block.block_gate is not None,
         "channel_gated": block.channel_gate is not None,
         "channels": channels,
+        # The gate signature runs every head of the block, even when the
+        # block is then skipped.
         "flops": {
-            "always": int(keras_block.flops_for(0, 0)),
-            "body": int(
-                keras_block.flops_for(1, channels) - keras_block.flops_for(0, 0)
+            "always": int(
+                keras_block.shortcut_flops
+                + sum(gate.head_flops() for gate in keras_block.gates)
             ),
+            "body": int(keras_block.body_flops(channels)),
         },
     }
     out_spec = tf.TensorSpec(out_shape.shape, tf.float32, name="features")

@@ -24,17 +24,15 @@ def staged(export_dir):
 
 
 def _staged_flops(model, decisions):
-    """What the staged form runs: every channel of every run block."""
+    """What the staged form runs: every gate head, and every channel of
+    every block that runs."""
     from lcnet_tf.flops import count_flops
     from lcnet_tf.flops import gated_blocks
 
     total = count_flops(model)
     for index, block in enumerate(gated_blocks(model)):
-        if block.block_gate is not None:
-            skipped = decisions[:, index, 0] < 0.5
-            total = total - skipped * (
-                block.open_flops() - block.flops_for(0, 0)
-            )
+        skipped = decisions[:, index, 0] < 0.5
+        total = total - skipped * block.body_flops(block.filters)
     return total
 
 
