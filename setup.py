@@ -38,6 +38,7 @@ setup(
             "lcnet-train=lcnet_tf.cli.train:run",
             "lcnet-evaluate=lcnet_tf.cli.evaluate:run",
             "lcnet-export=lcnet_tf.cli.export:run",
+            "lcnet-experiments=lcnet_tf.cli.experiments:run",
         ]
     },
 )

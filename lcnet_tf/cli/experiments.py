@@ -1,0 +1,72 @@
+"""Runs the CIFAR-10 results table, row by row, resumable.
+
+`lcnet-experiments --root=runs/cifar10 --depth=20` trains the static
+baseline, then L/C/LC rows fine-tuned from it at each FLOPs target; kill
+it any time and run it again to continue. `--list` prints the rows.
+"""
+
+import json
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    if "root" in FLAGS:
+        return
+    flags.DEFINE_string("root", "runs/cifar10", "One folder per row.")
+    if "data_dir" not in FLAGS:
+        flags.DEFINE_string(
+            "data_dir", None, "Folder with the CIFAR-10 binary files."
+        )
+    if "depth" not in FLAGS:
+        flags.DEFINE_integer("depth", 20, "CIFAR ResNet depth.")
+    flags.DEFINE_list("targets", ["0.3", "0.5", "0.7"], "FLOPs targets.")
+    flags.DEFINE_list("gatings", ["l", "c", "lc"], "Gated row kinds.")
+    flags.DEFINE_integer("static_epochs", 30, "Static baseline epochs.")
+    flags.DEFINE_integer("finetune_epochs", 10, "Fine-tuning epochs.")
+    flags.DEFINE_list("rows", [], "Only these rows (default: all).")
+    flags.DEFINE_boolean("list", False, "Print the rows and exit.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from lcnet_tf.training.experiments import cifar10_rows
+    from lcnet_tf.training.experiments import run_rows
+
+    try:
+        rows = cifar10_rows(
+            depth=FLAGS.depth,
+            targets=[float(t) for t in FLAGS.targets],
+            gatings=FLAGS.gatings,
+            static_epochs=FLAGS.static_epochs,
+            finetune_epochs=FLAGS.finetune_epochs,
+            data_dir=FLAGS.data_dir,
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    if FLAGS.list:
+        for row in rows:
+            print(row.name, "<-", row.init_from_row or "scratch")
+        return
+    results = run_rows(rows, FLAGS.root, only=FLAGS.rows or None)
+    summary = {
+        name: {
+            "top1": result["top1"],
+            "flops_ratio": result["flops_ratio"],
+        }
+        for name, result in results.items()
+    }
+    print(json.dumps(summary, indent=2))
+
+
+def run():
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

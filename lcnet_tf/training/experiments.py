@@ -1,0 +1,176 @@
+"""Resumable CIFAR-10 experiment tables: static baseline, then gated rows.
+
+Each row is one `TrainConfig` trained in its own folder under a root; a
+row whose `result.json` exists is done and skipped, a row killed half-way
+resumes from its backup. Rows run in order, so gated rows fine-tuned from
+the static baseline start once it is trained.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+from lcnet_tf.training.config import TrainConfig
+
+
+@dataclasses.dataclass
+class ExperimentRow:
+    """One row of a results table.
+
+    Attributes:
+        name: str. Folder name and table label.
+        config: `TrainConfig` of the row (its `model_dir` is set by the
+            runner).
+        init_from_row: str or None. A row whose `model.keras` this row
+            starts from.
+    """
+
+    name: str
+    config: TrainConfig
+    init_from_row: str | None = None
+
+
+def cifar10_rows(
+    depth=20,
+    targets=(0.3, 0.5, 0.7),
+    gatings=("l", "c", "lc"),
+    static_epochs=30,
+    finetune_epochs=10,
+    data_dir=None,
+    **overrides,
+):
+    """The standard table: static, static fine-tuned, gated fine-tuned.
+
+    Every gated row, and the `static_ft` row that gives the static network
+    the same extra epochs, starts from the static row's weights and trains
+    `finetune_epochs` with one recipe, so all rows share one budget.
+
+    Args:
+        depth: int. CIFAR ResNet depth.
+        targets: FLOPs targets of the gated rows.
+        gatings: gating modes of the gated rows.
+        static_epochs: int. Epochs of the static baseline.
+        finetune_epochs: int. Epochs of every fine-tuned row.
+        data_dir: str or None. CIFAR-10 binaries.
+        **overrides: `TrainConfig` fields set on every row (e.g.
+            `train_examples` for a quick run).
+
+    Returns:
+        list of `ExperimentRow`.
+
+    Example:
+    ```python
+    run_rows(cifar10_rows(depth=20), "runs/cifar10")
+    ```
+    """
+    base = dict(
+        depth=depth,
+        batch_size=128,
+        weight_decay=5e-4,
+        seed=0,
+        verbose=2,
+        data_dir=data_dir,
+    )
+    base.update(overrides)
+    static = f"resnet{depth}_static"
+    rows = [
+        ExperimentRow(
+            static,
+            TrainConfig(
+                gating="none",
+                epochs=static_epochs,
+                learning_rate=0.1,
+                warmup_epochs=1,
+                **base,
+            ),
+        )
+    ]
+    finetune = dict(
+        epochs=finetune_epochs, learning_rate=0.02, noise_std=0.5, **base
+    )
+    rows.append(
+        ExperimentRow(
+            f"{static}_ft",
+            TrainConfig(gating="none", **{**finetune, "noise_std": 0.0}),
+            init_from_row=static,
+        )
+    )
+    for gating in gatings:
+        for target in targets:
+            rows.append(
+                ExperimentRow(
+                    f"{gating}_resnet{depth}_t{int(round(target * 100)):02d}",
+                    TrainConfig(
+                        gating=gating,
+                        budget_target=target,
+                        budget_weight=4.0,
+                        **finetune,
+                    ),
+                    init_from_row=static,
+                )
+            )
+    return rows
+
+
+def run_rows(rows, root, only=None, evaluate_examples=None):
+    """Trains and evaluates the rows that have no result yet, in order.
+
+    Args:
+        rows: list of `ExperimentRow`.
+        root: str. Folder holding one folder per row.
+        only: list of row names, or None for all.
+        evaluate_examples: int or None. Test images to evaluate on (None:
+            all 10,000).
+
+    Returns:
+        dict: row name -> its result dict (also `root/<row>/result.json`).
+    """
+    from lcnet_tf.data.cifar10 import cifar10_dataset
+    from lcnet_tf.training.evaluation import evaluate_model
+    from lcnet_tf.training.trainer import train
+
+    names = [row.name for row in rows]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise ValueError(f"Unknown rows {unknown}; rows are {names}.")
+    results = {}
+    for row in rows:
+        if only and row.name not in only:
+            continue
+        folder = os.path.join(root, row.name)
+        result_path = os.path.join(folder, "result.json")
+        if os.path.exists(result_path):
+            with open(result_path) as f:
+                results[row.name] = json.load(f)
+            continue
+        config = dataclasses.replace(row.config, model_dir=folder)
+        if row.init_from_row:
+            source = os.path.join(root, row.init_from_row, "model.keras")
+            if not os.path.exists(source):
+                raise FileNotFoundError(
+                    f"Row '{row.name}' starts from row "
+                    f"'{row.init_from_row}', which has no model yet "
+                    f"({source}): run that row first."
+                )
+            config = dataclasses.replace(config, init_from=source)
+        start = time.time()
+        model, _ = train(config)
+        dataset = cifar10_dataset(
+            "test",
+            data_dir=config.data_dir,
+            batch_size=500,
+            training=False,
+            num_examples=evaluate_examples,
+        )
+        result = evaluate_model(model, dataset)
+        result.update(
+            row=row.name,
+            config=dataclasses.asdict(config),
+            train_seconds_this_run=time.time() - start,
+        )
+        with open(result_path + ".partial", "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(result_path + ".partial", result_path)
+        results[row.name] = result
+    return results

@@ -1,0 +1,59 @@
+import json
+import os
+
+import pytest
+
+from lcnet_tf.training.experiments import cifar10_rows
+from lcnet_tf.training.experiments import run_rows
+
+
+def test_standard_rows_share_one_budget():
+    rows = cifar10_rows(depth=20, static_epochs=30, finetune_epochs=10)
+    names = [row.name for row in rows]
+    assert names[:2] == ["resnet20_static", "resnet20_static_ft"]
+    assert "lc_resnet20_t30" in names and len(rows) == 2 + 3 * 3
+    finetuned = rows[1:]
+    assert {r.init_from_row for r in finetuned} == {"resnet20_static"}
+    assert {r.config.epochs for r in finetuned} == {10}
+    assert {r.config.learning_rate for r in finetuned} == {0.02}
+    assert rows[0].config.epochs == 30
+
+
+@pytest.mark.slow
+def test_rows_run_in_order_resume_and_skip(cifar10_dir, tmp_path):
+    rows = cifar10_rows(
+        depth=8,
+        targets=(0.5,),
+        gatings=("lc",),
+        static_epochs=1,
+        finetune_epochs=1,
+        data_dir=cifar10_dir,
+        train_examples=128,
+        eval_examples=64,
+        batch_size=64,
+        verbose=0,
+    )
+    with pytest.raises(FileNotFoundError, match="run that row first"):
+        run_rows(rows, str(tmp_path), only=["lc_resnet8_t50"])
+    with pytest.raises(ValueError, match="Unknown rows"):
+        run_rows(rows, str(tmp_path), only=["nope"])
+    results = run_rows(rows, str(tmp_path), evaluate_examples=50)
+    assert list(results) == [
+        "resnet8_static",
+        "resnet8_static_ft",
+        "lc_resnet8_t50",
+    ]
+    for name, result in results.items():
+        saved = json.loads((tmp_path / name / "result.json").read_text())
+        assert saved == result
+        assert saved["num_images"] == 50 and saved["row"] == name
+    lc = results["lc_resnet8_t50"]
+    assert lc["config"]["init_from"].endswith("resnet8_static/model.keras")
+    assert lc["flops_ratio"] < 1.01
+    # Done rows are read back, not retrained.
+    before = os.path.getmtime(tmp_path / "lc_resnet8_t50" / "model.keras")
+    again = run_rows(rows, str(tmp_path))
+    assert again == results
+    assert os.path.getmtime(tmp_path / "lc_resnet8_t50" / "model.keras") == (
+        before
+    )
