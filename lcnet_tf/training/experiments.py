@@ -121,12 +121,16 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
         root: str. Folder holding one folder per row.
         only: list of row names, or None for all.
         evaluate_examples: int or None. Test images to evaluate on (None:
-            all 10,000).
+            all 10,000). With the shipped copy, the result also compares
+            the 1,017 exact-pixel test images with their rebuilt twins.
 
     Returns:
         dict: row name -> its result dict (also `root/<row>/result.json`).
     """
     from lcnet_tf.data.cifar10 import cifar10_dataset
+    from lcnet_tf.data.cifar10 import resolve_data_dir
+    from lcnet_tf.data.exact_prefix import EXACT_PREFIX_FILE
+    from lcnet_tf.data.exact_prefix import exact_prefix_report
     from lcnet_tf.training.evaluation import evaluate_model
     from lcnet_tf.training.trainer import train
 
@@ -164,6 +168,11 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
             num_examples=evaluate_examples,
         )
         result = evaluate_model(model, dataset)
+        data_dir = resolve_data_dir(config.data_dir)
+        if data_dir and os.path.exists(
+            os.path.join(data_dir, EXACT_PREFIX_FILE)
+        ):
+            result["exact_prefix"] = exact_prefix_report(model, data_dir)
         result.update(
             row=row.name,
             config=dataclasses.asdict(config),

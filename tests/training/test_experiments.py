@@ -47,6 +47,7 @@ def test_rows_run_in_order_resume_and_skip(cifar10_dir, tmp_path):
         saved = json.loads((tmp_path / name / "result.json").read_text())
         assert saved == result
         assert saved["num_images"] == 50 and saved["row"] == name
+        assert saved["exact_prefix"]["images"] == 1017
     lc = results["lc_resnet8_t50"]
     assert lc["config"]["init_from"].endswith("resnet8_static/model.keras")
     assert lc["flops_ratio"] < 1.01
