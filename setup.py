@@ -31,7 +31,15 @@ setup(
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "tflite": ["ai-edge-litert"],
-        "dev": ["pytest", "ruff", "matplotlib", "ai-edge-litert"],
+        "dev": [
+            "pytest",
+            "ruff",
+            "matplotlib",
+            "ai-edge-litert",
+            "nbclient",
+            "nbformat",
+            "ipykernel",
+        ],
     },
     entry_points={
         "console_scripts": [

@@ -6,6 +6,7 @@ from lcnet_tf.data.cifar10 import cifar10_arrays
 from lcnet_tf.data.cifar10 import cifar10_dataset
 from lcnet_tf.data.cifar10 import cifar10_raw
 from lcnet_tf.data.cifar10 import find_binary_files
+from lcnet_tf.data.cifar10 import locate_cifar10
 from lcnet_tf.data.cifar10 import normalize_cifar10
 from lcnet_tf.data.imagenet import imagenet_dataset
 
@@ -17,5 +18,6 @@ __all__ = [
     "cifar10_raw",
     "find_binary_files",
     "imagenet_dataset",
+    "locate_cifar10",
     "normalize_cifar10",
 ]

@@ -236,3 +236,37 @@ def cifar10_arrays(split="test", data_dir=None, num_examples=None, start=0):
             f"{num_examples})."
         )
     return np.concatenate(images), np.concatenate(labels).astype(np.int32)
+
+
+def locate_cifar10(data_dir=None, candidates=("../shared/data/cifar10",)):
+    """Finds local CIFAR-10 binaries for notebooks and scripts.
+
+    Looks at `data_dir`, then `$LCNET_DATA_DIR`, then `candidates`. With
+    none found it returns None in Google Colab (where tensorflow-datasets
+    downloads CIFAR-10) and otherwise raises an error saying how to get
+    the data.
+
+    Returns:
+        A folder path, or None to use tensorflow-datasets.
+
+    Raises:
+        FileNotFoundError: no data here and no way to download it.
+    """
+    for path in (data_dir, os.environ.get(DATA_DIR_ENV), *candidates):
+        if path and os.path.isdir(os.path.join(path, BINARY_FOLDER)):
+            return path
+        if path and os.path.isfile(os.path.join(path, "test_batch.bin")):
+            return path
+    try:
+        import google.colab  # noqa: F401
+
+        return None
+    except ImportError:
+        pass
+    raise FileNotFoundError(
+        "CIFAR-10 not found. Download the binary version "
+        "(https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz), "
+        "extract it and set LCNET_DATA_DIR to the folder holding "
+        "'cifar-10-batches-bin' (or pass data_dir). In Google Colab, "
+        "tensorflow-datasets downloads it for you."
+    )
