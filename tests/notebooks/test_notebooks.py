@@ -47,7 +47,11 @@ def _text(notebook):
 def test_notebook_runs(name, cifar10_dir, tmp_path):
     notebook = _run(
         name,
-        {"LCNET_NOTEBOOK_SMALL": "1", "LCNET_DATA_DIR": cifar10_dir},
+        {
+            "LCNET_NOTEBOOK_SMALL": "1",
+            # The kernel runs in tmp_path: a relative path would not hold.
+            "LCNET_DATA_DIR": os.path.abspath(cifar10_dir),
+        },
         tmp_path,
     )
     text = _text(notebook)
