@@ -47,6 +47,7 @@ setup(
             "lcnet-evaluate=lcnet_tf.cli.evaluate:run",
             "lcnet-export=lcnet_tf.cli.export:run",
             "lcnet-experiments=lcnet_tf.cli.experiments:run",
+            "lcnet-results=lcnet_tf.cli.results:run",
         ]
     },
 )

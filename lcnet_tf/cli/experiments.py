@@ -24,9 +24,15 @@ def define_flags():
     if "depth" not in FLAGS:
         flags.DEFINE_integer("depth", 20, "CIFAR ResNet depth.")
     flags.DEFINE_list("targets", ["0.3", "0.5", "0.7"], "FLOPs targets.")
-    flags.DEFINE_list("gatings", ["l", "c", "lc"], "Gated row kinds.")
+    flags.DEFINE_list("gatings", ["lc", "aig", "l", "c"], "Gated row kinds.")
     flags.DEFINE_integer("static_epochs", 30, "Static baseline epochs.")
-    flags.DEFINE_integer("finetune_epochs", 10, "Fine-tuning epochs.")
+    flags.DEFINE_integer("finetune_epochs", 3, "Fine-tuning epochs.")
+    flags.DEFINE_list(
+        "scale_ablations", ["gate", "none"], "Other scalings of an LC row."
+    )
+    flags.DEFINE_float(
+        "ablation_target", 0.5, "FLOPs target of the scaling ablations."
+    )
     flags.DEFINE_list("rows", [], "Only these rows (default: all).")
     flags.DEFINE_boolean("list", False, "Print the rows and exit.")
 
@@ -44,6 +50,8 @@ def main(argv):
             gatings=FLAGS.gatings,
             static_epochs=FLAGS.static_epochs,
             finetune_epochs=FLAGS.finetune_epochs,
+            scale_ablations=FLAGS.scale_ablations,
+            ablation_target=FLAGS.ablation_target,
             data_dir=FLAGS.data_dir,
         )
     except ValueError as error:

@@ -7,6 +7,18 @@ import tensorflow as tf
 
 RECORD_BYTES = 1 + 32 * 32 * 3
 NUM_CLASSES = 10
+CLASS_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 BINARY_FOLDER = "cifar-10-batches-bin"

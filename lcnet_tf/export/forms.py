@@ -174,13 +174,15 @@ def _block_stage(index, block, x_spec):
                     block.block_gate, features, pooled
                 )
                 outputs["run"] = run
-                outputs["block_scale"] = scale
+                # The body only runs where run is 1, so run stands in for
+                # the scale of gates that have none.
+                outputs["block_scale"] = run if scale is None else scale
             if block.channel_gate is not None:
                 keep, scale = tf_ops.gate_values(
                     block.channel_gate, features, pooled
                 )
                 outputs["channel_keep"] = keep
-                outputs["channel_scale"] = keep * scale
+                outputs["channel_scale"] = tf_ops.times_scale(keep, scale)
             return outputs
 
     specs = [x_spec]

@@ -45,7 +45,9 @@ def pool(x):
 def gate_values(gate, x, pooled=None):
     """Per-image `(keep, scale)`, each `(batch, units)`; keep is 0. or 1.
 
-    `pooled` lets the two gates of a block share one pooling.
+    `pooled` lets the two gates of a block share one pooling. The scale is
+    None for gates without one (`scale="none"`): a `ones_like` would put
+    shape ops, which the GPU delegate rejects, into the graph.
     """
     if pooled is None:
         pooled = pool(x)
@@ -64,8 +66,13 @@ def gate_values(gate, x, pooled=None):
     elif gate.scale == "gate":
         scale = prob
     else:
-        scale = tf.ones_like(prob)
+        scale = None
     return keep, scale
+
+
+def times_scale(values, scale):
+    """`values * scale`, or `values` for a gate without scale (None)."""
+    return values if scale is None else values * scale
 
 
 def shortcut(block, x):
@@ -104,12 +111,12 @@ def masked_block(block, x):
     pooled = pool(x) if block.gated else None
     if block.channel_gate is not None:
         mask, c_scale = gate_values(block.channel_gate, x, pooled)
-        scale = mask * c_scale
+        scale = times_scale(mask, c_scale)
         kept = tf.reduce_mean(mask, axis=-1, keepdims=True)
     residual = full_body(block, x, mask, scale)
     if block.block_gate is not None:
         run, b_scale = gate_values(block.block_gate, x, pooled)
-        residual = residual * _channels(run * b_scale)
+        residual = residual * _channels(times_scale(run, b_scale))
     outputs = tf.nn.relu(shortcut(block, x) + residual)
     # Built from elementwise ops only (no shape-dependent ones), so the
     # GPU delegate takes the whole graph.
@@ -203,7 +210,7 @@ def dynamic_block(block, x, chunks):
         base = shortcut(block, x)
         block_scale = None
         if block.block_gate is not None:
-            block_scale = b_keep * b_scale
+            block_scale = times_scale(b_keep, b_scale)
         if block.channel_gate is None:
             residual = full_body(block, x)
             if block_scale is not None:
@@ -214,13 +221,14 @@ def dynamic_block(block, x, chunks):
         kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
         if chunks == 1:
             # One chunk: mask the channels, no inner conditional.
-            residual = full_body(block, x, keep, keep * c_scale)
+            residual = full_body(block, x, keep, times_scale(keep, c_scale))
             if block_scale is not None:
                 residual = residual * _channels(block_scale)
             outputs = tf.nn.relu(base + residual)
             return outputs, kept, tf.ones([1])
+        scale = times_scale(keep, c_scale)
         total, count = _chunk_sum(
-            block, x, keep, keep * c_scale, chunks, base, block_scale
+            block, x, keep, scale, chunks, base, block_scale
         )
         return tf.nn.relu(total), kept, tf.reshape(count, [1])
 

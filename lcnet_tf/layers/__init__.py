@@ -1,5 +1,6 @@
 """Gates, gated residual blocks and the FLOPs budget layer."""
 
+from lcnet_tf.layers.aig_gate import AigGate
 from lcnet_tf.layers.block_gate import BlockGate
 from lcnet_tf.layers.channel_gate import ChannelGate
 from lcnet_tf.layers.flops_budget import FlopsBudget
@@ -9,6 +10,7 @@ from lcnet_tf.layers.gated_bottleneck_block import GatedBottleneckBlock
 from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
 
 __all__ = [
+    "AigGate",
     "BlockGate",
     "ChannelGate",
     "FlopsBudget",

@@ -34,6 +34,13 @@ class FlopsBudget(keras.layers.Layer):
     `fit` / `evaluate` logs: `flops_ratio` and one `keep_<block>` per gated
     block (the fraction of that block's body that ran).
 
+    With `loss="rate"` (the ConvNet-AIG baseline) the loss is instead
+    ConvNet-AIG's target-rate loss, `weight * mean_l (r_l - t) ** 2` over
+    gated blocks `l`, where `r_l` is the fraction of the batch that runs
+    block `l` and `t` is the one execution rate at which the network
+    costs `target` of the static FLOPs, so both losses aim at the same
+    mean FLOPs.
+
     Target and weight live in non-trainable variables so they can change
     between epochs without recompiling (`lcnet_tf.models.set_budget`).
 
@@ -45,6 +52,12 @@ class FlopsBudget(keras.layers.Layer):
             of the `flops` and `decisions` inputs.
         target: float in (0, 1]. Wanted mean FLOPs ratio.
         weight: float >= 0. Weight of the budget term; 0 disables it.
+        loss: str. `"flops"` (LC-Net's budget on the mean FLOPs ratio) or
+            `"rate"` (ConvNet-AIG's per-block target-rate loss).
+        skipped_flops: int. With `loss="rate"`: FLOPs of the network when
+            every gated block is skipped (gate heads included).
+        gated_body_flops: int. With `loss="rate"`: FLOPs of the bodies of
+            the gated blocks, all run.
         **kwargs: base layer arguments.
 
     Call arguments:
@@ -62,9 +75,28 @@ class FlopsBudget(keras.layers.Layer):
         block_names,
         target=0.5,
         weight=2.0,
+        loss="flops",
+        skipped_flops=None,
+        gated_body_flops=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if loss not in ("flops", "rate"):
+            raise ValueError(
+                f"`loss` must be 'flops' or 'rate'. Received: loss={loss!r}"
+            )
+        if loss == "rate" and not (
+            skipped_flops is not None and gated_body_flops
+        ):
+            raise ValueError(
+                "`loss='rate'` needs `skipped_flops` and a positive "
+                "`gated_body_flops` to turn the FLOPs target into an "
+                f"execution rate. Received: skipped_flops={skipped_flops}, "
+                f"gated_body_flops={gated_body_flops}"
+            )
+        self.loss = loss
+        self.skipped_flops = skipped_flops
+        self.gated_body_flops = gated_body_flops
         if int(full_flops) <= 0:
             raise ValueError(
                 f"`full_flops` must be > 0. Received: {full_flops}"
@@ -117,6 +149,22 @@ class FlopsBudget(keras.layers.Layer):
         if self.built:
             self.weight_variable.assign(self._initial_weight)
 
+    def rate_target(self):
+        """Execution rate per gated block that meets the FLOPs target."""
+        rate = (
+            self.target_variable * self.full_flops - self.skipped_flops
+        ) / self.gated_body_flops
+        return ops.clip(rate, 0.0, 1.0)
+
+    def _rate_loss(self, decisions):
+        target = ops.cast(self.rate_target(), decisions[0].dtype)
+        terms = [
+            ops.square(_global_mean(ops.mean(decision[:, 0])) - target)
+            for decision in decisions
+        ]
+        weight = ops.cast(self.weight_variable, target.dtype)
+        return weight * ops.mean(ops.stack(terms))
+
     def call(self, inputs, training=None):
         logits, flops, decisions = inputs
         if len(flops) != len(self.block_names) or len(decisions) != len(
@@ -129,7 +177,9 @@ class FlopsBudget(keras.layers.Layer):
             )
         total = self.fixed_flops + ops.sum(ops.stack(flops, axis=-1), -1)
         ratio = total / self.full_flops
-        if training:
+        if training and self.loss == "rate":
+            self.add_loss(self._rate_loss(decisions))
+        elif training:
             # The budget constrains the mean over the global batch: under
             # tf.distribute each replica sees a slice of it.
             mean_ratio = _global_mean(ops.mean(ratio))
@@ -155,6 +205,9 @@ class FlopsBudget(keras.layers.Layer):
                 "block_names": self.block_names,
                 "target": self.target,
                 "weight": self.weight,
+                "loss": self.loss,
+                "skipped_flops": self.skipped_flops,
+                "gated_body_flops": self.gated_body_flops,
             }
         )
         return config

@@ -17,7 +17,8 @@ class GatedBasicBlock(GatedResidualBlock):
         filters: int. Middle and output channels.
         strides: int. 1 or 2, stride of the first convolution.
         gating: str. `"none"`, `"l"` (block skipping), `"c"` (channel
-            skipping) or `"lc"` (both, channels only inside kept blocks).
+            skipping), `"lc"` (both, channels only inside kept blocks) or
+            `"aig"` (ConvNet-AIG block gate, see `AigGate`).
         scale: str. `"learned"`, `"gate"` or `"none"`: how kept outputs
             are scaled.
         tau: float in [0, 1]. Gate threshold, adjustable after training.

@@ -18,7 +18,7 @@ class GatedBottleneckBlock(GatedResidualBlock):
     Args:
         filters: int. Middle channels; the block outputs `4 * filters`.
         strides: int. 1 or 2.
-        gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
+        gating: str. `"none"`, `"l"`, `"c"`, `"lc"` or `"aig"`.
         scale: str. `"learned"`, `"gate"` or `"none"`.
         tau: float in [0, 1]. Gate threshold, adjustable after training.
         channel_groups: int. Channels per C-Net decision.

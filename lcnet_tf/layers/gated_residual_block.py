@@ -3,12 +3,13 @@ import math
 import keras
 from keras import ops
 
+from lcnet_tf.layers.aig_gate import AigGate
 from lcnet_tf.layers.block_gate import BlockGate
 from lcnet_tf.layers.channel_gate import ChannelGate
 from lcnet_tf.layers.gate_head import SCALE_MODES
 from lcnet_tf.layers.gate_head import check_threshold
 
-GATING_MODES = ("none", "l", "c", "lc")
+GATING_MODES = ("none", "l", "c", "lc", "aig")
 
 
 def check_gating(gating):
@@ -16,8 +17,8 @@ def check_gating(gating):
     if gating not in GATING_MODES:
         raise ValueError(
             f"`gating` must be one of {GATING_MODES} ('l': L-Net skips "
-            f"blocks, 'c': C-Net skips channels, 'lc': both). Received: "
-            f"gating={gating!r}"
+            f"blocks, 'c': C-Net skips channels, 'lc': both, 'aig': the "
+            f"ConvNet-AIG baseline). Received: gating={gating!r}"
         )
     return gating
 
@@ -90,6 +91,14 @@ class GatedResidualBlock(keras.layers.Layer):
             self.block_gate = BlockGate(
                 seed=seed, name="block_gate", **gate_args
             )
+        elif gating == "aig":
+            self.block_gate = AigGate(
+                hidden_units=gate_hidden_units,
+                tau=tau,
+                seed=seed,
+                name="block_gate",
+                dtype=self.dtype_policy,
+            )
         if "c" in gating:
             self.channel_gate = ChannelGate(
                 self.filters,
@@ -142,8 +151,8 @@ class GatedResidualBlock(keras.layers.Layer):
             raise ValueError(
                 f"Block '{self.name}' changes shape ({input_shape} -> "
                 f"{self.out_channels} channels, stride {self.strides}), so "
-                f"it always runs: L-Net gating ('l') is not allowed here. "
-                f"Use gating 'none' or 'c' for this block."
+                f"it always runs: block gating ('{self.gating}') is not "
+                f"allowed here. Use gating 'none' or 'c' for this block."
             )
         self._build_body(input_shape)
         if self.projection:

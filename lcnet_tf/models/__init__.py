@@ -4,6 +4,8 @@ from lcnet_tf.models.cifar_resnet import cifar_resnet
 from lcnet_tf.models.gate_controls import set_budget
 from lcnet_tf.models.gate_controls import set_threshold
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
+from lcnet_tf.models.pretrained import pretrained
+from lcnet_tf.models.pretrained import pretrained_manifest
 from lcnet_tf.models.saving import load_model
 from lcnet_tf.models.static_init import init_from_static
 
@@ -12,6 +14,8 @@ __all__ = [
     "imagenet_resnet",
     "init_from_static",
     "load_model",
+    "pretrained",
+    "pretrained_manifest",
     "set_budget",
     "set_threshold",
 ]

@@ -32,7 +32,9 @@ def cifar_resnet(
     Args:
         depth: int. 20, 32, 44, 56, 110 (any `6n + 2`).
         gating: str. `"none"` (static ResNet), `"l"` (L-Net: skip
-            blocks), `"c"` (C-Net: skip middle channels) or `"lc"`.
+            blocks), `"c"` (C-Net: skip middle channels), `"lc"` or
+            `"aig"` (the ConvNet-AIG baseline: Gumbel block gates, no
+            scaling, per-block target-rate loss).
         num_classes: int. Number of classes.
         input_shape: tuple. Fixed `(height, width, channels)`.
         scale: str. `"learned"`, `"gate"` or `"none"`: how kept outputs

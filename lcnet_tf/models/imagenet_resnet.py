@@ -44,7 +44,7 @@ def imagenet_resnet(
 
     Args:
         depth: int. 18, 34, 50, 101 or 152.
-        gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
+        gating: str. `"none"`, `"l"`, `"c"`, `"lc"` or `"aig"`.
         num_classes: int. Number of classes.
         input_shape: tuple. Fixed `(height, width, channels)`.
         scale: str. `"learned"`, `"gate"` or `"none"`.

@@ -9,6 +9,8 @@ from lcnet_tf.layers.gated_residual_block import check_gating
 
 def block_gating(gating, changes_shape):
     """The gating a block gets: blocks that change shape always run."""
+    if changes_shape and gating == "aig":
+        return "none"
     if changes_shape:
         gating = gating.replace("l", "")
     return gating or "none"
@@ -38,7 +40,7 @@ def build_resnet(
         stage_filters: list of int. Middle channels of each stage.
         stage_blocks: list of int. Blocks in each stage.
         stage_strides: list of int. Stride of each stage's first block.
-        gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
+        gating: str. `"none"`, `"l"`, `"c"`, `"lc"` or `"aig"`.
         num_classes: int. Number of logits.
         budget_target: float in (0, 1]. FLOPs target of the budget loss.
         budget_weight: float >= 0. Weight of the budget loss.
@@ -94,9 +96,21 @@ def build_resnet(
     fixed_flops = count_flops(body, gates=True) - sum(
         block.open_flops() for block in blocks
     )
+    rate_args = {}
+    if gating == "aig":
+        skipped = [block.flops_for(0, block.filters) for block in blocks]
+        rate_args = dict(
+            loss="rate",
+            skipped_flops=fixed_flops + sum(skipped),
+            gated_body_flops=sum(
+                block.open_flops() - flops
+                for block, flops in zip(blocks, skipped)
+            ),
+        )
     logits = FlopsBudget(
         full_flops=full_flops,
         fixed_flops=fixed_flops,
+        **rate_args,
         block_names=[block.name for block in blocks],
         target=budget_target,
         weight=budget_weight,

@@ -3,6 +3,7 @@
 from lcnet_tf.training.config import TrainConfig
 from lcnet_tf.training.evaluation import evaluate_model
 from lcnet_tf.training.evaluation import format_report
+from lcnet_tf.training.evaluation import per_image_results
 from lcnet_tf.training.evaluation import write_report
 from lcnet_tf.training.trainer import build_model
 from lcnet_tf.training.trainer import build_optimizer
@@ -16,6 +17,7 @@ __all__ = [
     "compile_model",
     "evaluate_model",
     "format_report",
+    "per_image_results",
     "train",
     "write_report",
 ]

@@ -20,7 +20,7 @@ class TrainConfig:
     Attributes:
         dataset: str. `"cifar10"` or `"imagenet2012"`.
         depth: int. ResNet depth (CIFAR: 6n + 2; ImageNet: 18/34/50/...).
-        gating: str. `"none"`, `"l"`, `"c"` or `"lc"`.
+        gating: str. `"none"`, `"l"`, `"c"`, `"lc"` or `"aig"`.
         scale: str. `"learned"`, `"gate"` or `"none"`.
         tau: float in [0, 1]. Gate threshold.
         channel_groups: int. Channels per C-Net decision.

@@ -12,6 +12,59 @@ from lcnet_tf.flops import gated_blocks
 from lcnet_tf.validation import check_images
 
 
+def per_image_results(model, dataset):
+    """Runs a model image by image and keeps what it did for each image.
+
+    Every batch is checked (shape, dtype, NaN) before it runs.
+
+    Args:
+        model: a model built by lcnet_tf, gated or static.
+        dataset: iterable of `(images, labels)` batches.
+
+    Returns:
+        A dict of NumPy arrays over the `n` images, in dataset order:
+        `labels` and `predictions` `(n,)`, `flops` `(n,)` (exact integer
+        multiply-accumulates, gate heads included) and `keep` `(n,
+        blocks)` (the fraction of each gated block's body that ran), plus
+        `block_names`.
+
+    Example:
+
+    ```python
+    results = per_image_results(model, cifar10_dataset("test"))
+    hardest = np.argsort(results["flops"])[-8:]
+    ```
+    """
+    blocks = gated_blocks(model)
+    runner = decision_model(model) if blocks else model
+    input_shape = model.inputs[0].shape[1:]
+    labels, predictions, flops, keeps = [], [], [], []
+    static = count_flops(model, gates=False)
+    for images, batch_labels in dataset:
+        images = check_images(np.asarray(images), input_shape)
+        outputs = runner.predict_on_batch(images)
+        if blocks:
+            logits = np.asarray(outputs["logits"])
+            decisions = [np.asarray(d) for d in outputs["decisions"]]
+            flops.append(flops_from_decisions(model, decisions))
+            keeps.append(np.stack([d[:, 0] * d[:, 1] for d in decisions], 1))
+        else:
+            logits = np.asarray(outputs)
+            flops.append(np.full((len(images),), static, dtype=np.int64))
+            keeps.append(np.zeros((len(images), 0), np.float32))
+        labels.append(np.asarray(batch_labels).reshape(-1))
+        predictions.append(np.argmax(logits, axis=-1))
+    if not labels:
+        raise ValueError("The evaluation dataset is empty.")
+    return {
+        "labels": np.concatenate(labels).astype(np.int64),
+        "predictions": np.concatenate(predictions).astype(np.int64),
+        "flops": np.concatenate(flops).astype(np.int64),
+        "keep": np.concatenate(keeps).astype(np.float32),
+        "block_names": [block.name for block in blocks],
+    }
+
+
 def evaluate_model(model, dataset):
     """Evaluates a model image by image on a labelled dataset.
 
@@ -38,38 +91,20 @@ def evaluate_model(model, dataset):
     print(format_report(report))
     ```
     """
+    return summarize(model, per_image_results(model, dataset))
+
+
+def summarize(model, results):
+    """`evaluate_model`'s report from `per_image_results`' arrays."""
     blocks = gated_blocks(model)
-    runner = decision_model(model) if blocks else model
-    input_shape = model.inputs[0].shape[1:]
-    correct, flops, keeps = 0, [], []
-    count = 0
-    for images, labels in dataset:
-        images = check_images(np.asarray(images), input_shape)
-        labels = np.asarray(labels).reshape(-1)
-        outputs = runner.predict_on_batch(images)
-        if blocks:
-            logits = np.asarray(outputs["logits"])
-            decisions = [np.asarray(d) for d in outputs["decisions"]]
-            flops.append(flops_from_decisions(model, decisions))
-            keeps.append(np.stack([d[:, 0] * d[:, 1] for d in decisions], 1))
-        else:
-            logits = np.asarray(outputs)
-        correct += int(np.sum(np.argmax(logits, axis=-1) == labels))
-        count += len(labels)
-    if count == 0:
-        raise ValueError("The evaluation dataset is empty.")
     static = count_flops(model, gates=False)
     open_flops = count_flops(model, gates=True)
-    if blocks:
-        per_image = np.concatenate(flops)
-        keep = np.concatenate(keeps).mean(axis=0)
-    else:
-        per_image = np.full((count,), static, dtype=np.int64)
-        keep = []
+    per_image = results["flops"]
+    keep = results["keep"].mean(axis=0)
     return {
         "model": model.name,
-        "num_images": count,
-        "top1": correct / count,
+        "num_images": int(len(per_image)),
+        "top1": float(np.mean(results["predictions"] == results["labels"])),
         "flops_mean": float(per_image.mean()),
         "flops_min": int(per_image.min()),
         "flops_max": int(per_image.max()),

@@ -34,9 +34,11 @@ class ExperimentRow:
 def cifar10_rows(
     depth=20,
     targets=(0.3, 0.5, 0.7),
-    gatings=("l", "c", "lc"),
+    gatings=("lc", "aig", "l", "c"),
     static_epochs=30,
-    finetune_epochs=10,
+    finetune_epochs=3,
+    scale_ablations=("gate", "none"),
+    ablation_target=0.5,
     data_dir=None,
     **overrides,
 ):
@@ -44,7 +46,10 @@ def cifar10_rows(
 
     Every gated row, and the `static_ft` row that gives the static network
     the same extra epochs, starts from the static row's weights and trains
-    `finetune_epochs` with one recipe, so all rows share one budget.
+    `finetune_epochs` with one recipe, so all rows share one budget. The
+    LC rows come first, then the ConvNet-AIG baseline at the same targets,
+    L and C alone, and last the LC row at `ablation_target` with other
+    scalings (`lc_resnet20_t50_scale_gate`, ...).
 
     Args:
         depth: int. CIFAR ResNet depth.
@@ -52,6 +57,9 @@ def cifar10_rows(
         gatings: gating modes of the gated rows.
         static_epochs: int. Epochs of the static baseline.
         finetune_epochs: int. Epochs of every fine-tuned row.
+        scale_ablations: scalings other than `"learned"` to train an LC
+            row with.
+        ablation_target: float. FLOPs target of the scaling ablations.
         data_dir: str or None. CIFAR-10 binaries.
         **overrides: `TrainConfig` fields set on every row (e.g.
             `train_examples` for a quick run).
@@ -110,6 +118,24 @@ def cifar10_rows(
                     init_from_row=static,
                 )
             )
+    for scale in scale_ablations:
+        rows.append(
+            ExperimentRow(
+                f"lc_resnet{depth}_t{int(round(ablation_target * 100)):02d}"
+                f"_scale_{scale}",
+                TrainConfig(
+                    gating="lc",
+                    scale=scale,
+                    budget_target=ablation_target,
+                    budget_weight=4.0,
+                    **finetune,
+                ),
+                init_from_row=static,
+            )
+        )
+    names = [row.name for row in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Rows repeat a name: {names}")
     return rows
 
 

@@ -25,7 +25,7 @@ def test_fold_conv_bn_matches_keras_inference():
     assert y.shape == expected.shape
 
 
-@pytest.mark.parametrize("gating", ["none", "l", "c", "lc"])
+@pytest.mark.parametrize("gating", ["none", "l", "c", "lc", "aig"])
 def test_fold_model_structure_and_flops(gating):
     model = make_model(gating)
     network = fold_model(model)

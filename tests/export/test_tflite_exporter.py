@@ -18,6 +18,7 @@ CASES = [
     ("basic", "l"),
     ("basic", "c"),
     ("basic", "lc"),
+    ("basic", "aig"),
     ("bottleneck", "lc"),
     ("bottleneck", "c"),
 ]

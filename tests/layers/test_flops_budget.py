@@ -58,3 +58,31 @@ def test_config_round_trip():
         keras.saving.serialize_keras_object(layer)
     )
     assert clone.get_config() == layer.get_config()
+
+
+def test_rate_loss_aims_at_the_flops_target():
+    layer, inputs = _budget(
+        target=0.5,
+        weight=2.0,
+        loss="rate",
+        skipped_flops=200,
+        gated_body_flops=800,
+    )
+    layer(inputs)
+    # 0.5 * 1000 FLOPs = 200 + t * 800  ->  t = 0.375.
+    np.testing.assert_allclose(layer.rate_target(), 0.375)
+    layer(inputs, training=True)
+    # Run rates: block a 0.5, block b 1.0.
+    expected = 2.0 * ((0.5 - 0.375) ** 2 + (1.0 - 0.375) ** 2) / 2
+    np.testing.assert_allclose(layer.losses[0], expected, rtol=1e-5)
+    layer.target = 0.1
+    np.testing.assert_allclose(layer.rate_target(), 0.0)
+    clone = FlopsBudget.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_bad_loss_arguments():
+    with pytest.raises(ValueError, match="`loss`"):
+        _budget(loss="l2")
+    with pytest.raises(ValueError, match="skipped_flops"):
+        _budget(loss="rate")

@@ -15,7 +15,8 @@ from tests.fixtures import warm_up_batch_norm
 
 
 @pytest.mark.parametrize(
-    "gating, gated", [("none", 0), ("l", 7), ("c", 9), ("lc", 9)]
+    "gating, gated",
+    [("none", 0), ("l", 7), ("c", 9), ("lc", 9), ("aig", 7)],
 )
 def test_structure(gating, gated):
     model = cifar_resnet(20, gating=gating)
@@ -44,7 +45,7 @@ def test_bad_gating_scale_target():
         cifar_resnet(8, gating="l", tau=-1)
 
 
-@pytest.mark.parametrize("gating", ["l", "c", "lc"])
+@pytest.mark.parametrize("gating", ["l", "c", "lc", "aig"])
 def test_gated_model_from_static_matches_it(gating):
     static = cifar_resnet(8)
     x = random_images(4)

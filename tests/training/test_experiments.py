@@ -11,7 +11,14 @@ def test_standard_rows_share_one_budget():
     rows = cifar10_rows(depth=20, static_epochs=30, finetune_epochs=10)
     names = [row.name for row in rows]
     assert names[:2] == ["resnet20_static", "resnet20_static_ft"]
-    assert "lc_resnet20_t30" in names and len(rows) == 2 + 3 * 3
+    assert names[2:5] == [f"lc_resnet20_t{t}" for t in (30, 50, 70)]
+    assert names[5] == "aig_resnet20_t30"
+    assert names[-2:] == [
+        "lc_resnet20_t50_scale_gate",
+        "lc_resnet20_t50_scale_none",
+    ]
+    assert len(rows) == 2 + 4 * 3 + 2
+    assert rows[-1].config.scale == "none"
     finetuned = rows[1:]
     assert {r.init_from_row for r in finetuned} == {"resnet20_static"}
     assert {r.config.epochs for r in finetuned} == {10}
@@ -25,6 +32,7 @@ def test_rows_run_in_order_resume_and_skip(cifar10_dir, tmp_path):
         depth=8,
         targets=(0.5,),
         gatings=("lc",),
+        scale_ablations=(),
         static_epochs=1,
         finetune_epochs=1,
         data_dir=cifar10_dir,

@@ -1,0 +1,205 @@
+"""The CIFAR-10 results page: tables that regenerate, prose that stays.
+
+The page keeps hand-written text between generated sections marked
+`<!-- begin:NAME -->` ... `<!-- end:NAME -->`; `update_page` replaces only
+what is between the markers.
+"""
+
+import os
+import re
+
+# Published figures of other works, quoted for orientation only: they
+# come from far longer training on the original CIFAR-10 pixels.
+ANCHORS = (
+    (
+        "BlockDrop ResNet-110 (Wu et al. 2018)",
+        "93.6%",
+        "1.81e8 FLOPs (ResNet-110: 2.53e8)",
+    ),
+    (
+        "DynConv ResNet-32 (Verelst & Tuytelaars 2020)",
+        "93.58%",
+        "55.4 MMAC (ResNet-32: 69 MMAC)",
+    ),
+    (
+        "LC-Net (Xia et al. 2021), paper's claim",
+        "higher accuracy than static ResNets and other dynamic methods",
+        "up to 11.9x fewer FLOPs on CIFAR-10",
+    ),
+)
+
+KIND_LABELS = {
+    "static": "static ResNet",
+    "lc": "LC-Net (ours)",
+    "aig": "ConvNet-AIG-style baseline",
+    "l": "L-Net only",
+    "c": "C-Net only",
+    "ablation": "LC-Net, other scaling",
+}
+
+
+def row_kind(config):
+    """The kind of a row from its `TrainConfig` dict."""
+    gating = config["gating"]
+    if gating == "none":
+        return "static"
+    if gating == "lc" and config.get("scale", "learned") != "learned":
+        return "ablation"
+    return gating
+
+
+def _pct(value):
+    return f"{100 * value:.2f}%"
+
+
+def results_table(rows, static_row):
+    """The main table as Markdown.
+
+    Args:
+        rows: list of dicts, one per trained row: a row's `result.json`
+            content plus optional `latency` (from `latency_vs_static`) and
+            `command`.
+        static_row: dict. The static row fine-tuned for the same budget
+            (`resnet20_static_ft`), the reference of the deltas.
+
+    Returns:
+        str.
+    """
+    lines = [
+        "| row | kind | scale | target | top-1 | vs static | mean FLOPs "
+        "| FLOPs reduction | gate overhead | TFLite latency vs static |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        config = row["config"]
+        kind = row_kind(config)
+        target = "-" if kind == "static" else f"{config['budget_target']:.2f}"
+        latency = row.get("latency")
+        latency_text = "-"
+        if latency:
+            latency_text = (
+                f"{latency['latency_ratio']:.3f} "
+                f"({latency['model_ms']:.3f} / "
+                f"{latency['static_ms']:.3f} ms)"
+            )
+        delta = 100 * (row["top1"] - static_row["top1"])
+        lines.append(
+            f"| `{row['row']}` | {KIND_LABELS[kind]} "
+            f"| {config.get('scale', 'learned') if kind != 'static' else '-'} "
+            f"| {target} | {_pct(row['top1'])} | {delta:+.2f} "
+            f"| {row['flops_mean'] / 1e6:.2f}M "
+            f"| {row['static_flops'] / row['flops_mean']:.2f}x "
+            f"| {_pct(row['gate_overhead'])} | {latency_text} |"
+        )
+    return "\n".join(lines)
+
+
+def exact_prefix_table(rows):
+    """Top-1 on the 1,017 exact-pixel test images vs their rebuilt twins."""
+    lines = [
+        "| row | official pixels | rebuilt pixels | gap | same prediction |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        report = row.get("exact_prefix")
+        if not report:
+            continue
+        gap = 100 * (report["top1_exact"] - report["top1_rebuilt"])
+        lines.append(
+            f"| `{row['row']}` | {_pct(report['top1_exact'])} "
+            f"| {_pct(report['top1_rebuilt'])} | {gap:+.2f} "
+            f"| {_pct(report['agreement'])} |"
+        )
+    return "\n".join(lines)
+
+
+def sweep_table(points, row_name):
+    """A threshold sweep as Markdown."""
+    lines = [
+        f"| tau (`{row_name}`) | top-1 | FLOPs ratio | FLOPs reduction |",
+        "|---|---|---|---|",
+    ]
+    for point in points:
+        lines.append(
+            f"| {point['tau']:.2f} | {_pct(point['top1'])} "
+            f"| {point['flops_ratio']:.3f} "
+            f"| {1 / point['flops_ratio']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def anchors_table():
+    """Published figures of other works, marked as theirs."""
+    lines = [
+        "| published (theirs, not reproduced here) | top-1 | cost |",
+        "|---|---|---|",
+    ]
+    for name, top1, cost in ANCHORS:
+        lines.append(f"| {name} | {top1} | {cost} |")
+    return "\n".join(lines)
+
+
+def update_page(path, sections, title="Results"):
+    """Replaces the generated sections of a Markdown page.
+
+    Sections missing from the page are appended (with their markers), so
+    a first run writes a complete page that can then be edited around
+    the markers.
+
+    Args:
+        path: str. The Markdown file (created if missing).
+        sections: dict name -> Markdown text.
+        title: str. Heading of a new page.
+
+    Returns:
+        The page text written.
+    """
+    text = f"# {title}\n"
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read()
+    for name, body in sections.items():
+        begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
+        block = f"{begin}\n{body.strip()}\n{end}"
+        pattern = re.compile(
+            re.escape(begin) + r".*?" + re.escape(end), re.DOTALL
+        )
+        if pattern.search(text):
+            text = pattern.sub(lambda _, new=block: new, text)
+        else:
+            text = text.rstrip("\n") + f"\n\n{block}\n"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".partial", "w") as f:
+        f.write(text)
+    os.replace(path + ".partial", path)
+    return text
+
+
+def budget_text(rows):
+    """States the training budget of the rows, from their configs."""
+    static = [r for r in rows if r["config"].get("init_from") is None]
+    tuned = [r for r in rows if r["config"].get("init_from")]
+    lines = []
+    for row in static:
+        config = row["config"]
+        lines.append(
+            f"- `{row['row']}` from scratch: {config['epochs']} epochs, "
+            f"batch {config['batch_size']}, SGD momentum "
+            f"{config['momentum']}, learning rate {config['learning_rate']}"
+            f" ({config['schedule']}, {config['warmup_epochs']} warm-up "
+            f"epochs), weight decay {config['weight_decay']}, standard "
+            f"augmentation (pad 4 + crop, flip)."
+        )
+    if tuned:
+        config = tuned[0]["config"]
+        epochs = sorted({r["config"]["epochs"] for r in tuned})
+        lines.append(
+            f"- Every other row ({len(tuned)} rows) starts from that "
+            f"static network and trains {', '.join(map(str, epochs))} "
+            f"more epochs with one recipe: learning rate "
+            f"{config['learning_rate']} ({config['schedule']}), the rest "
+            f"as above; gated rows add their budget loss (weight "
+            f"{config['budget_weight']}) and, for LC/L/C, logistic "
+            f"exploration noise {config['noise_std']}."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""Accuracy against FLOPs of one trained model as its threshold moves."""
+
+from lcnet_tf.flops import gated_blocks
+from lcnet_tf.models.gate_controls import set_threshold
+from lcnet_tf.training.evaluation import per_image_results
+
+
+def threshold_sweep(model, dataset, taus):
+    """Evaluates a gated model at several gate thresholds, no retraining.
+
+    Every gate gets the same threshold in turn; the model's own
+    thresholds are put back afterwards, even if an evaluation fails.
+
+    Args:
+        model: a gated model built by lcnet_tf.
+        dataset: labelled `(images, labels)` batches (iterated once per
+            threshold).
+        taus: thresholds in [0, 1].
+
+    Returns:
+        A list with one dict per threshold: `tau`, `top1`, `flops_mean`
+        and `flops_ratio` (mean per-image FLOPs over the static
+        network's).
+
+    Example:
+
+    ```python
+    for point in threshold_sweep(model, test_ds, [0.3, 0.5, 0.7]):
+        print(point["tau"], point["top1"], point["flops_ratio"])
+    ```
+    """
+    from lcnet_tf.flops import count_flops
+
+    blocks = gated_blocks(model)
+    if not blocks:
+        raise ValueError(
+            f"Model '{model.name}' has no gates: a threshold sweep needs a "
+            f"gated model."
+        )
+    taus = list(taus)
+    if not taus:
+        raise ValueError("`taus` is empty: give at least one threshold.")
+    saved = [[gate.tau for gate in block.gates] for block in blocks]
+    static = count_flops(model, gates=False)
+    points = []
+    try:
+        for tau in taus:
+            set_threshold(model, tau)
+            results = per_image_results(model, dataset)
+            flops = results["flops"].mean()
+            points.append(
+                {
+                    "tau": float(tau),
+                    "top1": float(
+                        (results["predictions"] == results["labels"]).mean()
+                    ),
+                    "flops_mean": float(flops),
+                    "flops_ratio": float(flops / static),
+                }
+            )
+    finally:
+        for block, values in zip(blocks, saved):
+            for gate, value in zip(block.gates, values):
+                gate.tau = value
+    return points

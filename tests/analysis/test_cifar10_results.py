@@ -1,0 +1,118 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from lcnet_tf.analysis import build_cifar10_results
+from lcnet_tf.analysis import latency_vs_static
+from lcnet_tf.analysis import threshold_sweep
+from lcnet_tf.flops import count_flops
+from lcnet_tf.models import cifar_resnet
+from lcnet_tf.training.experiments import cifar10_rows
+from lcnet_tf.training.experiments import run_rows
+from tests.fixtures import random_images
+from tests.fixtures import randomize_gates
+
+
+def test_threshold_sweep_spans_open_to_closed_and_restores_taus():
+    model = cifar_resnet(8, gating="lc", tau=0.4)
+    randomize_gates(model, seed=0)
+    images = random_images(16)
+    data = [(images[:8], np.arange(8) % 10), (images[8:], np.arange(8))]
+    open_point, closed = threshold_sweep(model, data, [0.0, 1.0])
+    assert open_point["tau"] == 0.0
+    # Every gate open: static FLOPs plus every gate head.
+    assert open_point["flops_ratio"] == pytest.approx(
+        count_flops(model, gates=True) / count_flops(model, gates=False)
+    )
+    assert closed["flops_ratio"] < 0.6 * open_point["flops_ratio"]
+    taus = [
+        gate.tau
+        for layer in model.layers
+        for gate in getattr(layer, "gates", [])
+    ]
+    assert taus and taus == pytest.approx([0.4] * len(taus))
+    with pytest.raises(ValueError, match="no gates"):
+        threshold_sweep(cifar_resnet(8), data, [0.5])
+    with pytest.raises(ValueError, match="empty"):
+        threshold_sweep(model, data, [])
+
+
+def test_latency_rejects_bad_images():
+    model = cifar_resnet(8)
+    with pytest.raises(ValueError, match="non-empty"):
+        latency_vs_static(model, model, np.zeros((0, 32, 32, 3)))
+
+
+@pytest.mark.slow
+def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
+    rows = cifar10_rows(
+        depth=8,
+        targets=(0.5,),
+        gatings=("lc", "aig"),
+        scale_ablations=(),
+        static_epochs=1,
+        finetune_epochs=1,
+        data_dir=cifar10_dir,
+        train_examples=256,
+        batch_size=64,
+        verbose=0,
+    )
+    root = str(tmp_path / "runs")
+    run_rows(rows, root, evaluate_examples=200)
+    page = str(tmp_path / "results" / "cifar10.md")
+    names = [row.name for row in rows]
+    report = build_cifar10_results(
+        root,
+        names,
+        page,
+        cifar10_dir,
+        static_row="resnet8_static_ft",
+        focus_row="lc_resnet8_t50",
+        compare_rows=["aig_resnet8_t50"],
+        latency_images=30,
+        taus=(0.0, 0.5, 1.0),
+        budget_text="budget here",
+    )
+    text = open(page).read()
+    for name in names:
+        assert f"| `{name}` |" in text
+        latency = json.load(open(os.path.join(root, name, "latency.json")))
+        assert latency["images"] == 30 and latency["latency_ratio"] > 0
+    assert "ConvNet-AIG-style baseline" in text and "budget here" in text
+    assert "lcnet-experiments --root=" in text
+    for path in report["figures"].values():
+        assert os.path.getsize(path) > 1000
+        assert f"(figures/{os.path.basename(path)})" in text
+    assert len(report["figures"]) == 4
+    sweep = report["sweep"]
+    assert [p["tau"] for p in sweep] == [0.0, 0.5, 1.0]
+    assert sweep[0]["flops_ratio"] > sweep[-1]["flops_ratio"]
+    # The sweep at the trained threshold is the row's own evaluation on
+    # all 10,000 test images.
+    per_image = np.load(os.path.join(root, "lc_resnet8_t50", "per_image.npz"))
+    assert per_image["flops"].shape == (10000,)
+    assert np.mean(
+        per_image["predictions"] == per_image["labels"]
+    ) == pytest.approx(sweep[1]["top1"])
+    # Cached: a rerun measures nothing again and writes the same page.
+    before = os.path.getmtime(
+        os.path.join(root, "lc_resnet8_t50", "latency.json")
+    )
+    build_cifar10_results(
+        root,
+        names,
+        page,
+        cifar10_dir,
+        "resnet8_static_ft",
+        "lc_resnet8_t50",
+        latency_images=30,
+        taus=(0.0, 0.5, 1.0),
+        budget_text="budget here",
+    )
+    assert (
+        os.path.getmtime(os.path.join(root, "lc_resnet8_t50", "latency.json"))
+        == before
+    )
+    assert open(page).read() == text

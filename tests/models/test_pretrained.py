@@ -1,0 +1,74 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from lcnet_tf.data import cifar10_arrays
+from lcnet_tf.flops import inference_model
+from lcnet_tf.models import cifar_resnet
+from lcnet_tf.models import pretrained
+from lcnet_tf.models import pretrained_manifest
+from lcnet_tf.models.pretrained import pretrained_dir
+from lcnet_tf.models.pretrained import publish_pretrained
+from tests.fixtures import random_images
+from tests.fixtures import randomize_gates
+
+
+def test_publish_load_and_corruption(cifar10_dir, tmp_path):
+    model = cifar_resnet(8, gating="lc")
+    randomize_gates(model)
+    source = str(tmp_path / "model.keras")
+    model.save(source)
+    result = {"row": "lc_resnet8_t50", "top1": 0.1, "flops_ratio": 0.5}
+    result["flops_mean"] = 1.0
+    directory = str(tmp_path / "pretrained")
+    entry = publish_pretrained(
+        "tiny", source, result, directory, cifar10_dir, subset=40
+    )
+    assert entry["subset"] == 40 and 0 <= entry["top1_subset"] <= 1
+    assert pretrained_manifest(directory)["tiny"]["sha256"] == entry["sha256"]
+    loaded = pretrained("tiny", directory)
+    x = random_images(3)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-5)
+    with pytest.raises(ValueError, match="Available: \\['tiny'\\]"):
+        pretrained("nope", directory)
+    with open(os.path.join(directory, "tiny.keras"), "r+b") as f:
+        f.seek(100)
+        f.write(b"garbage")
+    with pytest.raises(ValueError, match="checksum"):
+        pretrained("tiny", directory)
+    with pytest.raises(FileNotFoundError, match="LCNET_PRETRAINED_DIR"):
+        pretrained("tiny", str(tmp_path / "empty"))
+
+
+def _shipped():
+    path = os.path.join(pretrained_dir(), "manifest.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return sorted(json.load(f))
+
+
+def test_models_are_shipped():
+    names = _shipped()
+    assert names, f"no pretrained models under {pretrained_dir()}"
+    for name in names:
+        size = os.path.getsize(
+            os.path.join(pretrained_dir(), pretrained_manifest()[name]["file"])
+        )
+        assert size < 3_000_000, (name, size)
+
+
+@pytest.mark.parametrize("name", _shipped())
+def test_shipped_model_reproduces_its_recorded_accuracy(name, cifar10_dir):
+    entry = pretrained_manifest()[name]
+    model = pretrained(name)
+    images, labels = cifar10_arrays(
+        "test", cifar10_dir, num_examples=entry["subset"]
+    )
+    logits = inference_model(model).predict(images, batch_size=500, verbose=0)
+    top1 = float(np.mean(logits.argmax(-1) == labels))
+    # A different CPU may round a borderline image the other way.
+    assert abs(top1 - entry["top1_subset"]) <= 2 / entry["subset"]
+    assert entry["top1"] > 0.5
