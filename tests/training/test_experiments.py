@@ -19,6 +19,7 @@ def test_standard_rows_share_one_budget():
     ]
     assert len(rows) == 2 + 4 * 3 + 2
     assert rows[-1].config.scale == "none"
+    assert {r.config.budget_weight for r in rows[2:]} == {16.0}
     finetuned = rows[1:]
     assert {r.init_from_row for r in finetuned} == {"resnet20_static"}
     assert {r.config.epochs for r in finetuned} == {10}
