@@ -7,7 +7,7 @@ DATA_DIR ?= $(if $(LCNET_DATA_DIR),$(LCNET_DATA_DIR),../shared/data/cifar10)
 DEMO_DIR ?= runs/demo
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast gpu-test lint demo clean
+.PHONY: install test test-fast gpu-test bazel-test bazel-smoke lint demo clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ gpu-test: install tflite/web/node_modules/.installed
 tflite/web/node_modules/.installed: tflite/web/package-lock.json
 	cd tflite/web && npm ci --no-audit --no-fund
 	touch $@
+
+# Bazel (Debian's bazel-bootstrap 4.2, offline): one py_test per test
+# module, run on the .venv interpreter; see BUILD files and .bazelrc.
+BAZEL ?= bazel
+BAZEL_ENV = LCNET_PYTHON=$(abspath $(PY)) LCNET_DATA_DIR=$(abspath $(DATA_DIR))
+
+bazel-test: install
+	$(BAZEL_ENV) $(BAZEL) test //...
+
+bazel-smoke: install
+	$(BAZEL_ENV) $(BAZEL) test --test_tag_filters=smoke //...
 
 test-fast: install
 	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m "not slow" tests
