@@ -6,6 +6,8 @@ latency against the static row, the threshold sweep, per-image FLOPs)
 and rewrites the generated sections of the page.
 """
 
+import os
+
 from absl import app
 from absl import flags
 
@@ -22,6 +24,17 @@ def define_flags():
     flags.DEFINE_integer(
         "latency_images", 500, "Test images per latency run (0: skip)."
     )
+    flags.DEFINE_list(
+        "publish",
+        [],
+        "Rows to publish under --pretrained_dir as <row>_cifar10.keras.",
+    )
+    flags.DEFINE_string(
+        "pretrained_dir", "pretrained", "Folder of the published models."
+    )
+    flags.DEFINE_integer(
+        "publish_subset", 1000, "Test images of the recorded subset top-1."
+    )
     flags.DEFINE_string(
         "focus_row",
         None,
@@ -36,6 +49,7 @@ def main(argv):
     from lcnet_tf.analysis import build_cifar10_results
     from lcnet_tf.analysis.cifar10_results import load_rows
     from lcnet_tf.analysis.results_page import budget_text
+    from lcnet_tf.models.pretrained import publish_pretrained
     from lcnet_tf.training.experiments import cifar10_rows
 
     targets = sorted(float(t) for t in FLAGS.targets)
@@ -51,19 +65,43 @@ def main(argv):
     )
     names = [row.name for row in rows]
     suffix = f"resnet{FLAGS.depth}_t{int(round(targets[0] * 100)):02d}"
-    focus = FLAGS.focus_row or f"lc_{suffix}"
-    report = build_cifar10_results(
-        FLAGS.root,
-        names,
-        FLAGS.page,
-        FLAGS.data_dir,
-        static_row=f"resnet{FLAGS.depth}_static_ft",
-        focus_row=focus,
-        compare_rows=[f"{g}_{suffix}" for g in FLAGS.gatings if g != "lc"],
-        latency_images=FLAGS.latency_images,
-        budget_text=budget_text(load_rows(FLAGS.root, names)),
-    )
+    finished = {row["row"]: row for row in load_rows(FLAGS.root, names)}
+    # The static row of the same budget, or the baseline it starts from
+    # while that row is not trained yet.
+    static_row = f"resnet{FLAGS.depth}_static_ft"
+    if static_row not in finished:
+        static_row = f"resnet{FLAGS.depth}_static"
+    try:
+        report = build_cifar10_results(
+            FLAGS.root,
+            names,
+            FLAGS.page,
+            FLAGS.data_dir,
+            static_row=static_row,
+            focus_row=FLAGS.focus_row or f"lc_{suffix}",
+            compare_rows=[
+                f"{gating}_{suffix}"
+                for gating in FLAGS.gatings
+                if gating != "lc"
+            ],
+            latency_images=FLAGS.latency_images,
+            budget_text=budget_text(list(finished.values())),
+        )
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error)) from None
     print(f"{len(report['rows'])} rows -> {FLAGS.page}")
+    for row in FLAGS.publish:
+        if row not in finished:
+            raise app.UsageError(f"Row {row!r} has no result to publish.")
+        entry = publish_pretrained(
+            f"{row}_cifar10",
+            os.path.join(FLAGS.root, row, "model.keras"),
+            finished[row],
+            FLAGS.pretrained_dir,
+            FLAGS.data_dir,
+            FLAGS.publish_subset,
+        )
+        print(f"published {row}: top-1 {entry['top1']:.4f}")
 
 
 def run():

@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from lcnet_tf.analysis import latency_vs_static
 from lcnet_tf.analysis import threshold_sweep
 from lcnet_tf.flops import count_flops
 from lcnet_tf.models import cifar_resnet
+from lcnet_tf.models import pretrained
+from lcnet_tf.models import pretrained_manifest
 from lcnet_tf.training.experiments import cifar10_rows
 from lcnet_tf.training.experiments import run_rows
 from tests.fixtures import random_images
@@ -116,3 +120,51 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
         == before
     )
     assert open(page).read() == text
+    # The command line publishes a row; the loader checks and loads it.
+    published = tmp_path / "pretrained"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lcnet_tf.cli.results",
+            f"--root={root}",
+            f"--data_dir={cifar10_dir}",
+            f"--page={page}",
+            "--depth=8",
+            "--targets=0.5",
+            "--gatings=lc,aig",
+            "--scale_ablations=",
+            "--latency_images=30",
+            "--publish=lc_resnet8_t50",
+            f"--pretrained_dir={published}",
+            "--publish_subset=100",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    entry = pretrained_manifest(str(published))["lc_resnet8_t50_cifar10"]
+    assert entry["subset"] == 100 and entry["row"] == "lc_resnet8_t50"
+    assert pretrained("lc_resnet8_t50_cifar10", str(published)).name == (
+        "lc_resnet8"
+    )
+
+
+def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lcnet_tf.cli.results",
+            f"--root={tmp_path}",
+            "--data_dir=unused",
+            f"--page={tmp_path / 'page.md'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "resnet20_static' has no result" in run.stderr
+    assert "lcnet-experiments" in run.stderr
