@@ -37,23 +37,29 @@ def define_flags():
     flags.DEFINE_boolean("list", False, "Print the rows and exit.")
 
 
+def rows_from_flags():
+    """The `ExperimentRow`s the flags describe."""
+    from lcnet_tf.training.experiments import cifar10_rows
+
+    return cifar10_rows(
+        depth=FLAGS.depth,
+        targets=sorted(float(t) for t in FLAGS.targets),
+        gatings=FLAGS.gatings,
+        static_epochs=FLAGS.static_epochs,
+        finetune_epochs=FLAGS.finetune_epochs,
+        scale_ablations=FLAGS.scale_ablations,
+        ablation_target=FLAGS.ablation_target,
+        data_dir=FLAGS.data_dir,
+    )
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from lcnet_tf.training.experiments import cifar10_rows
     from lcnet_tf.training.experiments import run_rows
 
     try:
-        rows = cifar10_rows(
-            depth=FLAGS.depth,
-            targets=[float(t) for t in FLAGS.targets],
-            gatings=FLAGS.gatings,
-            static_epochs=FLAGS.static_epochs,
-            finetune_epochs=FLAGS.finetune_epochs,
-            scale_ablations=FLAGS.scale_ablations,
-            ablation_target=FLAGS.ablation_target,
-            data_dir=FLAGS.data_dir,
-        )
+        rows = rows_from_flags()
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     if FLAGS.list:

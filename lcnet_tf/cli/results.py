@@ -50,19 +50,9 @@ def main(argv):
     from lcnet_tf.analysis.cifar10_results import load_rows
     from lcnet_tf.analysis.results_page import budget_text
     from lcnet_tf.models.pretrained import publish_pretrained
-    from lcnet_tf.training.experiments import cifar10_rows
 
     targets = sorted(float(t) for t in FLAGS.targets)
-    rows = cifar10_rows(
-        depth=FLAGS.depth,
-        targets=targets,
-        gatings=FLAGS.gatings,
-        static_epochs=FLAGS.static_epochs,
-        finetune_epochs=FLAGS.finetune_epochs,
-        scale_ablations=FLAGS.scale_ablations,
-        ablation_target=FLAGS.ablation_target,
-        data_dir=FLAGS.data_dir,
-    )
+    rows = experiments.rows_from_flags()
     names = [row.name for row in rows]
     suffix = f"resnet{FLAGS.depth}_t{int(round(targets[0] * 100)):02d}"
     finished = {row["row"]: row for row in load_rows(FLAGS.root, names)}

@@ -1,20 +1,13 @@
 """The staged form's JSON manifest (format in tflite/README.md)."""
 
-import hashlib
 import json
 import os
+
+from lcnet_tf.models.saving import file_sha256
 
 MANIFEST_FORMAT = "lcnet-tf-staged"
 MANIFEST_VERSION = 1
 _BLOCK_KEYS = ("name", "gate", "body", "skippable", "channel_gated", "flops")
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_manifest(path, network, stages, tflite_path, quantization=None):

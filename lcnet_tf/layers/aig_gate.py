@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from lcnet_tf.layers.gate_head import GateHead
+from lcnet_tf.layers.gate_head import logistic_noise
 
 
 @keras.saving.register_keras_serializable(package="lcnet_tf")
@@ -76,14 +77,7 @@ class AigGate(GateHead):
         logits = self.keep_logits(hidden)
         prob = ops.sigmoid(logits)
         if training:
-            uniform = keras.random.uniform(
-                ops.shape(logits),
-                minval=1e-6,
-                maxval=1.0 - 1e-6,
-                seed=self.seed_generator,
-                dtype=logits.dtype,
-            )
-            noisy = logits + ops.log(uniform) - ops.log(1.0 - uniform)
+            noisy = logits + logistic_noise(logits, self.seed_generator)
             soft = ops.sigmoid(noisy / self.temperature)
             hard = ops.cast(ops.greater_equal(noisy, 0.0), soft.dtype)
         else:

@@ -33,6 +33,19 @@ def check_threshold(tau):
     return value
 
 
+def logistic_noise(like, seed_generator):
+    """Standard logistic noise shaped like `like` (the difference of two
+    Gumbel variables), for exploration and Gumbel-softmax sampling."""
+    uniform = keras.random.uniform(
+        ops.shape(like),
+        minval=1e-6,
+        maxval=1.0 - 1e-6,
+        seed=seed_generator,
+        dtype=like.dtype,
+    )
+    return ops.log(uniform) - ops.log(1.0 - uniform)
+
+
 @keras.saving.register_keras_serializable(package="lcnet_tf")
 class GateHead(keras.layers.Layer):
     """Shared gate network of L-Net and C-Net.
@@ -181,15 +194,9 @@ class GateHead(keras.layers.Layer):
         hidden = self.hidden(pooled)
         logits = self.keep_logits(hidden)
         if training and self.noise_std > 0.0:
-            uniform = keras.random.uniform(
-                ops.shape(logits),
-                minval=1e-6,
-                maxval=1.0 - 1e-6,
-                seed=self.seed_generator,
-                dtype=logits.dtype,
+            logits = logits + self.noise_std * logistic_noise(
+                logits, self.seed_generator
             )
-            logistic = ops.log(uniform) - ops.log(1.0 - uniform)
-            logits = logits + self.noise_std * logistic
         prob = ops.sigmoid(logits)
         threshold = ops.cast(self.threshold, prob.dtype)
         hard = ops.cast(ops.greater_equal(prob, threshold), prob.dtype)

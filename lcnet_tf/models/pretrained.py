@@ -1,8 +1,9 @@
 """Published CIFAR-10 models: `pretrained(name)` and their manifest."""
 
-import hashlib
 import json
 import os
+
+from lcnet_tf.models.saving import file_sha256
 
 MANIFEST = "manifest.json"
 PRETRAINED_DIR_ENV = "LCNET_PRETRAINED_DIR"
@@ -19,14 +20,6 @@ def pretrained_dir():
         return override
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return os.path.join(os.path.dirname(package), "pretrained")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pretrained_manifest(directory=None):
@@ -86,7 +79,7 @@ def pretrained(name, directory=None, compile=False):
     path = os.path.join(directory, entry["file"])
     if not os.path.exists(path):
         raise FileNotFoundError(f"Pretrained model file '{path}' is missing.")
-    if _sha256(path) != entry["sha256"]:
+    if file_sha256(path) != entry["sha256"]:
         raise ValueError(
             f"Pretrained model '{path}' does not match its manifest "
             f"checksum: the file is corrupt or was replaced."
@@ -128,7 +121,7 @@ def publish_pretrained(name, model_path, result, directory, data_dir, subset):
     )
     entry = {
         "file": os.path.basename(path),
-        "sha256": _sha256(path),
+        "sha256": file_sha256(path),
         "row": result["row"],
         "top1": result["top1"],
         "subset": int(subset),

@@ -1,9 +1,19 @@
 """Loading saved models with errors that say what is wrong."""
 
+import hashlib
 import os
 import zipfile
 
 import keras
+
+
+def file_sha256(path):
+    """The SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_model(path, compile=True):
