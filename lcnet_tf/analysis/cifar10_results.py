@@ -141,7 +141,11 @@ def build_cifar10_results(
     sweep = None
     sections = {
         "budget": budget_text,
-        "table": results_page.results_table(rows, by_name[static_row]),
+        "table": (
+            f"Accuracy deltas and latency ratios are against "
+            f"`{static_row}`.\n\n"
+            + results_page.results_table(rows, by_name[static_row])
+        ),
         "commands": "\n".join(
             ["```bash"] + [row["command"] for row in rows] + ["```"]
         ),
