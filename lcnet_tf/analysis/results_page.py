@@ -175,6 +175,10 @@ def update_page(path, sections, title="Results"):
     return text
 
 
+def _epochs(count):
+    return f"{count:g} epoch" + ("" if count == 1 else "s")
+
+
 def budget_text(rows):
     """States the training budget of the rows, from their configs."""
     static = [r for r in rows if r["config"].get("init_from") is None]
@@ -186,8 +190,8 @@ def budget_text(rows):
             f"- `{row['row']}` from scratch: {config['epochs']} epochs, "
             f"batch {config['batch_size']}, SGD momentum "
             f"{config['momentum']}, learning rate {config['learning_rate']}"
-            f" ({config['schedule']}, {config['warmup_epochs']} warm-up "
-            f"epochs), weight decay {config['weight_decay']}, standard "
+            f" ({config['schedule']}, {_epochs(config['warmup_epochs'])} "
+            f"of warm-up), weight decay {config['weight_decay']}, standard "
             f"augmentation (pad 4 + crop, flip)."
         )
     if tuned:
