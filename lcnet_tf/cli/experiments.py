@@ -34,6 +34,15 @@ def define_flags():
         "ablation_target", 0.5, "FLOPs target of the scaling ablations."
     )
     flags.DEFINE_list("rows", [], "Only these rows (default: all).")
+    flags.DEFINE_boolean(
+        "restore_published",
+        True,
+        "Rows with a published model (in --pretrained_dir) and no folder "
+        "under --root start from that model instead of training again.",
+    )
+    flags.DEFINE_string(
+        "pretrained_dir", "pretrained", "Folder of the published models."
+    )
     flags.DEFINE_boolean("list", False, "Print the rows and exit.")
 
 
@@ -56,6 +65,7 @@ def rows_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from lcnet_tf.training.experiments import restore_published_rows
     from lcnet_tf.training.experiments import run_rows
 
     try:
@@ -66,6 +76,11 @@ def main(argv):
         for row in rows:
             print(row.name, "<-", row.init_from_row or "scratch")
         return
+    if FLAGS.restore_published:
+        for name in restore_published_rows(
+            rows, FLAGS.root, FLAGS.pretrained_dir
+        ):
+            print(f"{name}: restored from {FLAGS.pretrained_dir}/")
     results = run_rows(rows, FLAGS.root, only=FLAGS.rows or None)
     summary = {
         name: {

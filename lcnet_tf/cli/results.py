@@ -29,9 +29,6 @@ def define_flags():
         [],
         "Rows to publish under --pretrained_dir as <row>_cifar10.keras.",
     )
-    flags.DEFINE_string(
-        "pretrained_dir", "pretrained", "Folder of the published models."
-    )
     flags.DEFINE_integer(
         "publish_subset", 1000, "Test images of the recorded subset top-1."
     )

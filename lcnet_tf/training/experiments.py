@@ -9,9 +9,13 @@ the static baseline start once it is trained.
 import dataclasses
 import json
 import os
+import shutil
 import time
 
 from lcnet_tf.training.config import TrainConfig
+
+# Marks a row folder filled from a published model (not trained here).
+RESTORED = "restored_from.json"
 
 
 @dataclasses.dataclass
@@ -142,6 +146,63 @@ def cifar10_rows(
     return rows
 
 
+def restore_published_rows(rows, root, directory=None):
+    """Copies published models into the row folders they came from.
+
+    A run folder does not travel with a checkout, but `pretrained/` does:
+    a row whose model was published (its manifest entry names the row) and
+    that has no folder under `root` gets one holding the published file as
+    its `model.keras`. `run_rows` then only evaluates it, so the rows that
+    start from it (e.g. every row fine-tuned from the static baseline) can
+    run on a fresh machine without training it again.
+
+    Args:
+        rows: list of `ExperimentRow`.
+        root: str. Folder holding one folder per row.
+        directory: str or None. Folder of the published models (default:
+            `lcnet_tf.models.pretrained_dir()`).
+
+    Returns:
+        list of str: the names of the restored rows.
+
+    Example:
+    ```python
+    restore_published_rows(cifar10_rows(), "runs/cifar10")
+    ```
+    """
+    from lcnet_tf.models.pretrained import pretrained_dir
+    from lcnet_tf.models.pretrained import pretrained_manifest
+    from lcnet_tf.models.saving import file_sha256
+
+    directory = directory or pretrained_dir()
+    if not os.path.exists(os.path.join(directory, "manifest.json")):
+        return []
+    by_row = {
+        entry["row"]: entry for entry in pretrained_manifest(directory).values()
+    }
+    restored = []
+    for row in rows:
+        folder = os.path.join(root, row.name)
+        entry = by_row.get(row.name)
+        if entry is None or os.path.exists(folder):
+            continue
+        source = os.path.join(directory, entry["file"])
+        if file_sha256(source) != entry["sha256"]:
+            raise ValueError(
+                f"Published model '{source}' does not match its manifest "
+                f"checksum: the file is corrupt or was replaced."
+            )
+        os.makedirs(folder + ".partial", exist_ok=True)
+        shutil.copyfile(
+            source, os.path.join(folder + ".partial", "model.keras")
+        )
+        with open(os.path.join(folder + ".partial", RESTORED), "w") as f:
+            json.dump({"source": source, **entry}, f, indent=2)
+        os.replace(folder + ".partial", folder)
+        restored.append(row.name)
+    return restored
+
+
 def run_rows(rows, root, only=None, evaluate_examples=None):
     """Trains and evaluates the rows that have no result yet, in order.
 
@@ -160,6 +221,7 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
     from lcnet_tf.data.cifar10 import resolve_data_dir
     from lcnet_tf.data.exact_prefix import EXACT_PREFIX_FILE
     from lcnet_tf.data.exact_prefix import exact_prefix_report
+    from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.evaluation import evaluate_model
     from lcnet_tf.training.trainer import train
 
@@ -188,7 +250,13 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
                 )
             config = dataclasses.replace(config, init_from=source)
         start = time.time()
-        model, _ = train(config)
+        restored = _read_restored(folder)
+        if restored is None:
+            model, _ = train(config)
+        else:
+            model = load_model(
+                os.path.join(folder, "model.keras"), compile=False
+            )
         dataset = cifar10_dataset(
             "test",
             data_dir=config.data_dir,
@@ -202,6 +270,8 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
             os.path.join(data_dir, EXACT_PREFIX_FILE)
         ):
             result["exact_prefix"] = exact_prefix_report(model, data_dir)
+        if restored is not None:
+            result["restored_from"] = restored
         result.update(
             row=row.name,
             config=dataclasses.asdict(config),
@@ -212,3 +282,12 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
         os.replace(result_path + ".partial", result_path)
         results[row.name] = result
     return results
+
+
+def _read_restored(folder):
+    path = os.path.join(folder, RESTORED)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        entry = json.load(f)
+    return {key: entry[key] for key in ("file", "sha256", "top1")}

@@ -3,7 +3,10 @@ import os
 
 import pytest
 
+from lcnet_tf.models import cifar_resnet
+from lcnet_tf.models.saving import file_sha256
 from lcnet_tf.training.experiments import cifar10_rows
+from lcnet_tf.training.experiments import restore_published_rows
 from lcnet_tf.training.experiments import run_rows
 
 
@@ -67,3 +70,69 @@ def test_rows_run_in_order_resume_and_skip(cifar10_dir, tmp_path):
     assert os.path.getmtime(tmp_path / "lc_resnet8_t50" / "model.keras") == (
         before
     )
+
+
+def _publish(model, directory, row):
+    """A published-models folder holding `model` as row `row`."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{row}_cifar10.keras")
+    model.save(path)
+    manifest = {
+        f"{row}_cifar10": {
+            "file": os.path.basename(path),
+            "sha256": file_sha256(path),
+            "row": row,
+            "top1": 0.5,
+        }
+    }
+    with open(os.path.join(directory, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+    return path
+
+
+def test_published_row_is_restored_not_retrained(cifar10_dir, tmp_path):
+    rows = cifar10_rows(
+        depth=8,
+        gatings=(),
+        scale_ablations=(),
+        static_epochs=1,
+        data_dir=cifar10_dir,
+        train_examples=64,
+        batch_size=64,
+        verbose=0,
+    )
+    model = cifar_resnet(8, gating="none")
+    published = _publish(model, str(tmp_path / "pretrained"), "resnet8_static")
+    root = str(tmp_path / "runs")
+    restored = restore_published_rows(rows, root, str(tmp_path / "pretrained"))
+    assert restored == ["resnet8_static"]
+    folder = tmp_path / "runs" / "resnet8_static"
+    assert (folder / "model.keras").read_bytes() == open(published, "rb").read()
+    result = run_rows(
+        rows, root, only=["resnet8_static"], evaluate_examples=100
+    )["resnet8_static"]
+    assert result["restored_from"]["sha256"] == file_sha256(published)
+    assert result["num_images"] == 100
+    # Evaluated, not trained: no training state was written.
+    assert not (folder / "backup").exists()
+    assert not (folder / "history.csv").exists()
+    # An existing folder is never replaced.
+    assert (
+        restore_published_rows(rows, root, str(tmp_path / "pretrained")) == []
+    )
+
+
+def test_corrupt_published_model_is_refused(tmp_path):
+    rows = cifar10_rows(depth=8, gatings=(), scale_ablations=())
+    directory = str(tmp_path / "pretrained")
+    path = _publish(cifar_resnet(8, gating="none"), directory, "resnet8_static")
+    with open(path, "ab") as f:
+        f.write(b"x")
+    with pytest.raises(ValueError, match="checksum"):
+        restore_published_rows(rows, str(tmp_path / "runs"), directory)
+    assert not (tmp_path / "runs" / "resnet8_static").exists()
+
+
+def test_no_published_models_restores_nothing(tmp_path):
+    rows = cifar10_rows(depth=8, gatings=(), scale_ablations=())
+    assert restore_published_rows(rows, str(tmp_path), str(tmp_path)) == []
