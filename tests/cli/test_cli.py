@@ -113,3 +113,19 @@ def test_bad_flag_is_a_usage_error():
     result = _run("lcnet_tf.cli.train", "--gating=xyz")
     assert result.returncode != 0
     assert "gating" in result.stderr
+
+
+def test_experiment_rows_list_and_results_without_rows(tmp_path):
+    listed = _run("lcnet_tf.cli.experiments", "--list", "--depth=32")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "resnet32_static <- scratch"
+    assert "lc_resnet32_t30 <- resnet32_static" in lines
+    assert len(lines) == 16
+    results = _run(
+        "lcnet_tf.cli.results",
+        f"--root={tmp_path}",
+        f"--page={tmp_path / 'page.md'}",
+    )
+    assert results.returncode != 0
+    assert "resnet20_static' has no result" in results.stderr
