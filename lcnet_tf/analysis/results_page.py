@@ -82,10 +82,14 @@ def results_table(rows, static_row):
                 f"({latency['model_ms']:.3f} / "
                 f"{latency['static_ms']:.3f} ms)"
             )
+        # ConvNet-AIG gates never rescale, whatever the config says.
+        scale = {"static": "-", "aig": "none"}.get(
+            kind, config.get("scale", "learned")
+        )
         delta = 100 * (row["top1"] - static_row["top1"])
         lines.append(
             f"| `{row['row']}` | {KIND_LABELS[kind]} "
-            f"| {config.get('scale', 'learned') if kind != 'static' else '-'} "
+            f"| {scale} "
             f"| {target} | {_pct(row['top1'])} | {delta:+.2f} "
             f"| {row['flops_mean'] / 1e6:.2f}M "
             f"| {row['static_flops'] / row['flops_mean']:.2f}x "
@@ -197,13 +201,29 @@ def budget_text(rows):
     if tuned:
         config = tuned[0]["config"]
         epochs = sorted({r["config"]["epochs"] for r in tuned})
-        lines.append(
-            f"- Every other row ({len(tuned)} rows) starts from that "
-            f"static network and trains {', '.join(map(str, epochs))} "
-            f"more epochs with one recipe: learning rate "
-            f"{config['learning_rate']} ({config['schedule']}), the rest "
-            f"as above; gated rows add their budget loss (weight "
-            f"{config['budget_weight']}) and, for LC/L/C, logistic "
-            f"exploration noise {config['noise_std']}."
+        count = f"{len(tuned)} row" + ("" if len(tuned) == 1 else "s")
+        text = (
+            f"- Every other row ({count}) starts from that static network "
+            f"and trains {', '.join(map(str, epochs))} more epochs with "
+            f"one recipe: learning rate {config['learning_rate']} "
+            f"({config['schedule']}), the rest as above"
         )
+        # The budget and the noise belong to the gated rows; the static
+        # row fine-tuned alongside them has neither.
+        gated = [r["config"] for r in tuned if r["config"]["gating"] != "none"]
+        if gated:
+            weights = sorted({c["budget_weight"] for c in gated})
+            noise = sorted(
+                {c["noise_std"] for c in gated if c["gating"] != "aig"}
+            )
+            text += (
+                f"; gated rows add their budget loss (weight "
+                f"{', '.join(f'{w:g}' for w in weights)})"
+            )
+            if noise:
+                text += (
+                    f" and, for LC/L/C, logistic exploration noise "
+                    f"{', '.join(f'{n:g}' for n in noise)}"
+                )
+        lines.append(text + ".")
     return "\n".join(lines)

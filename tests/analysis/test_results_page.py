@@ -1,4 +1,6 @@
 from lcnet_tf.analysis.results_page import anchors_table
+from lcnet_tf.analysis.results_page import budget_text
+from lcnet_tf.analysis.results_page import results_table
 from lcnet_tf.analysis.results_page import row_kind
 from lcnet_tf.analysis.results_page import update_page
 
@@ -25,3 +27,65 @@ def test_row_kinds_and_anchors_are_marked_as_theirs():
     assert row_kind({"gating": "aig", "scale": "learned"}) == "aig"
     table = anchors_table()
     assert "theirs" in table and "93.6%" in table and "55.4 MMAC" in table
+
+
+def _row(name, gating, init_from, **config):
+    base = dict(
+        gating=gating,
+        init_from=init_from,
+        epochs=3,
+        batch_size=128,
+        momentum=0.9,
+        learning_rate=0.02,
+        schedule="cosine",
+        warmup_epochs=0,
+        weight_decay=5e-4,
+        budget_weight=1.0,
+        noise_std=0.0,
+    )
+    return {"row": name, "config": {**base, **config}}
+
+
+def test_budget_text_takes_the_budget_from_gated_rows():
+    rows = [
+        _row("static", "none", None, epochs=30, learning_rate=0.1),
+        _row("static_ft", "none", "static/model.keras"),
+        _row(
+            "lc", "lc", "static/model.keras", budget_weight=16.0, noise_std=0.5
+        ),
+        _row("aig", "aig", "static/model.keras", budget_weight=16.0),
+    ]
+    text = budget_text(rows)
+    assert "`static` from scratch: 30 epochs" in text
+    assert "(3 rows)" in text and "trains 3 more epochs" in text
+    assert "budget loss (weight 16)" in text
+    assert "noise 0.5." in text
+    only_static = budget_text(rows[:2])
+    assert "(1 row)" in only_static and "budget" not in only_static
+
+
+def test_results_table_deltas_reductions_and_aig_scale():
+    def result(name, gating, top1, flops, **config):
+        row = _row(name, gating, None, budget_target=0.3, **config)
+        row.update(
+            top1=top1, flops_mean=flops, static_flops=40e6, gate_overhead=0
+        )
+        return row
+
+    static = result("static", "none", 0.85, 40e6)
+    rows = [
+        static,
+        result("lc", "lc", 0.80, 10e6, scale="learned"),
+        result("aig", "aig", 0.75, 20e6, scale="learned"),
+    ]
+    rows[1]["latency"] = {
+        "latency_ratio": 0.5,
+        "model_ms": 0.5,
+        "static_ms": 1.0,
+    }
+    lines = results_table(rows, static).splitlines()
+    assert lines[2].startswith("| `static` | static ResNet | - | - | 85.00%")
+    assert "| learned | 0.30 | 80.00% | -5.00 | 10.00M | 4.00x |" in lines[3]
+    assert lines[3].endswith("| 0.500 (0.500 / 1.000 ms) |")
+    assert "| ConvNet-AIG-style baseline | none | 0.30 | 75.00% |" in lines[4]
+    assert lines[4].endswith("| - |")
