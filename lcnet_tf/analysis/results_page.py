@@ -67,8 +67,9 @@ def results_table(rows, static_row):
     """
     lines = [
         "| row | kind | scale | target | top-1 | vs static | mean FLOPs "
-        "| FLOPs reduction | gate overhead | TFLite latency vs static |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| per-image range | FLOPs reduction | gate overhead "
+        "| TFLite latency vs static |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         config = row["config"]
@@ -92,6 +93,7 @@ def results_table(rows, static_row):
             f"| {scale} "
             f"| {target} | {_pct(row['top1'])} | {delta:+.2f} "
             f"| {row['flops_mean'] / 1e6:.2f}M "
+            f"| {row['flops_min'] / 1e6:.1f}-{row['flops_max'] / 1e6:.1f}M "
             f"| {row['static_flops'] / row['flops_mean']:.2f}x "
             f"| {_pct(row['gate_overhead'])} | {latency_text} |"
         )
