@@ -69,6 +69,25 @@ def pretrained(name, directory=None, compile=False):
     """
     from lcnet_tf.models.saving import load_model
 
+    return load_model(verified_path(name, directory), compile=compile)
+
+
+def verified_path(name, directory=None):
+    """The file of a published model, after checking its checksum.
+
+    Args:
+        name: str. A name from `pretrained_manifest()`.
+        directory: str or None. Folder of the models (default:
+            `pretrained_dir()`).
+
+    Returns:
+        str: the path of the model file.
+
+    Raises:
+        ValueError: for an unknown name or a file whose checksum does not
+            match the manifest.
+        FileNotFoundError: for a missing manifest or model file.
+    """
     directory = directory or pretrained_dir()
     manifest = pretrained_manifest(directory)
     if name not in manifest:
@@ -84,7 +103,7 @@ def pretrained(name, directory=None, compile=False):
             f"Pretrained model '{path}' does not match its manifest "
             f"checksum: the file is corrupt or was replaced."
         )
-    return load_model(path, compile=compile)
+    return path
 
 
 def publish_pretrained(name, model_path, result, directory, data_dir, subset):

@@ -170,28 +170,24 @@ def restore_published_rows(rows, root, directory=None):
     restore_published_rows(cifar10_rows(), "runs/cifar10")
     ```
     """
+    from lcnet_tf.models.pretrained import MANIFEST
     from lcnet_tf.models.pretrained import pretrained_dir
     from lcnet_tf.models.pretrained import pretrained_manifest
-    from lcnet_tf.models.saving import file_sha256
+    from lcnet_tf.models.pretrained import verified_path
 
     directory = directory or pretrained_dir()
-    if not os.path.exists(os.path.join(directory, "manifest.json")):
+    if not os.path.exists(os.path.join(directory, MANIFEST)):
         return []
-    by_row = {
-        entry["row"]: entry for entry in pretrained_manifest(directory).values()
-    }
+    manifest = pretrained_manifest(directory)
+    by_row = {entry["row"]: name for name, entry in manifest.items()}
     restored = []
     for row in rows:
         folder = os.path.join(root, row.name)
-        entry = by_row.get(row.name)
-        if entry is None or os.path.exists(folder):
+        name = by_row.get(row.name)
+        if name is None or os.path.exists(folder):
             continue
-        source = os.path.join(directory, entry["file"])
-        if file_sha256(source) != entry["sha256"]:
-            raise ValueError(
-                f"Published model '{source}' does not match its manifest "
-                f"checksum: the file is corrupt or was replaced."
-            )
+        source = verified_path(name, directory)
+        entry = manifest[name]
         os.makedirs(folder + ".partial", exist_ok=True)
         shutil.copyfile(
             source, os.path.join(folder + ".partial", "model.keras")
