@@ -11,6 +11,7 @@ on the GPU.
 """
 
 import contextlib
+import ctypes
 import os
 import tempfile
 
@@ -22,19 +23,55 @@ SWIFTSHADER_ICDS = (
 )
 
 
+def _load_vulkan_loader(icd):
+    """Makes `libvulkan.so.1` loadable for Dawn, which `dlopen`s it.
+
+    Debian's `chromium` bundles the Vulkan loader next to its SwiftShader
+    driver but does not depend on the system one (`libvulkan1`). Loading
+    Chromium's copy globally first means Dawn's later `dlopen` of the same
+    soname finds it already in the process.
+
+    Args:
+        icd: str or None. The ICD file in use.
+
+    Returns:
+        bool: whether a Vulkan loader is in the process.
+    """
+    candidates = ["libvulkan.so.1"]
+    if icd:
+        candidates.append(
+            os.path.join(
+                os.path.dirname(icd.split(os.pathsep)[0]), "libvulkan.so.1"
+            )
+        )
+    for candidate in candidates:
+        try:
+            ctypes.CDLL(candidate, mode=ctypes.RTLD_GLOBAL)
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def configure_vulkan():
     """Uses Chromium's SwiftShader Vulkan driver if no driver is set.
 
+    Points Vulkan at SwiftShader when `VK_ICD_FILENAMES` is unset and
+    makes sure a Vulkan loader can be found (the system's, else the one
+    Chromium ships).
+
     Returns:
-        The ICD file in use, or None.
+        The ICD file in use, or None (the system's drivers, if any).
     """
-    if os.environ.get("VK_ICD_FILENAMES"):
-        return os.environ["VK_ICD_FILENAMES"]
-    for icd in SWIFTSHADER_ICDS:
-        if os.path.isfile(icd):
-            os.environ["VK_ICD_FILENAMES"] = icd
-            return icd
-    return None
+    icd = os.environ.get("VK_ICD_FILENAMES")
+    if not icd:
+        for candidate in SWIFTSHADER_ICDS:
+            if os.path.isfile(candidate):
+                os.environ["VK_ICD_FILENAMES"] = candidate
+                icd = candidate
+                break
+    _load_vulkan_loader(icd)
+    return icd
 
 
 @contextlib.contextmanager
@@ -100,5 +137,13 @@ def compile_for_gpu(path):
 
 
 def gpu_available():
-    """Whether a Vulkan driver (a GPU's or SwiftShader) is configured."""
-    return configure_vulkan() is not None or os.path.exists("/dev/dri")
+    """Whether a Vulkan loader and driver (a GPU's or SwiftShader) exist.
+
+    Returns:
+        bool. False when no Vulkan loader can be loaded, or when neither
+        an ICD file nor `/dev/dri` exists.
+    """
+    icd = configure_vulkan()
+    if not _load_vulkan_loader(icd):
+        return False
+    return icd is not None or os.path.exists("/dev/dri")
