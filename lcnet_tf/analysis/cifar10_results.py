@@ -200,6 +200,7 @@ def build_cifar10_results(
             {
                 "name": row["row"],
                 "kind": results_page.row_kind(row["config"]),
+                "label": results_page.row_label(row["row"], row["config"]),
                 "top1": row["top1"],
                 "flops_mean": row["flops_mean"],
             }

@@ -32,16 +32,35 @@ def _save(figure, path):
     return path
 
 
+# Marker and label offset per kind: rows of different kinds often land
+# on the same point (L-Net alone and LC-Net at one target), so each kind
+# gets its own marker and labels on its own side.
+KIND_MARKERS = {
+    "static": ("s", (-6, -12)),
+    "lc": ("o", (-6, 6)),
+    "aig": ("^", (5, -9)),
+    "l": ("D", (5, -9)),
+    "c": ("v", (5, 4)),
+    "ablation": ("P", (5, 4)),
+}
+
+
 def plot_pareto(rows, path, sweep=None, sweep_label="threshold sweep"):
-    """Top-1 against mean FLOPs, one marker per row.
+    """Top-1 against mean FLOPs: the rows, and one model's sweep.
+
+    Rows of one kind (e.g. every LC-Net target) are joined by a line in
+    FLOPs order, so each method reads as a trade-off curve; each point is
+    labelled with its short `label`. The threshold sweep, whose extreme
+    thresholds fall far outside the rows' range, gets its own panel.
 
     Args:
         rows: list of dicts with `name`, `kind` (a key of `KIND_COLORS`),
-            `top1` (fraction) and `flops_mean` (multiply-accumulates).
+            `top1` (fraction), `flops_mean` (multiply-accumulates) and
+            optionally `label` (default: `name`).
         path: str. PNG file to write.
         sweep: optional list of `{"tau", "top1", "flops_mean"}` points of
-            one model, drawn as a line.
-        sweep_label: str. Legend entry of the sweep.
+            one model.
+        sweep_label: str. Title of the sweep panel.
 
     Returns:
         `path`.
@@ -54,39 +73,76 @@ def plot_pareto(rows, path, sweep=None, sweep_label="threshold sweep"):
     ```
     """
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    seen = set()
+    panels = 2 if sweep else 1
+    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5))
+    axes = np.atleast_1d(axes)
+    by_kind = {}
     for row in rows:
-        kind = row["kind"]
-        axes.scatter(
-            row["flops_mean"] / 1e6,
-            100 * row["top1"],
-            color=KIND_COLORS.get(kind, "gray"),
-            label=None if kind in seen else kind,
+        by_kind.setdefault(row["kind"], []).append(row)
+    for kind, members in by_kind.items():
+        members = sorted(members, key=lambda r: (r["flops_mean"], r["top1"]))
+        color = KIND_COLORS.get(kind, "gray")
+        marker, offset = KIND_MARKERS.get(kind, ("o", (4, 4)))
+        x = [r["flops_mean"] / 1e6 for r in members]
+        y = [100 * r["top1"] for r in members]
+        joined = kind not in ("static", "ablation") and len(members) > 1
+        axes[0].plot(
+            x,
+            y,
+            linestyle="-" if joined else "none",
+            marker=marker,
+            markersize=7 if kind == "l" else 6,
+            markerfacecolor="none" if kind in ("l", "c") else color,
+            color=color,
+            label=kind,
             zorder=3,
         )
-        seen.add(kind)
-        axes.annotate(
-            row["name"],
-            (row["flops_mean"] / 1e6, 100 * row["top1"]),
-            fontsize=6,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
+        # Labels of one kind's points at about the same FLOPs (the static
+        # rows) are stacked instead of printed over each other.
+        stacked = {}
+        for row, xi, yi in zip(members, x, y):
+            level = stacked.setdefault(round(xi), 0)
+            stacked[round(xi)] += 1
+            axes[0].annotate(
+                row.get("label", row["name"]),
+                (xi, yi),
+                fontsize=7,
+                color=color,
+                xytext=(offset[0], offset[1] + 9 * level),
+                textcoords="offset points",
+                ha="right" if offset[0] < 0 else "left",
+            )
+    axes[0].set_xlabel("mean FLOPs per image (millions of MACs)")
+    axes[0].set_ylabel("top-1 accuracy (%), 10,000 test images")
+    axes[0].grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
     if sweep:
-        points = sorted(sweep, key=lambda p: p["flops_mean"])
-        axes.plot(
-            [p["flops_mean"] / 1e6 for p in points],
-            [100 * p["top1"] for p in points],
-            "--",
-            color="gray",
-            marker=".",
-            label=sweep_label,
-        )
-    axes.set_xlabel("mean FLOPs per image (millions of MACs)")
-    axes.set_ylabel("top-1 accuracy (%), 10,000 test images")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+        # Thresholds that take the same decisions give the same point:
+        # one label `low-high` for each such run of thresholds.
+        groups = {}
+        for point in sorted(sweep, key=lambda p: p["tau"]):
+            key = (round(point["flops_mean"]), round(point["top1"], 6))
+            groups.setdefault(key, []).append(point["tau"])
+        points = sorted(groups.items())
+        x = [flops / 1e6 for (flops, _), _ in points]
+        y = [100 * top1 for (_, top1), _ in points]
+        axes[1].plot(x, y, "--", color="gray", marker="o", markersize=4)
+        for i, ((_, taus), xi, yi) in enumerate(zip(points, x, y)):
+            label = f"{taus[0]:g}"
+            if len(taus) > 1:
+                label += f"-{taus[-1]:g}"
+            axes[1].annotate(
+                label,
+                (xi, yi),
+                fontsize=7,
+                # Alternate sides: neighbouring thresholds often differ by
+                # a fraction of a point.
+                xytext=(4, -10 if i % 2 else 6),
+                textcoords="offset points",
+            )
+        axes[1].set_title(sweep_label + " (labels: tau)", fontsize=9)
+        axes[1].set_xlabel("mean FLOPs per image (millions of MACs)")
+        axes[1].grid(alpha=0.3)
     return _save(figure, path)
 
 

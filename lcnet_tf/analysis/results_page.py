@@ -48,6 +48,26 @@ def row_kind(config):
     return gating
 
 
+def row_label(name, config):
+    """A short label of a row for plots: its target, scale or name.
+
+    Args:
+        name: str. The row's name.
+        config: dict. Its `TrainConfig`.
+
+    Returns:
+        str, e.g. `"0.3"` for a gated row, `"0.5, scale gate"` for a
+        scaling ablation, the name without its depth for a static row.
+    """
+    kind = row_kind(config)
+    if kind == "static":
+        return name.split("_", 1)[-1]
+    label = f"{config['budget_target']:g}"
+    if kind == "ablation":
+        label += f", scale {config['scale']}"
+    return label
+
+
 def _pct(value):
     return f"{100 * value:.2f}%"
 

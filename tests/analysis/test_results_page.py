@@ -2,6 +2,7 @@ from lcnet_tf.analysis.results_page import anchors_table
 from lcnet_tf.analysis.results_page import budget_text
 from lcnet_tf.analysis.results_page import results_table
 from lcnet_tf.analysis.results_page import row_kind
+from lcnet_tf.analysis.results_page import row_label
 from lcnet_tf.analysis.results_page import update_page
 
 
@@ -25,6 +26,11 @@ def test_row_kinds_and_anchors_are_marked_as_theirs():
     assert row_kind({"gating": "lc", "scale": "learned"}) == "lc"
     assert row_kind({"gating": "lc", "scale": "gate"}) == "ablation"
     assert row_kind({"gating": "aig", "scale": "learned"}) == "aig"
+    assert row_label("resnet20_static_ft", {"gating": "none"}) == "static_ft"
+    gated = {"gating": "lc", "budget_target": 0.3, "scale": "learned"}
+    assert row_label("lc_resnet20_t30", gated) == "0.3"
+    ablation = {**gated, "budget_target": 0.5, "scale": "gate"}
+    assert row_label("x", ablation) == "0.5, scale gate"
     table = anchors_table()
     assert "theirs" in table and "93.6%" in table and "55.4 MMAC" in table
 
