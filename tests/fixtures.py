@@ -60,3 +60,15 @@ def tiny_bottleneck_resnet(gating, **kwargs):
         depth=14,
         **kwargs,
     )
+
+
+def interrupt_at_epoch(epoch):
+    """A callback that stops `fit` as a kill would, after `epoch` ends."""
+    import keras
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, done, logs=None):
+            if done == epoch:
+                raise KeyboardInterrupt("simulated kill")
+
+    return Interrupt()

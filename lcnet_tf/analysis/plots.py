@@ -12,6 +12,7 @@ KIND_COLORS = {
     "l": "tab:orange",
     "c": "tab:green",
     "ablation": "tab:purple",
+    "distilled": "tab:brown",
 }
 
 
@@ -42,6 +43,7 @@ KIND_MARKERS = {
     "l": ("D", (5, -9)),
     "c": ("v", (5, 4)),
     "ablation": ("P", (5, 4)),
+    "distilled": ("*", (5, 4)),
 }
 
 

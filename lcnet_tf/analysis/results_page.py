@@ -35,6 +35,7 @@ KIND_LABELS = {
     "l": "L-Net only",
     "c": "C-Net only",
     "ablation": "LC-Net, other scaling",
+    "distilled": "LC-Net, distilled from static",
 }
 
 
@@ -45,6 +46,8 @@ def row_kind(config):
         return "static"
     if gating == "lc" and config.get("scale", "learned") != "learned":
         return "ablation"
+    if gating == "lc" and config.get("distill_from"):
+        return "distilled"
     return gating
 
 
@@ -65,6 +68,8 @@ def row_label(name, config):
     label = f"{config['budget_target']:g}"
     if kind == "ablation":
         label += f", scale {config['scale']}"
+    if kind == "distilled":
+        label += ", distilled"
     return label
 
 
@@ -247,5 +252,15 @@ def budget_text(rows):
                     f" and, for LC/L/C, logistic exploration noise "
                     f"{', '.join(f'{n:g}' for n in noise)}"
                 )
+        distilled = [c for c in gated if c.get("distill_from")]
+        if distilled:
+            config = distilled[0]
+            text += (
+                f"; distilled rows also learn from the static network's "
+                f"logits (KL at temperature "
+                f"{config['distill_temperature']:g}, weight "
+                f"{config['distill_weight']:g}; the label loss gets the "
+                f"rest)"
+            )
         lines.append(text + ".")
     return "\n".join(lines)

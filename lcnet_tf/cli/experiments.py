@@ -33,6 +33,11 @@ def define_flags():
     flags.DEFINE_float(
         "ablation_target", 0.5, "FLOPs target of the scaling ablations."
     )
+    flags.DEFINE_list(
+        "distill_targets",
+        ["0.3"],
+        "FLOPs targets of LC rows distilled from the static row.",
+    )
     flags.DEFINE_list("rows", [], "Only these rows (default: all).")
     flags.DEFINE_boolean(
         "restore_published",
@@ -58,6 +63,7 @@ def rows_from_flags():
         finetune_epochs=FLAGS.finetune_epochs,
         scale_ablations=FLAGS.scale_ablations,
         ablation_target=FLAGS.ablation_target,
+        distill_targets=[float(t) for t in FLAGS.distill_targets],
         data_dir=FLAGS.data_dir,
     )
 
@@ -74,7 +80,10 @@ def main(argv):
         raise app.UsageError(str(error)) from None
     if FLAGS.list:
         for row in rows:
-            print(row.name, "<-", row.init_from_row or "scratch")
+            line = f"{row.name} <- {row.init_from_row or 'scratch'}"
+            if row.teacher_row:
+                line += f", distilled from {row.teacher_row}"
+            print(line)
         return
     if FLAGS.restore_published:
         for name in restore_published_rows(

@@ -41,6 +41,11 @@ class TrainConfig:
             the tfds data dir for ImageNet).
         model_dir: str. Where checkpoints, logs and the model go.
         init_from: str or None. A static `.keras` model to start from.
+        distill_from: str or None. A trained `.keras` teacher (usually the
+            static model of `init_from`) to distil from while training.
+        distill_weight: float in [0, 1]. Weight of the distillation loss
+            (the label loss gets the rest); used with `distill_from`.
+        distill_temperature: float > 0. Softmax temperature of it.
         seed: int. Seed of weights, data order and noise.
         verbose: int. Keras progress output (0, 1 or 2).
         strategy: str. `"default"`, `"mirrored"` or `"multi_worker"`
@@ -76,6 +81,9 @@ class TrainConfig:
     data_dir: str | None = None
     model_dir: str = "runs/default"
     init_from: str | None = None
+    distill_from: str | None = None
+    distill_weight: float = 0.5
+    distill_temperature: float = 4.0
     seed: int = 0
     verbose: int = 1
     strategy: str = "default"
@@ -137,6 +145,16 @@ class TrainConfig:
         if not self.worker_timeout > 0:
             raise ValueError(
                 f"`worker_timeout` must be > 0. Received: {self.worker_timeout}"
+            )
+        if not 0 <= self.distill_weight <= 1:
+            raise ValueError(
+                "`distill_weight` must be in [0, 1]. Received: "
+                f"{self.distill_weight}"
+            )
+        if not self.distill_temperature > 0:
+            raise ValueError(
+                "`distill_temperature` must be > 0. Received: "
+                f"{self.distill_temperature}"
             )
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")

@@ -28,11 +28,14 @@ class ExperimentRow:
             runner).
         init_from_row: str or None. A row whose `model.keras` this row
             starts from.
+        teacher_row: str or None. A row whose `model.keras` this row is
+            distilled from (`TrainConfig.distill_from`).
     """
 
     name: str
     config: TrainConfig
     init_from_row: str | None = None
+    teacher_row: str | None = None
 
 
 def cifar10_rows(
@@ -43,6 +46,7 @@ def cifar10_rows(
     finetune_epochs=3,
     scale_ablations=("gate", "none"),
     ablation_target=0.5,
+    distill_targets=(0.3,),
     data_dir=None,
     **overrides,
 ):
@@ -53,7 +57,9 @@ def cifar10_rows(
     `finetune_epochs` with one recipe, so all rows share one budget. The
     LC rows come first, then the ConvNet-AIG baseline at the same targets,
     L and C alone, and last the LC row at `ablation_target` with other
-    scalings (`lc_resnet20_t50_scale_gate`, ...).
+    scalings (`lc_resnet20_t50_scale_gate`, ...) and the LC rows
+    distilled from the static network (`lc_resnet20_t30_kd`: same epochs,
+    the static row as teacher).
 
     Args:
         depth: int. CIFAR ResNet depth.
@@ -64,6 +70,8 @@ def cifar10_rows(
         scale_ablations: scalings other than `"learned"` to train an LC
             row with.
         ablation_target: float. FLOPs target of the scaling ablations.
+        distill_targets: FLOPs targets of LC rows distilled from the
+            static row.
         data_dir: str or None. CIFAR-10 binaries.
         **overrides: `TrainConfig` fields set on every row (e.g.
             `train_examples` for a quick run).
@@ -138,6 +146,20 @@ def cifar10_rows(
                     **finetune,
                 ),
                 init_from_row=static,
+            )
+        )
+    for target in distill_targets:
+        rows.append(
+            ExperimentRow(
+                f"lc_resnet{depth}_t{int(round(target * 100)):02d}_kd",
+                TrainConfig(
+                    gating="lc",
+                    budget_target=target,
+                    budget_weight=16.0,
+                    **finetune,
+                ),
+                init_from_row=static,
+                teacher_row=static,
             )
         )
     names = [row.name for row in rows]
@@ -237,14 +259,13 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
             continue
         config = dataclasses.replace(row.config, model_dir=folder)
         if row.init_from_row:
-            source = os.path.join(root, row.init_from_row, "model.keras")
-            if not os.path.exists(source):
-                raise FileNotFoundError(
-                    f"Row '{row.name}' starts from row "
-                    f"'{row.init_from_row}', which has no model yet "
-                    f"({source}): run that row first."
-                )
+            source = _row_model(root, row.init_from_row, row.name)
             config = dataclasses.replace(config, init_from=source)
+        if row.teacher_row:
+            config = dataclasses.replace(
+                config,
+                distill_from=_row_model(root, row.teacher_row, row.name),
+            )
         start = time.time()
         restored = _read_restored(folder)
         if restored is None:
@@ -278,6 +299,17 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
         os.replace(result_path + ".partial", result_path)
         results[row.name] = result
     return results
+
+
+def _row_model(root, name, needed_by):
+    """The `model.keras` of row `name`, which row `needed_by` needs."""
+    path = os.path.join(root, name, "model.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"Row '{needed_by}' needs row '{name}', which has no model yet "
+            f"({path}): run that row first."
+        )
+    return path
 
 
 def _read_restored(folder):

@@ -13,6 +13,7 @@ from lcnet_tf.models.cifar_resnet import cifar_resnet
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
 from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import strategy as strategies
+from lcnet_tf.training.distiller import GatedDistiller
 
 CIFAR10_TRAIN_SIZE = 50_000
 IMAGENET_TRAIN_SIZE = 1_281_167
@@ -254,9 +255,10 @@ def train(config, callbacks=(), strategy=None):
     os.makedirs(config.model_dir, exist_ok=True)
     _check_model_dir(config, write=chief)
     with strategy.scope():
-        model = compile_model(
-            build_model(config), build_optimizer(config, steps)
-        )
+        model = build_model(config)
+        if config.distill_from:
+            model = build_distiller(config, model)
+        model = compile_model(model, build_optimizer(config, steps))
     if strategies.is_multi_worker(strategy):
         _work_around_multi_worker_keras(model)
     backup = os.path.join(config.model_dir, "backup")
@@ -283,12 +285,45 @@ def train(config, callbacks=(), strategy=None):
         callbacks=[*all_callbacks, *callbacks],
         verbose=config.verbose,
     )
+    if isinstance(model, GatedDistiller):
+        # The teacher served training only; the run's model is the student.
+        model = model.student
     if chief:
         final = os.path.join(config.model_dir, "model.keras")
         partial = final + ".partial.keras"
         model.save(partial)
         os.replace(partial, final)
     return model, history
+
+
+def build_distiller(config, student):
+    """Wraps a student in a `GatedDistiller` from `config.distill_from`.
+
+    Args:
+        config: a `TrainConfig` with `distill_from` set.
+        student: the model `build_model(config)` returned.
+
+    Returns:
+        An uncompiled `GatedDistiller`.
+
+    Raises:
+        FileNotFoundError: the teacher file does not exist.
+        ValueError: the teacher file is corrupt, or its inputs or outputs
+            do not match the student's.
+    """
+    from lcnet_tf.models.saving import load_model
+
+    teacher = load_model(config.distill_from, compile=False)
+    distiller = GatedDistiller(
+        teacher,
+        student,
+        temperature=config.distill_temperature,
+        distillation_weight=config.distill_weight,
+    )
+    # `BackupAndRestore` needs a built model before `fit`; a subclassed
+    # model is built by one call.
+    distiller(keras.ops.zeros((1, *student.input_shape[1:])))
+    return distiller
 
 
 def _work_around_multi_worker_keras(model):

@@ -31,6 +31,9 @@ def test_row_kinds_and_anchors_are_marked_as_theirs():
     assert row_label("lc_resnet20_t30", gated) == "0.3"
     ablation = {**gated, "budget_target": 0.5, "scale": "gate"}
     assert row_label("x", ablation) == "0.5, scale gate"
+    distilled = {**gated, "distill_from": "runs/static/model.keras"}
+    assert row_kind(distilled) == "distilled"
+    assert row_label("lc_resnet20_t30_kd", distilled) == "0.3, distilled"
     table = anchors_table()
     assert "theirs" in table and "93.6%" in table and "55.4 MMAC" in table
 
@@ -68,6 +71,17 @@ def test_budget_text_takes_the_budget_from_gated_rows():
     assert "noise 0.5." in text
     only_static = budget_text(rows[:2])
     assert "(1 row)" in only_static and "budget" not in only_static
+    assert "distilled" not in text
+    kd = _row(
+        "kd",
+        "lc",
+        "static/model.keras",
+        budget_weight=16.0,
+        distill_from="static/model.keras",
+        distill_temperature=4.0,
+        distill_weight=0.5,
+    )
+    assert "temperature 4, weight 0.5" in budget_text(rows + [kd])
 
 
 def test_results_table_deltas_reductions_and_aig_scale():

@@ -16,12 +16,16 @@ def test_standard_rows_share_one_budget():
     assert names[:2] == ["resnet20_static", "resnet20_static_ft"]
     assert names[2:5] == [f"lc_resnet20_t{t}" for t in (30, 50, 70)]
     assert names[5] == "aig_resnet20_t30"
-    assert names[-2:] == [
+    assert names[-3:] == [
         "lc_resnet20_t50_scale_gate",
         "lc_resnet20_t50_scale_none",
+        "lc_resnet20_t30_kd",
     ]
-    assert len(rows) == 2 + 4 * 3 + 2
-    assert rows[-1].config.scale == "none"
+    assert len(rows) == 2 + 4 * 3 + 2 + 1
+    assert rows[-2].config.scale == "none"
+    assert rows[-1].teacher_row == "resnet20_static"
+    assert rows[-1].config.budget_target == 0.3
+    assert [r.name for r in rows if r.teacher_row] == ["lc_resnet20_t30_kd"]
     assert {r.config.budget_weight for r in rows[2:]} == {16.0}
     finetuned = rows[1:]
     assert {r.init_from_row for r in finetuned} == {"resnet20_static"}
@@ -37,6 +41,7 @@ def test_rows_run_in_order_resume_and_skip(cifar10_dir, tmp_path):
         targets=(0.5,),
         gatings=("lc",),
         scale_ablations=(),
+        distill_targets=(0.5,),
         static_epochs=1,
         finetune_epochs=1,
         data_dir=cifar10_dir,
@@ -54,6 +59,7 @@ def test_rows_run_in_order_resume_and_skip(cifar10_dir, tmp_path):
         "resnet8_static",
         "resnet8_static_ft",
         "lc_resnet8_t50",
+        "lc_resnet8_t50_kd",
     ]
     for name, result in results.items():
         saved = json.loads((tmp_path / name / "result.json").read_text())
@@ -63,6 +69,9 @@ def test_rows_run_in_order_resume_and_skip(cifar10_dir, tmp_path):
     lc = results["lc_resnet8_t50"]
     assert lc["config"]["init_from"].endswith("resnet8_static/model.keras")
     assert lc["flops_ratio"] < 1.01
+    assert lc["config"]["distill_from"] is None
+    distilled = results["lc_resnet8_t50_kd"]["config"]["distill_from"]
+    assert distilled.endswith("resnet8_static/model.keras")
     # Done rows are read back, not retrained.
     before = os.path.getmtime(tmp_path / "lc_resnet8_t50" / "model.keras")
     again = run_rows(rows, str(tmp_path))

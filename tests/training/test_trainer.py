@@ -1,7 +1,6 @@
 import csv
 import os
 
-import keras
 import numpy as np
 import pytest
 
@@ -9,6 +8,7 @@ from lcnet_tf.models import load_model
 from lcnet_tf.training import TrainConfig
 from lcnet_tf.training import train
 from lcnet_tf.training.trainer import build_schedule
+from tests.fixtures import interrupt_at_epoch
 
 
 def _config(tmp_path, data_dir, **kwargs):
@@ -27,20 +27,10 @@ def _config(tmp_path, data_dir, **kwargs):
     return TrainConfig(**values)
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt("simulated kill")
-
-
 def test_train_writes_artifacts_and_resumes(tmp_path, cifar10_dir):
     config = _config(tmp_path, cifar10_dir)
     with pytest.raises(KeyboardInterrupt):
-        train(config, callbacks=[_Interrupt(epoch=1)])
+        train(config, callbacks=[interrupt_at_epoch(1)])
     run = config.model_dir
     assert os.path.isfile(f"{run}/checkpoints/last.keras")
     assert not os.path.exists(f"{run}/model.keras")
