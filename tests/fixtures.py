@@ -72,3 +72,22 @@ def interrupt_at_epoch(epoch):
                 raise KeyboardInterrupt("simulated kill")
 
     return Interrupt()
+
+
+def tiny_train_config(tmp_path, data_dir, **kwargs):
+    """A `TrainConfig` of a few steps of an LC-ResNet-8 (3 epochs)."""
+    from lcnet_tf.training import TrainConfig
+
+    values = dict(
+        depth=8,
+        gating="lc",
+        epochs=3,
+        batch_size=32,
+        train_examples=64,
+        eval_examples=64,
+        data_dir=data_dir,
+        model_dir=str(tmp_path / "run"),
+        verbose=0,
+    )
+    values.update(kwargs)
+    return TrainConfig(**values)

@@ -11,6 +11,7 @@ from lcnet_tf.training.distiller import GatedDistiller
 from tests.fixtures import interrupt_at_epoch
 from tests.fixtures import random_images
 from tests.fixtures import randomize_gates
+from tests.fixtures import tiny_train_config
 
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -86,18 +87,12 @@ def test_train_distils_and_saves_the_student(tmp_path, cifar10_dir):
     static = cifar_resnet(8)
     teacher_path = str(tmp_path / "static.keras")
     static.save(teacher_path)
-    config = TrainConfig(
-        depth=8,
-        gating="lc",
+    config = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
         epochs=2,
-        batch_size=32,
-        train_examples=64,
-        eval_examples=64,
-        data_dir=cifar10_dir,
         init_from=teacher_path,
         distill_from=teacher_path,
-        model_dir=str(tmp_path / "run"),
-        verbose=0,
     )
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[interrupt_at_epoch(0)])

@@ -9,26 +9,11 @@ from lcnet_tf.training import TrainConfig
 from lcnet_tf.training import train
 from lcnet_tf.training.trainer import build_schedule
 from tests.fixtures import interrupt_at_epoch
-
-
-def _config(tmp_path, data_dir, **kwargs):
-    values = dict(
-        depth=8,
-        gating="lc",
-        epochs=3,
-        batch_size=32,
-        train_examples=64,
-        eval_examples=64,
-        data_dir=data_dir,
-        model_dir=str(tmp_path / "run"),
-        verbose=0,
-    )
-    values.update(kwargs)
-    return TrainConfig(**values)
+from tests.fixtures import tiny_train_config
 
 
 def test_train_writes_artifacts_and_resumes(tmp_path, cifar10_dir):
-    config = _config(tmp_path, cifar10_dir)
+    config = tiny_train_config(tmp_path, cifar10_dir)
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[interrupt_at_epoch(1)])
     run = config.model_dir
@@ -49,13 +34,13 @@ def test_train_writes_artifacts_and_resumes(tmp_path, cifar10_dir):
 
 
 def test_refuses_a_model_dir_of_another_model(tmp_path, cifar10_dir):
-    train(_config(tmp_path, cifar10_dir, epochs=1))
+    train(tiny_train_config(tmp_path, cifar10_dir, epochs=1))
     with pytest.raises(ValueError, match="different model"):
-        train(_config(tmp_path, cifar10_dir, epochs=1, depth=14))
+        train(tiny_train_config(tmp_path, cifar10_dir, epochs=1, depth=14))
 
 
 def test_missing_data_dir_fails_before_writing(tmp_path):
-    config = _config(tmp_path, str(tmp_path / "missing"))
+    config = tiny_train_config(tmp_path, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         train(config)
     assert not os.path.exists(config.model_dir)
