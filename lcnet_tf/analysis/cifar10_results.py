@@ -2,6 +2,7 @@
 
 import json
 import os
+import tempfile
 
 import numpy as np
 
@@ -107,6 +108,7 @@ def build_cifar10_results(
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
     from lcnet_tf.data.cifar10 import cifar10_raw
+    from lcnet_tf.export import to_tflite
     from lcnet_tf.models import load_model
 
     rows = load_rows(root, row_names)
@@ -120,18 +122,28 @@ def build_cifar10_results(
     def model_of(name):
         return load_model(os.path.join(root, name, "model.keras"))
 
-    static_model = model_of(static_row)
     if latency_images:
         images, _ = cifar10_arrays("test", data_dir, latency_images)
-        for row in rows:
-            folder = os.path.join(root, row["row"])
-            row["latency"] = _cached(
-                os.path.join(folder, "latency.json"),
-                lambda name=row["row"]: latency_vs_static(
-                    model_of(name), static_model, images
-                ),
-                valid=lambda value: value["images"] == latency_images,
-            )
+        with tempfile.TemporaryDirectory() as directory:
+            static_tflite = []
+
+            def static_path():
+                # Converted once, when the first row needs it.
+                if not static_tflite:
+                    path = os.path.join(directory, "static.tflite")
+                    to_tflite(model_of(static_row), path, form="dynamic")
+                    static_tflite.append(path)
+                return static_tflite[0]
+
+            for row in rows:
+                folder = os.path.join(root, row["row"])
+                row["latency"] = _cached(
+                    os.path.join(folder, "latency.json"),
+                    lambda name=row["row"]: latency_vs_static(
+                        model_of(name), static_path(), images
+                    ),
+                    valid=lambda value: value["images"] == latency_images,
+                )
     for row in rows:
         row["command"] = _command(row["row"], root, data_dir)
 

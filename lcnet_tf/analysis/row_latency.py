@@ -16,7 +16,9 @@ def latency_vs_static(model, static_model, images, num_threads=1):
 
     Args:
         model: a trained `keras.Model` built by lcnet_tf (gated or not).
-        static_model: the static `keras.Model` to compare against.
+        static_model: the static `keras.Model` to compare against, or the
+            path of its `.tflite` export (to convert it once for many
+            rows).
         images: float array `(n, H, W, C)`, normalised like the training
             data.
         num_threads: int. LiteRT CPU threads.
@@ -45,6 +47,9 @@ def latency_vs_static(model, static_model, images, num_threads=1):
     with tempfile.TemporaryDirectory() as directory:
         paths = {}
         for name, network in (("model", model), ("static", static_model)):
+            if isinstance(network, (str, os.PathLike)):
+                paths[name] = os.fspath(network)
+                continue
             paths[name] = os.path.join(directory, f"{name}.tflite")
             to_tflite(network, paths[name], form="dynamic")
         runners = {
