@@ -70,7 +70,8 @@ def main(argv):
                 f"{gating}_{suffix}"
                 for gating in FLAGS.gatings
                 if gating != "lc"
-            ],
+            ]
+            + [f"lc_{suffix}_kd"],
             latency_images=FLAGS.latency_images,
             budget_text=budget_text(list(finished.values())),
         )
