@@ -187,7 +187,12 @@ def plot_keep_by_class(keep, labels, block_names, class_names, path, title):
 
 
 def plot_flops_histogram(flops_by_model, static_flops, path):
-    """Histograms of per-image FLOPs, one per model, against the static.
+    """Histograms of per-image FLOPs, one panel per model.
+
+    Panels share the FLOPs axis and count images on a log scale: a gated
+    network often runs one sub-network for most images, and the few
+    images it treats otherwise would vanish on a linear scale (as would
+    a model hidden behind another in one shared panel).
 
     Args:
         flops_by_model: dict name -> int array of per-image FLOPs.
@@ -198,14 +203,27 @@ def plot_flops_histogram(flops_by_model, static_flops, path):
         `path`.
     """
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(0, 1.05 * static_flops / 1e6, 60)
-    for name, flops in flops_by_model.items():
-        axes.hist(np.asarray(flops) / 1e6, bins=bins, alpha=0.5, label=name)
-    axes.axvline(static_flops / 1e6, color="black", ls="--", label="static")
-    axes.set_xlabel("FLOPs per image (millions of MACs)")
-    axes.set_ylabel("test images")
-    axes.legend(fontsize=8)
+    count = max(1, len(flops_by_model))
+    figure, axes = plt.subplots(
+        count, 1, figsize=(7, 0.6 + 1.5 * count), sharex=True, squeeze=False
+    )
+    bins = np.linspace(0, 1.05 * static_flops / 1e6, 85)
+    for axis, (name, flops) in zip(axes[:, 0], flops_by_model.items()):
+        millions = np.asarray(flops) / 1e6
+        axis.hist(millions, bins=bins, color="tab:blue", log=True)
+        axis.axvline(static_flops / 1e6, color="black", ls="--")
+        axis.set_title(
+            f"{name}: mean {millions.mean():.1f}M, "
+            f"{millions.min():.1f}-{millions.max():.1f}M",
+            fontsize=8,
+            loc="left",
+        )
+        # From below one image, so a bin of a single image shows.
+        axis.set_ylim(0.7, 3 * max(1, len(millions)))
+        axis.set_ylabel("images", fontsize=8)
+    axes[-1, 0].set_xlabel(
+        "FLOPs per image (millions of MACs); dashed: static network"
+    )
     return _save(figure, path)
 
 

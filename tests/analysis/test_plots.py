@@ -1,5 +1,7 @@
 import matplotlib.image
+import numpy as np
 
+from lcnet_tf.analysis.plots import plot_flops_histogram
 from lcnet_tf.analysis.plots import plot_pareto
 
 ROWS = [
@@ -27,3 +29,19 @@ def test_pareto_draws_rows_and_a_separate_sweep_panel(tmp_path):
     assert both_height == height
     # The sweep gets a panel of its own beside the rows.
     assert both_width == 2 * width
+
+
+def test_flops_histogram_has_one_panel_per_model(tmp_path):
+    flops = {
+        "lc": np.full(50, 1.25e7),
+        "aig": np.concatenate([np.full(49, 7.8e6), [1.25e7]]),
+        "l": np.full(50, 1.25e7),
+    }
+    one = plot_flops_histogram(
+        {"lc": flops["lc"]}, 4.08e7, str(tmp_path / "1.png")
+    )
+    three = plot_flops_histogram(flops, 4.08e7, str(tmp_path / "3.png"))
+    one_height = matplotlib.image.imread(one).shape[0]
+    three_height = matplotlib.image.imread(three).shape[0]
+    # Stacked panels: 1.5 inches each at 120 dpi, plus the axis label.
+    assert three_height - one_height == 2 * 180
