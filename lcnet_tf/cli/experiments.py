@@ -35,7 +35,7 @@ def define_flags():
     )
     flags.DEFINE_list(
         "distill_targets",
-        ["0.3"],
+        ["0.2", "0.3"],
         "FLOPs targets of LC rows distilled from the static row.",
     )
     flags.DEFINE_list("rows", [], "Only these rows (default: all).")

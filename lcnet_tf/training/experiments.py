@@ -46,7 +46,7 @@ def cifar10_rows(
     finetune_epochs=3,
     scale_ablations=("gate", "none"),
     ablation_target=0.5,
-    distill_targets=(0.3,),
+    distill_targets=(0.2, 0.3),
     data_dir=None,
     **overrides,
 ):
@@ -71,7 +71,8 @@ def cifar10_rows(
             row with.
         ablation_target: float. FLOPs target of the scaling ablations.
         distill_targets: FLOPs targets of LC rows distilled from the
-            static row.
+            static row (the distillation loss resists the budget, so
+            these rows land above their target: 0.2 aims at about 0.3).
         data_dir: str or None. CIFAR-10 binaries.
         **overrides: `TrainConfig` fields set on every row (e.g.
             `train_examples` for a quick run).

@@ -121,7 +121,7 @@ def test_experiment_rows_list_and_results_without_rows(tmp_path):
     lines = listed.stdout.splitlines()
     assert lines[0] == "resnet32_static <- scratch"
     assert "lc_resnet32_t30 <- resnet32_static" in lines
-    assert len(lines) == 17
+    assert len(lines) == 18
     assert lines[-1] == (
         "lc_resnet32_t30_kd <- resnet32_static, distilled from resnet32_static"
     )

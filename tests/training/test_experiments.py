@@ -16,16 +16,20 @@ def test_standard_rows_share_one_budget():
     assert names[:2] == ["resnet20_static", "resnet20_static_ft"]
     assert names[2:5] == [f"lc_resnet20_t{t}" for t in (30, 50, 70)]
     assert names[5] == "aig_resnet20_t30"
-    assert names[-3:] == [
+    assert names[-4:] == [
         "lc_resnet20_t50_scale_gate",
         "lc_resnet20_t50_scale_none",
+        "lc_resnet20_t20_kd",
         "lc_resnet20_t30_kd",
     ]
-    assert len(rows) == 2 + 4 * 3 + 2 + 1
-    assert rows[-2].config.scale == "none"
+    assert len(rows) == 2 + 4 * 3 + 2 + 2
+    assert rows[-3].config.scale == "none"
     assert rows[-1].teacher_row == "resnet20_static"
     assert rows[-1].config.budget_target == 0.3
-    assert [r.name for r in rows if r.teacher_row] == ["lc_resnet20_t30_kd"]
+    assert [r.name for r in rows if r.teacher_row] == [
+        "lc_resnet20_t20_kd",
+        "lc_resnet20_t30_kd",
+    ]
     assert {r.config.budget_weight for r in rows[2:]} == {16.0}
     finetuned = rows[1:]
     assert {r.init_from_row for r in finetuned} == {"resnet20_static"}
