@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from benchmarks import channel_chunks
 from benchmarks import tflite_latency
 from benchmarks import tflite_quantization
 from tests.export.conftest import make_model
@@ -73,3 +74,24 @@ def test_training_throughput_benchmark(cifar10_dir, tmp_path):
     assert variants["none"]["step_time_vs_static"] == 1.0
     assert all(v["images_per_s"] > 0 for v in variants.values())
     assert (tmp_path / "training_throughput.json").exists()
+
+
+def test_channel_chunks_benchmark(cifar10_dir, tmp_path):
+    path = str(tmp_path / "c_resnet8.keras")
+    make_model("c").save(path)
+    results = channel_chunks.run_benchmark(
+        path, cifar10_dir, 12, ["1", "2"], 1, str(tmp_path)
+    )
+    assert os.path.exists(tmp_path / "channel_chunks.png")
+    saved = json.loads((tmp_path / "channel_chunks.json").read_text())
+    variants = saved["variants"]
+    assert list(variants) == ["static", "chunks_1", "chunks_2"]
+    assert variants["static"]["latency_vs_static"] == 1.0
+    # One chunk runs every channel of a kept block; two chunks skip the
+    # chunks whose channels are all off, never more than the decisions.
+    one = variants["chunks_1"]["executed_flops_ratio"]
+    two = variants["chunks_2"]["executed_flops_ratio"]
+    assert saved["decided_flops_ratio"] <= two <= one
+    # Same decisions whatever the chunking: same predictions.
+    assert variants["chunks_1"]["top1"] == variants["chunks_2"]["top1"]
+    assert results["variants"]["chunks_2"]["mean_ms"] > 0
