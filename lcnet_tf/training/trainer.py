@@ -268,10 +268,11 @@ def train(config, callbacks=(), strategy=None):
     if chief:
         checkpoint_dir = os.path.join(config.model_dir, "checkpoints")
         os.makedirs(checkpoint_dir, exist_ok=True)
+        last = os.path.join(checkpoint_dir, "last.keras")
         all_callbacks += [
-            keras.callbacks.ModelCheckpoint(
-                os.path.join(checkpoint_dir, "last.keras")
-            ),
+            _StudentCheckpoint(last)
+            if isinstance(model, GatedDistiller)
+            else keras.callbacks.ModelCheckpoint(last),
             keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs")),
             keras.callbacks.CSVLogger(
                 os.path.join(config.model_dir, "history.csv"), append=True
@@ -294,6 +295,21 @@ def train(config, callbacks=(), strategy=None):
         model.save(partial)
         os.replace(partial, final)
     return model, history
+
+
+class _StudentCheckpoint(keras.callbacks.Callback):
+    """Saves a distiller's student after every epoch (not the teacher):
+    `checkpoints/last.keras` stays a gated model that `lcnet-evaluate`
+    and `lcnet-export` take, as in a run without distillation."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        partial = self.path + ".partial.keras"
+        self.model.student.save(partial)
+        os.replace(partial, self.path)
 
 
 def build_distiller(config, student):

@@ -96,6 +96,10 @@ def test_train_distils_and_saves_the_student(tmp_path, cifar10_dir):
     )
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[interrupt_at_epoch(0)])
+    # The epoch checkpoint is the student alone, like a plain run's.
+    last = load_model(str(tmp_path / "run" / "checkpoints" / "last.keras"))
+    assert not isinstance(last, GatedDistiller)
+    assert last.name == "lc_resnet8"
     # Resumes after the kill: only the second epoch is left.
     model, history = train(config)
     assert history.epoch == [1]
