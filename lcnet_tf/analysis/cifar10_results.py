@@ -1,5 +1,6 @@
 """Builds the CIFAR-10 results page from trained experiment rows."""
 
+import functools
 import json
 import os
 import tempfile
@@ -125,15 +126,13 @@ def build_cifar10_results(
     if latency_images:
         images, _ = cifar10_arrays("test", data_dir, latency_images)
         with tempfile.TemporaryDirectory() as directory:
-            static_tflite = []
 
+            @functools.cache
             def static_path():
-                # Converted once, when the first row needs it.
-                if not static_tflite:
-                    path = os.path.join(directory, "static.tflite")
-                    to_tflite(model_of(static_row), path, form="dynamic")
-                    static_tflite.append(path)
-                return static_tflite[0]
+                # Converted once, when the first uncached row needs it.
+                path = os.path.join(directory, "static.tflite")
+                to_tflite(model_of(static_row), path, form="dynamic")
+                return path
 
             for row in rows:
                 folder = os.path.join(root, row["row"])

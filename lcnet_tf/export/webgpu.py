@@ -53,6 +53,21 @@ def _load_vulkan_loader(icd):
     return False
 
 
+def _swiftshader_icd():
+    """Points `VK_ICD_FILENAMES` at SwiftShader unless a driver is set.
+
+    Returns:
+        The ICD file in use, or None (the system's drivers, if any).
+    """
+    icd = os.environ.get("VK_ICD_FILENAMES")
+    if not icd:
+        for candidate in SWIFTSHADER_ICDS:
+            if os.path.isfile(candidate):
+                os.environ["VK_ICD_FILENAMES"] = candidate
+                return candidate
+    return icd
+
+
 def configure_vulkan():
     """Uses Chromium's SwiftShader Vulkan driver if no driver is set.
 
@@ -63,13 +78,7 @@ def configure_vulkan():
     Returns:
         The ICD file in use, or None (the system's drivers, if any).
     """
-    icd = os.environ.get("VK_ICD_FILENAMES")
-    if not icd:
-        for candidate in SWIFTSHADER_ICDS:
-            if os.path.isfile(candidate):
-                os.environ["VK_ICD_FILENAMES"] = candidate
-                icd = candidate
-                break
+    icd = _swiftshader_icd()
     _load_vulkan_loader(icd)
     return icd
 
@@ -143,7 +152,7 @@ def gpu_available():
         bool. False when no Vulkan loader can be loaded, or when neither
         an ICD file nor `/dev/dri` exists.
     """
-    icd = configure_vulkan()
+    icd = _swiftshader_icd()
     if not _load_vulkan_loader(icd):
         return False
     return icd is not None or os.path.exists("/dev/dri")

@@ -51,10 +51,9 @@ class GatedDistiller(keras.distillation.Distiller):
         distillation_weight=0.5,
         **kwargs,
     ):
-        if not temperature > 0:
-            raise ValueError(
-                f"`temperature` must be > 0. Received: {temperature}"
-            )
+        # `LogitsDistillation` checks the temperature; the weight is
+        # checked here so the error names this argument, not Keras'
+        # `student_loss_weight`.
         if not 0.0 <= distillation_weight <= 1.0:
             raise ValueError(
                 "`distillation_weight` must be in [0, 1]. Received: "

@@ -290,10 +290,7 @@ def train(config, callbacks=(), strategy=None):
         # The teacher served training only; the run's model is the student.
         model = model.student
     if chief:
-        final = os.path.join(config.model_dir, "model.keras")
-        partial = final + ".partial.keras"
-        model.save(partial)
-        os.replace(partial, final)
+        _save_model(model, os.path.join(config.model_dir, "model.keras"))
     return model, history
 
 
@@ -307,9 +304,15 @@ class _StudentCheckpoint(keras.callbacks.Callback):
         self.path = path
 
     def on_epoch_end(self, epoch, logs=None):
-        partial = self.path + ".partial.keras"
-        self.model.student.save(partial)
-        os.replace(partial, self.path)
+        _save_model(self.model.student, self.path)
+
+
+def _save_model(model, path):
+    """Saves through a temporary file, so a kill never leaves half a
+    `.keras` file at `path`."""
+    partial = path + ".partial.keras"
+    model.save(partial)
+    os.replace(partial, path)
 
 
 def build_distiller(config, student):
