@@ -76,7 +76,7 @@ class AigGate(GateHead):
         hidden = self.hidden(ops.mean(inputs, axis=(1, 2)))
         logits = self.keep_logits(hidden)
         prob = ops.sigmoid(logits)
-        if training:
+        if training and self.sampling:
             noisy = logits + logistic_noise(logits, self.seed_generator)
             soft = ops.sigmoid(noisy / self.temperature)
             hard = ops.cast(ops.greater_equal(noisy, 0.0), soft.dtype)

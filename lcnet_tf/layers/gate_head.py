@@ -124,6 +124,9 @@ class GateHead(keras.layers.Layer):
         self.init_keep_logit = float(init_keep_logit)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Not config: `deterministic_gates` turns sampling off for a
+        # training-mode pass that must decide as inference does.
+        self.sampling = True
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -193,7 +196,7 @@ class GateHead(keras.layers.Layer):
         pooled = ops.mean(inputs, axis=(1, 2))
         hidden = self.hidden(pooled)
         logits = self.keep_logits(hidden)
-        if training and self.noise_std > 0.0:
+        if training and self.sampling and self.noise_std > 0.0:
             logits = logits + self.noise_std * logistic_noise(
                 logits, self.seed_generator
             )
