@@ -27,6 +27,7 @@ def define_flags():
 
 def evaluate_file(model_path, data_dir, split, examples, batch_size, tau):
     """Loads a model and evaluates it; the library side of the CLI."""
+    from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
     from lcnet_tf.models.gate_controls import set_threshold
     from lcnet_tf.models.saving import load_model
@@ -42,7 +43,12 @@ def evaluate_file(model_path, data_dir, split, examples, batch_size, tau):
         training=False,
         num_examples=examples,
     )
-    report = evaluate_model(model, dataset)
+    # Training-mode decisions on the first evaluated images, to check that
+    # the model decides in deployment as it did in training.
+    agreement_images, _ = cifar10_arrays(
+        split, data_dir, num_examples=min(examples or 1024, 1024)
+    )
+    report = evaluate_model(model, dataset, agreement_images)
     report["model_path"] = model_path
     report["split"] = split
     return report

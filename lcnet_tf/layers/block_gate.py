@@ -17,6 +17,7 @@ class BlockGate(GateHead):
         noise_std: float >= 0. Logistic exploration noise, training only.
         init_keep_logit: float. Initial keep logit (gates start open).
         seed: int or None. Seed of the exploration noise.
+        regularizer: `GateRegularizer` or None (see `GateHead`).
         **kwargs: base layer arguments.
 
     Returns:
@@ -37,6 +38,7 @@ class BlockGate(GateHead):
         noise_std=0.0,
         init_keep_logit=3.0,
         seed=None,
+        regularizer=None,
         **kwargs,
     ):
         kwargs.pop("units", None)
@@ -48,6 +50,7 @@ class BlockGate(GateHead):
             noise_std=noise_std,
             init_keep_logit=init_keep_logit,
             seed=seed,
+            regularizer=regularizer,
             **kwargs,
         )
 

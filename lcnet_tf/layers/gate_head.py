@@ -3,6 +3,8 @@ import math
 import keras
 from keras import ops
 
+from lcnet_tf.layers.gate_regularizer import GateRegularizer
+
 SCALE_MODES = ("learned", "gate", "none")
 
 
@@ -76,6 +78,9 @@ class GateHead(keras.layers.Layer):
         init_keep_logit: float. Initial bias of the keep logits (3.0 gives
             a keep-probability of 0.95).
         seed: int or None. Seed of the exploration noise.
+        regularizer: `GateRegularizer` (or its config) or None. Training
+            terms that keep the gate conditional (keep-rate bounds,
+            batch-shaping), added with `add_loss` while training.
         **kwargs: base layer arguments such as `name` and `dtype`.
 
     Returns:
@@ -100,6 +105,7 @@ class GateHead(keras.layers.Layer):
         noise_std=0.0,
         init_keep_logit=3.0,
         seed=None,
+        regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -124,6 +130,16 @@ class GateHead(keras.layers.Layer):
         self.init_keep_logit = float(init_keep_logit)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        if isinstance(regularizer, dict):
+            regularizer = keras.saving.deserialize_keras_object(regularizer)
+        if regularizer is not None and not isinstance(
+            regularizer, GateRegularizer
+        ):
+            raise ValueError(
+                f"`regularizer` must be a GateRegularizer or None. "
+                f"Received: regularizer={regularizer!r}"
+            )
+        self.regularizer = regularizer
         # Not config: `deterministic_gates` turns sampling off for a
         # training-mode pass that must decide as inference does.
         self.sampling = True
@@ -171,6 +187,15 @@ class GateHead(keras.layers.Layer):
             trainable=False,
             name="threshold",
         )
+        if self.regularizer is not None:
+            # Training progress in [0, 1], set by `GateSchedule`; 1 (the
+            # final bounds) when nothing sets it.
+            self.progress = self.add_weight(
+                shape=(),
+                initializer="ones",
+                trainable=False,
+                name="progress",
+            )
 
     @property
     def tau(self):
@@ -206,6 +231,8 @@ class GateHead(keras.layers.Layer):
         # `prob - stop_gradient(prob)` is exactly zero forward, so the gate
         # is exactly 0 or 1 while its gradient is that of `prob`.
         gate = hard + (prob - ops.stop_gradient(prob))
+        if training and self.regularizer is not None:
+            self.add_loss(self.regularizer(gate, prob, self.progress))
         if self.scale == "learned":
             scale = 2.0 * ops.sigmoid(self.scale_logits(hidden))
         elif self.scale == "gate":
@@ -229,6 +256,11 @@ class GateHead(keras.layers.Layer):
                 "noise_std": self.noise_std,
                 "init_keep_logit": self.init_keep_logit,
                 "seed": self.seed,
+                "regularizer": (
+                    keras.saving.serialize_keras_object(self.regularizer)
+                    if self.regularizer is not None
+                    else None
+                ),
             }
         )
         return config

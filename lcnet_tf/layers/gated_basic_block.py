@@ -26,6 +26,8 @@ class GatedBasicBlock(GatedResidualBlock):
         gate_hidden_units: int or None. Hidden width of the gate heads.
         noise_std: float >= 0. Logistic exploration noise, training only.
         seed: int or None. Seed of the exploration noise.
+        gate_regularizer: `GateRegularizer` or None. Terms that keep the
+            L-Net and C-Net gates conditional while training.
         **kwargs: base layer arguments.
 
     Returns:

@@ -55,6 +55,7 @@ class GatedResidualBlock(keras.layers.Layer):
         gate_hidden_units=None,
         noise_std=0.0,
         seed=None,
+        gate_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,10 +82,17 @@ class GatedResidualBlock(keras.layers.Layer):
             scale=scale,
             tau=tau,
             noise_std=noise_std,
+            regularizer=gate_regularizer,
             dtype=self.dtype_policy,
         )
         # Gates are created here so that bad gate settings fail at
         # construction, not at the first call.
+        if gating == "aig" and gate_regularizer is not None:
+            raise ValueError(
+                "`gate_regularizer` applies to L-Net and C-Net gates; the "
+                "ConvNet-AIG baseline ('aig') has its own target-rate "
+                "loss. Use gating 'l', 'c' or 'lc' with it."
+            )
         self.block_gate = None
         self.channel_gate = None
         if "l" in gating:
@@ -267,9 +275,16 @@ class GatedResidualBlock(keras.layers.Layer):
                 "gate_hidden_units": self.gate_hidden_units,
                 "noise_std": self.noise_std,
                 "seed": self.seed,
+                "gate_regularizer": self._regularizer_config(),
             }
         )
         return config
+
+    def _regularizer_config(self):
+        for gate in self.gates:
+            if getattr(gate, "regularizer", None) is not None:
+                return keras.saving.serialize_keras_object(gate.regularizer)
+        return None
 
     def _conv(self, filters, kernel_size, strides, name):
         return keras.layers.Conv2D(

@@ -35,6 +35,7 @@ def imagenet_resnet(
     budget_weight=2.0,
     seed=None,
     name=None,
+    gate_regularizer=None,
 ):
     """ImageNet ResNet (v1.5) with optional L-Net/C-Net gating.
 
@@ -56,6 +57,9 @@ def imagenet_resnet(
         budget_weight: float >= 0. Weight of the budget loss.
         seed: int or None. Seed of the exploration noise.
         name: str or None. Model name.
+        gate_regularizer: `lcnet_tf.layers.GateRegularizer` or None.
+            Keep-rate bounds and batch-shaping for the L-Net and C-Net
+            gates (keeps routing per image; see `GateSchedule`).
 
     Returns:
         A `keras.Model`.
@@ -91,4 +95,5 @@ def imagenet_resnet(
         gate_hidden_units=gate_hidden_units,
         noise_std=noise_std,
         seed=seed,
+        gate_regularizer=gate_regularizer,
     )

@@ -1,25 +1,37 @@
 """Training loop, configuration and evaluation reports."""
 
+from lcnet_tf.training.batch_norm_recalibration import BatchNormRecalibration
+from lcnet_tf.training.batch_norm_recalibration import recalibrate_batch_norm
 from lcnet_tf.training.config import TrainConfig
 from lcnet_tf.training.distiller import GatedDistiller
 from lcnet_tf.training.evaluation import evaluate_model
 from lcnet_tf.training.evaluation import format_report
 from lcnet_tf.training.evaluation import per_image_results
 from lcnet_tf.training.evaluation import write_report
+from lcnet_tf.training.gate_decisions import decision_agreement
+from lcnet_tf.training.gate_decisions import gate_decisions
+from lcnet_tf.training.gate_schedule import GateSchedule
+from lcnet_tf.training.routing_stats import routing_stats
 from lcnet_tf.training.trainer import build_model
 from lcnet_tf.training.trainer import build_optimizer
 from lcnet_tf.training.trainer import compile_model
 from lcnet_tf.training.trainer import train
 
 __all__ = [
+    "BatchNormRecalibration",
+    "GateSchedule",
     "GatedDistiller",
     "TrainConfig",
     "build_model",
     "build_optimizer",
     "compile_model",
+    "decision_agreement",
     "evaluate_model",
     "format_report",
+    "gate_decisions",
     "per_image_results",
+    "recalibrate_batch_norm",
+    "routing_stats",
     "train",
     "write_report",
 ]

@@ -57,6 +57,24 @@ class TrainConfig:
         worker_timeout: float. Multi-worker: seconds to wait for every
             task of `TF_CONFIG`.
         image_size: int. ImageNet crop size (CIFAR-10 is always 32).
+        recalibrate_batches: int >= 0. Training batches over which batch
+            norms are re-estimated before each validation and after
+            training (`BatchNormRecalibration`), so gates decide in
+            inference as in training; 0 turns it off.
+        budget_anneal: float in [0, 1]. Share of training over which the
+            budget target falls from 1.0 to `budget_target` (0: off).
+        keep_rate_low: float in [0, 1). Final lower bound of every gate
+            unit's batch keep rate (`GateRegularizer`).
+        keep_rate_high: float in (low, 1]. Final upper bound.
+        bounds_weight: float >= 0. Weight of the keep-rate bounds (0: off).
+        shaping_weight: float >= 0. Weight of batch-shaping (0: off),
+            faded to 0 over training.
+        shaping_alpha: float > 0. Beta prior of batch-shaping, first shape.
+        shaping_beta: float > 0. Beta prior, second shape.
+        regularizer_anneal: float in (0, 1]. Share of training over which
+            the keep-rate bounds tighten from [0, 1].
+        gate_weight_decay: bool. Decay the gate heads' kernels like the
+            rest (False keeps weight decay off the gates).
     """
 
     dataset: str = "cifar10"
@@ -91,6 +109,16 @@ class TrainConfig:
     cpu_replicas: int | None = None
     worker_timeout: float = 300.0
     image_size: int = 224
+    recalibrate_batches: int = 20
+    budget_anneal: float = 0.0
+    keep_rate_low: float = 0.1
+    keep_rate_high: float = 0.9
+    bounds_weight: float = 0.0
+    shaping_weight: float = 0.0
+    shaping_alpha: float = 0.6
+    shaping_beta: float = 0.4
+    regularizer_anneal: float = 0.5
+    gate_weight_decay: bool = True
 
     def __post_init__(self):
         self.validate()
@@ -156,8 +184,53 @@ class TrainConfig:
                 "`distill_temperature` must be > 0. Received: "
                 f"{self.distill_temperature}"
             )
+        if int(self.recalibrate_batches) < 0:
+            raise ValueError(
+                "`recalibrate_batches` must be >= 0 (0: off). Received: "
+                f"{self.recalibrate_batches}"
+            )
+        if not 0.0 <= self.budget_anneal <= 1.0:
+            raise ValueError(
+                "`budget_anneal` is a share of training in [0, 1]. "
+                f"Received: {self.budget_anneal}"
+            )
+        regularizer = self.gate_regularizer()
+        if regularizer is not None and self.gating == "aig":
+            raise ValueError(
+                "`bounds_weight` / `shaping_weight` apply to gating 'l', "
+                "'c' and 'lc'; 'aig' has its own target-rate loss. "
+                f"Received: gating={self.gating!r}, bounds_weight="
+                f"{self.bounds_weight}, shaping_weight={self.shaping_weight}"
+            )
+        if regularizer is not None and self.gating == "none":
+            raise ValueError(
+                "`bounds_weight` / `shaping_weight` need a gated model; "
+                "gating='none' has no gates."
+            )
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
+
+    def gate_regularizer(self):
+        """The `GateRegularizer` these fields describe, or None (off).
+
+        Raises:
+            ValueError: naming the field, on bad bounds, weights, prior
+                or annealing share.
+        """
+        from lcnet_tf.layers.gate_regularizer import GateRegularizer
+
+        regularizer = GateRegularizer(
+            low=self.keep_rate_low,
+            high=self.keep_rate_high,
+            bounds_weight=self.bounds_weight,
+            alpha=self.shaping_alpha,
+            beta=self.shaping_beta,
+            shaping_weight=self.shaping_weight,
+            anneal=self.regularizer_anneal,
+        )
+        if not (self.bounds_weight or self.shaping_weight):
+            return None
+        return regularizer
 
     def model_signature(self):
         """The fields that fix the architecture (for resume checks)."""

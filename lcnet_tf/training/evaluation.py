@@ -9,6 +9,10 @@ from lcnet_tf.flops import count_flops
 from lcnet_tf.flops import decision_model
 from lcnet_tf.flops import flops_from_decisions
 from lcnet_tf.flops import gated_blocks
+from lcnet_tf.training.gate_decisions import decision_agreement
+from lcnet_tf.training.gate_decisions import gate_decisions
+from lcnet_tf.training.routing_stats import routing_codes
+from lcnet_tf.training.routing_stats import routing_stats
 from lcnet_tf.validation import check_images
 
 
@@ -25,8 +29,10 @@ def per_image_results(model, dataset):
         A dict of NumPy arrays over the `n` images, in dataset order:
         `labels` and `predictions` `(n,)`, `flops` `(n,)` (exact integer
         multiply-accumulates, gate heads included) and `keep` `(n,
-        blocks)` (the fraction of each gated block's body that ran), plus
-        `block_names`.
+        blocks)` (the fraction of each gated block's body that ran),
+        `block_runs` `(n, block_gates)` and `channel_decisions` `(n,
+        channel_gates)` (every gate's 0/1 decision, see `routing_codes`),
+        plus `block_names`.
 
     Example:
 
@@ -38,7 +44,7 @@ def per_image_results(model, dataset):
     blocks = gated_blocks(model)
     runner = decision_model(model) if blocks else model
     input_shape = model.inputs[0].shape[1:]
-    labels, predictions, flops, keeps = [], [], [], []
+    labels, predictions, flops, keeps, runs, channels = [], [], [], [], [], []
     static = count_flops(model, gates=False)
     for images, batch_labels in dataset:
         images = check_images(np.asarray(images), input_shape)
@@ -48,10 +54,15 @@ def per_image_results(model, dataset):
             decisions = [np.asarray(d) for d in outputs["decisions"]]
             flops.append(flops_from_decisions(model, decisions))
             keeps.append(np.stack([d[:, 0] * d[:, 1] for d in decisions], 1))
+            codes = routing_codes(model, gate_decisions(model, images))
+            runs.append(codes[0])
+            channels.append(codes[1])
         else:
             logits = np.asarray(outputs)
             flops.append(np.full((len(images),), static, dtype=np.int64))
             keeps.append(np.zeros((len(images), 0), np.float32))
+            runs.append(np.zeros((len(images), 0), np.int8))
+            channels.append(np.zeros((len(images), 0), np.int8))
         labels.append(np.asarray(batch_labels).reshape(-1))
         predictions.append(np.argmax(logits, axis=-1))
     if not labels:
@@ -61,11 +72,13 @@ def per_image_results(model, dataset):
         "predictions": np.concatenate(predictions).astype(np.int64),
         "flops": np.concatenate(flops).astype(np.int64),
         "keep": np.concatenate(keeps).astype(np.float32),
+        "block_runs": np.concatenate(runs),
+        "channel_decisions": np.concatenate(channels),
         "block_names": [block.name for block in blocks],
     }
 
 
-def evaluate_model(model, dataset):
+def evaluate_model(model, dataset, agreement_images=None):
     """Evaluates a model image by image on a labelled dataset.
 
     Every batch is checked (shape, dtype, NaN) before it runs; per-image
@@ -76,13 +89,18 @@ def evaluate_model(model, dataset):
         model: a model built by lcnet_tf, gated or static.
         dataset: iterable of `(images, labels)` batches, e.g. from
             `lcnet_tf.data.cifar10_dataset("test")`.
+        agreement_images: float array or None. For a gated model, images
+            on which to compare training-mode and inference decisions
+            (`decision_agreement`, batch 128).
 
     Returns:
         A dict with `num_images`, `top1`, `flops_mean` / `_min` / `_max`,
         `static_flops` (the ungated network), `open_flops` (every gate
         open), `flops_ratio` (mean / static), `gate_overhead`
         (open / static - 1), `keep_rates` (per gated block, the fraction
-        of its body that ran) and `tau` (per gated block).
+        of its body that ran), `tau` (per gated block) and, for a gated
+        model, `routing` (`routing_stats`) and, with `agreement_images`,
+        `train_inference_agreement` (`decision_agreement`).
 
     Example:
 
@@ -91,7 +109,12 @@ def evaluate_model(model, dataset):
     print(format_report(report))
     ```
     """
-    return summarize(model, per_image_results(model, dataset))
+    report = summarize(model, per_image_results(model, dataset))
+    if agreement_images is not None and gated_blocks(model):
+        report["train_inference_agreement"] = decision_agreement(
+            model, agreement_images
+        )
+    return report
 
 
 def summarize(model, results):
@@ -101,7 +124,7 @@ def summarize(model, results):
     open_flops = count_flops(model, gates=True)
     per_image = results["flops"]
     keep = results["keep"].mean(axis=0)
-    return {
+    report = {
         "model": model.name,
         "num_images": int(len(per_image)),
         "top1": float(np.mean(results["predictions"] == results["labels"])),
@@ -117,6 +140,9 @@ def summarize(model, results):
         },
         "tau": {block.name: block.gates[0].tau for block in blocks},
     }
+    if blocks:
+        report["routing"] = routing_stats(model, results)
+    return report
 
 
 def format_report(report):
@@ -132,6 +158,26 @@ def format_report(report):
         f"gate overhead       {100 * report['gate_overhead']:.3f}% "
         f"(every gate open)",
     ]
+    routing = report.get("routing")
+    if routing:
+        lines += [
+            f"distinct routings   {routing['distinct_block_routings']} "
+            f"(blocks), {routing['distinct_routings']} (with channels); "
+            f"top one on {100 * routing['top_routing_share']:.1f}% of images",
+            f"FLOPs p10/p50/p90   {routing['flops_p10']:.4g} / "
+            f"{routing['flops_p50']:.4g} / {routing['flops_p90']:.4g} "
+            f"(p90/p10 {routing['flops_p90_over_p10']:.2f})",
+            f"conditional gates   "
+            f"{100 * routing['conditional_gate_share']:.1f}% of "
+            f"{routing['num_gates']} keep between 5% and 95% of images",
+        ]
+    agreement = report.get("train_inference_agreement")
+    if agreement:
+        lines.append(
+            f"train/infer agree   {100 * agreement['agreement']:.2f}% of "
+            f"decisions; FLOPs ratio {agreement['flops_ratio_training']:.3f}"
+            f" (training mode) vs {agreement['flops_ratio_inference']:.3f}"
+        )
     if report["keep_rates"]:
         lines.append("keep rate per gated block:")
         for name, rate in report["keep_rates"].items():

@@ -13,7 +13,7 @@ from lcnet_tf.validation import check_images
 
 def _block_inputs_model(model, blocks):
     return keras.Model(
-        model.inputs,
+        model.inputs[0],
         [block.input for block in blocks],
         name=f"{model.name}_gate_inputs",
     )

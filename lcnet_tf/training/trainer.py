@@ -8,12 +8,15 @@ import keras
 
 from lcnet_tf.data.cifar10 import cifar10_dataset
 from lcnet_tf.data.imagenet import imagenet_dataset
+from lcnet_tf.flops import gated_blocks
 from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
 from lcnet_tf.models.cifar_resnet import cifar_resnet
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
 from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import strategy as strategies
+from lcnet_tf.training.batch_norm_recalibration import BatchNormRecalibration
 from lcnet_tf.training.distiller import GatedDistiller
+from lcnet_tf.training.gate_schedule import GateSchedule
 
 CIFAR10_TRAIN_SIZE = 50_000
 IMAGENET_TRAIN_SIZE = 1_281_167
@@ -39,6 +42,7 @@ def build_model(config):
         budget_target=config.budget_target,
         budget_weight=config.budget_weight,
         seed=config.seed,
+        gate_regularizer=config.gate_regularizer(),
     )
     if config.dataset == "cifar10":
         model = cifar_resnet(config.depth, **kwargs)
@@ -160,12 +164,14 @@ def build_schedule(config, steps):
     return schedule
 
 
-def build_optimizer(config, steps):
+def build_optimizer(config, steps, model=None):
     """SGD with momentum, decoupled weight decay and the LR schedule.
 
     Args:
         config: a `TrainConfig`.
         steps: int. Optimizer steps per epoch.
+        model: the model to train; needed with `gate_weight_decay=False`
+            to find the gate heads' variables.
 
     Returns:
         A `keras.optimizers.SGD`.
@@ -176,7 +182,24 @@ def build_optimizer(config, steps):
         weight_decay=config.weight_decay or None,
     )
     if config.weight_decay:
-        optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+        gates = []
+        if not config.gate_weight_decay:
+            if model is None:
+                raise ValueError(
+                    "`gate_weight_decay=False` needs the model to find "
+                    "its gate variables: build_optimizer(config, steps, "
+                    "model)."
+                )
+            student = getattr(model, "student", model)
+            gates = [
+                variable
+                for block in gated_blocks(student)
+                for gate in block.gates
+                for variable in gate.trainable_variables
+            ]
+        optimizer.exclude_from_weight_decay(
+            var_list=gates or None, var_names=NO_DECAY
+        )
     return optimizer
 
 
@@ -258,13 +281,30 @@ def train(config, callbacks=(), strategy=None):
         model = build_model(config)
         if config.distill_from:
             model = build_distiller(config, model)
-        model = compile_model(model, build_optimizer(config, steps))
+        model = compile_model(model, build_optimizer(config, steps, model))
     if strategies.is_multi_worker(strategy):
         _work_around_multi_worker_keras(model)
     backup = os.path.join(config.model_dir, "backup")
     if not chief:
         backup = os.path.join(backup, f"worker{strategies.task_id(strategy)}")
     all_callbacks = [keras.callbacks.BackupAndRestore(backup)]
+    if config.budget_anneal or config.gate_regularizer() is not None:
+        all_callbacks.append(
+            GateSchedule(
+                config.epochs * steps,
+                target=config.budget_target,
+                budget_anneal=config.budget_anneal,
+            )
+        )
+    if config.recalibrate_batches:
+        # First in the list: checkpoints written at an epoch's end hold
+        # the recalibrated statistics.
+        all_callbacks.insert(
+            0,
+            BatchNormRecalibration(
+                train_ds, config.recalibrate_batches, config.batch_size
+            ),
+        )
     if chief:
         checkpoint_dir = os.path.join(config.model_dir, "checkpoints")
         os.makedirs(checkpoint_dir, exist_ok=True)
