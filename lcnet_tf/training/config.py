@@ -219,15 +219,23 @@ class TrainConfig:
         """
         from lcnet_tf.layers.gate_regularizer import GateRegularizer
 
-        regularizer = GateRegularizer(
-            low=self.keep_rate_low,
-            high=self.keep_rate_high,
-            bounds_weight=self.bounds_weight,
-            alpha=self.shaping_alpha,
-            beta=self.shaping_beta,
-            shaping_weight=self.shaping_weight,
-            anneal=self.regularizer_anneal,
-        )
+        try:
+            regularizer = GateRegularizer(
+                low=self.keep_rate_low,
+                high=self.keep_rate_high,
+                bounds_weight=self.bounds_weight,
+                alpha=self.shaping_alpha,
+                beta=self.shaping_beta,
+                shaping_weight=self.shaping_weight,
+                anneal=self.regularizer_anneal,
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"Bad gate regularizer fields (GateRegularizer's low, high, "
+                f"alpha, beta, anneal are keep_rate_low, keep_rate_high, "
+                f"shaping_alpha, shaping_beta, regularizer_anneal here): "
+                f"{error}"
+            ) from None
         if not (self.bounds_weight or self.shaping_weight):
             return None
         return regularizer

@@ -16,6 +16,12 @@ from lcnet_tf.training import TrainConfig
         ("train_examples", 0, "train_examples"),
         ("dataset", "mnist", "dataset"),
         ("learning_rate", 0.0, "learning_rate"),
+        ("recalibrate_batches", -1, "recalibrate_batches"),
+        ("budget_anneal", 1.5, "budget_anneal"),
+        ("keep_rate_high", 0.05, "keep_rate_low.*low < high"),
+        ("shaping_alpha", 0.0, "shaping_alpha.*alpha"),
+        ("regularizer_anneal", 0.0, "regularizer_anneal.*anneal"),
+        ("bounds_weight", -1.0, "bounds_weight"),
     ],
 )
 def test_bad_fields(field, value, match):
@@ -27,3 +33,17 @@ def test_json_round_trip(tmp_path):
     config = TrainConfig(depth=32, gating="l", data_dir="x")
     config.to_json(tmp_path / "c.json")
     assert TrainConfig.from_json(tmp_path / "c.json") == config
+
+
+def test_gate_regularizer_from_fields():
+    assert TrainConfig().gate_regularizer() is None
+    config = TrainConfig(bounds_weight=2.0, keep_rate_low=0.2)
+    regularizer = config.gate_regularizer()
+    assert (regularizer.low, regularizer.bounds_weight) == (0.2, 2.0)
+    assert regularizer.shaping_weight == 0.0
+
+
+@pytest.mark.parametrize("gating", ["aig", "none"])
+def test_regularizer_needs_l_or_c_gates(gating):
+    with pytest.raises(ValueError, match=f"gating.*{gating}|{gating}"):
+        TrainConfig(gating=gating, shaping_weight=1.0)

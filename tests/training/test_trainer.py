@@ -55,3 +55,28 @@ def test_schedules(schedule):
     rates = [float(lr(step)) for step in (0, 10, 25, 39)]
     assert rates[1] == pytest.approx(0.2, rel=1e-3)
     assert rates[3] < rates[2] <= rates[1]
+
+
+def test_gate_recipe_options_reach_the_run(tmp_path, cifar10_dir):
+    config = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=2,
+        budget_target=0.4,
+        budget_anneal=0.5,
+        bounds_weight=1.0,
+        gate_weight_decay=False,
+        recalibrate_batches=2,
+    )
+    model, history = train(config)
+    gate = model.get_layer("stage1_block1").block_gate
+    assert gate.regularizer.bounds_weight == 1.0
+    # The schedule ran to its end: final target and bounds.
+    assert model.get_layer("flops_budget").target == pytest.approx(0.4)
+    # Set before each of the 4 steps: 3/4 before the last one.
+    assert float(gate.progress.numpy()) == pytest.approx(0.75)
+    optimizer = model.optimizer
+    assert not optimizer._use_weight_decay(gate.hidden.kernel)
+    assert optimizer._use_weight_decay(model.get_layer("stem_conv").kernel)
+    loaded = load_model(f"{config.model_dir}/model.keras")
+    assert loaded.get_layer("stage1_block1").block_gate.regularizer
