@@ -6,8 +6,8 @@ from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import decision_agreement
 from lcnet_tf.training import gate_decisions
 from lcnet_tf.training.gate_decisions import decisions_flops
-from tests.fixtures import randomize_gates
 from tests.fixtures import random_images
+from tests.fixtures import randomize_gates
 
 
 def _model(gating="lc", **kwargs):

@@ -5,8 +5,8 @@ from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import evaluate_model
 from lcnet_tf.training import routing_stats
-from tests.fixtures import randomize_gates
 from tests.fixtures import random_images
+from tests.fixtures import randomize_gates
 
 
 def _lc14():
