@@ -163,15 +163,23 @@ def build_cifar10_results(
         "exact_prefix": results_page.exact_prefix_table(rows),
         "anchors": results_page.anchors_table(),
     }
+    test = cifar10_dataset("test", data_dir, batch_size=500)
+    # Every gated row's sweep: a knob that moves FLOPs in steps is what
+    # routing per image gives; a flat sweep is a fixed sub-network.
+    sweeps = {
+        row["row"]: _cached(
+            os.path.join(root, row["row"], "threshold_sweep.json"),
+            lambda name=row["row"]: threshold_sweep(model_of(name), test, taus),
+            valid=lambda value: [p["tau"] for p in value] == list(taus),
+        )
+        for row in rows
+        if row.get("routing")
+    }
+    sections["dynamism"] = results_page.dynamism_table(rows, sweeps)
     if focus_row in by_name:
         focus_folder = os.path.join(root, focus_row)
         focus_model = model_of(focus_row)
-        test = cifar10_dataset("test", data_dir, batch_size=500)
-        sweep = _cached(
-            os.path.join(focus_folder, "threshold_sweep.json"),
-            lambda: threshold_sweep(focus_model, test, taus),
-            valid=lambda value: [p["tau"] for p in value] == list(taus),
-        )
+        sweep = sweeps[focus_row]
         sections["sweep"] = results_page.sweep_table(sweep, focus_row)
         per_image = _per_image(focus_model, focus_folder, data_dir)
         figures["keep_by_class"] = plots.plot_keep_by_class(

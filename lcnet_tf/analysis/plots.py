@@ -99,6 +99,21 @@ def plot_pareto(rows, path, sweep=None, sweep_label="threshold sweep"):
             label=kind,
             zorder=3,
         )
+        if kind == "static":
+            # The reference a gated row must beat: static ResNets of
+            # several depths, the best of each depth joined.
+            best = {}
+            for xi, yi in zip(x, y):
+                best[round(xi, 1)] = max(best.get(round(xi, 1), 0), yi)
+            if len(best) > 1:
+                reference = sorted(best.items())
+                axes[0].plot(
+                    [p[0] for p in reference],
+                    [p[1] for p in reference],
+                    linestyle="--",
+                    color=color,
+                    zorder=2,
+                )
         # Labels of one kind's points at about the same FLOPs (the static
         # rows) are stacked instead of printed over each other.
         stacked = {}

@@ -119,8 +119,57 @@ def results_table(rows, static_row):
             f"| {target} | {_pct(row['top1'])} | {delta:+.2f} "
             f"| {row['flops_mean'] / 1e6:.2f}M "
             f"| {row['flops_min'] / 1e6:.1f}-{row['flops_max'] / 1e6:.1f}M "
-            f"| {row['static_flops'] / row['flops_mean']:.2f}x "
+            # Against the reference network, so a smaller static ResNet
+            # shows its own reduction.
+            f"| {static_row['static_flops'] / row['flops_mean']:.2f}x "
             f"| {_pct(row['gate_overhead'])} | {latency_text} |"
+        )
+    return "\n".join(lines)
+
+
+def dynamism_table(rows, sweeps=None):
+    """How per-image each gated row's routing is, as Markdown.
+
+    Args:
+        rows: list of row dicts whose evaluation holds `routing` (see
+            `lcnet_tf.training.routing_stats`) and, optionally,
+            `train_inference_agreement`.
+        sweeps: dict from row name to its threshold sweep, or None.
+
+    Returns:
+        str.
+    """
+    lines = [
+        "| row | block routings | routings with channels | top routing "
+        "| FLOPs p10 / p50 / p90 | p90/p10 | conditional gates "
+        "| train/infer agreement | sweep points in ratio 0.25-0.8 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        routing = row.get("routing")
+        if not routing:
+            continue
+        agreement = row.get("train_inference_agreement")
+        sweep = (sweeps or {}).get(row["row"])
+        points = "-"
+        if sweep:
+            ratios = {
+                round(p["flops_ratio"], 3)
+                for p in sweep
+                if 0.25 <= p["flops_ratio"] <= 0.8
+            }
+            points = str(len(ratios))
+        lines.append(
+            f"| `{row['row']}` | {routing['distinct_block_routings']} "
+            f"| {routing['distinct_routings']} "
+            f"| {_pct(routing['top_routing_share'])} "
+            f"| {routing['flops_p10'] / 1e6:.1f} / "
+            f"{routing['flops_p50'] / 1e6:.1f} / "
+            f"{routing['flops_p90'] / 1e6:.1f}M "
+            f"| {routing['flops_p90_over_p10']:.2f} "
+            f"| {_pct(routing['conditional_gate_share'])} "
+            f"| {_pct(agreement['agreement']) if agreement else '-'} "
+            f"| {points} |"
         )
     return "\n".join(lines)
 

@@ -75,6 +75,11 @@ class TrainConfig:
             the keep-rate bounds tighten from [0, 1].
         gate_weight_decay: bool. Decay the gate heads' kernels like the
             rest (False keeps weight decay off the gates).
+        freeze_routing_from: str or None. A trained gated `.keras` model:
+            train it with its most frequent routing on the CIFAR-10 test
+            images frozen (a static pruned network of the same FLOPs;
+            `lcnet_tf.training.freeze_routing`). Its architecture
+            replaces `depth`, `gating` and the gate fields.
     """
 
     dataset: str = "cifar10"
@@ -119,6 +124,7 @@ class TrainConfig:
     shaping_beta: float = 0.4
     regularizer_anneal: float = 0.5
     gate_weight_decay: bool = True
+    freeze_routing_from: str | None = None
 
     def __post_init__(self):
         self.validate()
@@ -206,6 +212,15 @@ class TrainConfig:
             raise ValueError(
                 "`bounds_weight` / `shaping_weight` need a gated model; "
                 "gating='none' has no gates."
+            )
+        if self.freeze_routing_from and (
+            self.init_from or self.gating == "none" or regularizer
+        ):
+            raise ValueError(
+                "`freeze_routing_from` starts from a trained gated model "
+                "and fixes its gates: it excludes `init_from`, gating "
+                "'none' and gate regularizers. Received: init_from="
+                f"{self.init_from!r}, gating={self.gating!r}"
             )
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")

@@ -236,6 +236,7 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
     Returns:
         dict: row name -> its result dict (also `root/<row>/result.json`).
     """
+    from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
     from lcnet_tf.data.cifar10 import resolve_data_dir
     from lcnet_tf.data.exact_prefix import EXACT_PREFIX_FILE
@@ -282,7 +283,10 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
             training=False,
             num_examples=evaluate_examples,
         )
-        result = evaluate_model(model, dataset)
+        agreement_images, _ = cifar10_arrays(
+            "test", config.data_dir, num_examples=1024
+        )
+        result = evaluate_model(model, dataset, agreement_images)
         data_dir = resolve_data_dir(config.data_dir)
         if data_dir and os.path.exists(
             os.path.join(data_dir, EXACT_PREFIX_FILE)

@@ -11,7 +11,8 @@ from lcnet_tf.flops import gated_blocks
 from lcnet_tf.validation import check_images
 
 
-def _block_inputs_model(model, blocks):
+def block_inputs_model(model, blocks):
+    """A model from images to the inputs of `blocks` (what gates read)."""
     return keras.Model(
         model.inputs[0],
         [block.input for block in blocks],
@@ -68,7 +69,7 @@ def gate_decisions(model, images, training=False, batch_size=128):
     images = check_images(images, model.inputs[0].shape[1:])
     if int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
-    features_model = _block_inputs_model(model, blocks)
+    features_model = block_inputs_model(model, blocks)
     parts = {block.name: {"run": [], "channels": []} for block in blocks}
     state = _frozen_state(model) if training else contextlib.nullcontext()
     with state:

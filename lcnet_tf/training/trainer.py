@@ -16,6 +16,8 @@ from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import strategy as strategies
 from lcnet_tf.training.batch_norm_recalibration import BatchNormRecalibration
 from lcnet_tf.training.distiller import GatedDistiller
+from lcnet_tf.training.frozen_routing import freeze_routing
+from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_schedule import GateSchedule
 
 CIFAR10_TRAIN_SIZE = 50_000
@@ -44,7 +46,9 @@ def build_model(config):
         seed=config.seed,
         gate_regularizer=config.gate_regularizer(),
     )
-    if config.dataset == "cifar10":
+    if config.freeze_routing_from:
+        model = _frozen_routing_model(config)
+    elif config.dataset == "cifar10":
         model = cifar_resnet(config.depth, **kwargs)
     else:
         model = imagenet_resnet(
@@ -56,6 +60,24 @@ def build_model(config):
         init_from_static(model, config.init_from)
     if config.sync_batch_norm:
         use_synchronized_batch_norm(model)
+    return model
+
+
+def _frozen_routing_model(config):
+    from lcnet_tf.data.cifar10 import cifar10_arrays
+    from lcnet_tf.models.gate_controls import set_budget
+    from lcnet_tf.models.saving import load_model
+
+    model = load_model(config.freeze_routing_from, compile=False)
+    if not gated_blocks(model):
+        raise ValueError(
+            f"`freeze_routing_from` must be a gated model; "
+            f"{config.freeze_routing_from} has no gates."
+        )
+    images, _ = cifar10_arrays("test", config.data_dir)
+    routing, _ = most_frequent_routing(model, images)
+    freeze_routing(model, routing, images)
+    set_budget(model, config.budget_target, config.budget_weight)
     return model
 
 

@@ -1,0 +1,129 @@
+"""A gated model's most frequent routing, frozen into a static network."""
+
+import keras
+import numpy as np
+
+from lcnet_tf.flops import gated_blocks
+from lcnet_tf.training.gate_decisions import block_inputs_model
+from lcnet_tf.training.gate_decisions import gate_decisions
+
+# Keep logits this far from 0 decide the same way for any input and any
+# exploration noise a training config could add.
+_FROZEN_LOGIT = 30.0
+
+
+def most_frequent_routing(model, images, batch_size=256):
+    """The routing (every gate's decisions) most images take.
+
+    Args:
+        model: a gated model built by lcnet_tf.
+        images: float array `(n, height, width, channels)`, normalised.
+        batch_size: int. Inference batch size.
+
+    Returns:
+        `(routing, share)`: a dict from block name to `{"run": 0 or 1,
+        "channels": int8 array (channel_gates,)}` (as `gate_decisions`
+        gives per image), and the share of images that take it.
+
+    Example:
+
+    ```python
+    routing, share = most_frequent_routing(model, x_test)
+    ```
+    """
+    decisions = gate_decisions(model, images, batch_size=batch_size)
+    names = list(decisions)
+    codes = np.concatenate(
+        [
+            np.concatenate([part["run"][:, None], part["channels"]], axis=1)
+            for part in decisions.values()
+        ],
+        axis=1,
+    )
+    patterns, counts = np.unique(codes, axis=0, return_counts=True)
+    top = patterns[int(np.argmax(counts))]
+    routing, column = {}, 0
+    for name in names:
+        width = decisions[name]["channels"].shape[1]
+        routing[name] = {
+            "run": int(top[column]),
+            "channels": top[column + 1 : column + 1 + width].astype(np.int8),
+        }
+        column += 1 + width
+    return routing, float(counts.max() / len(codes))
+
+
+def freeze_routing(model, routing, images=None):
+    """Fixes every gate of `model` to one routing, in place.
+
+    The result is a static pruned network written as a gated one: each
+    gate's keep logits ignore the input and decide as `routing` says, its
+    learned scale becomes a constant (the mean over `images`, when
+    given), and the gate heads stop training. Exact FLOPs, exports and
+    evaluation work unchanged; fine-tuning it with the same epochs as a
+    gated row separates what per-image routing buys from what pruning
+    buys.
+
+    Args:
+        model: a gated model built by lcnet_tf.
+        routing: dict as `most_frequent_routing` returns. A skipped
+            block's channel decisions do not matter.
+        images: float array or None. Images over which each learned
+            scale is averaged (None keeps the scale head's bias alone).
+
+    Returns:
+        The model.
+    """
+    blocks = {block.name: block for block in gated_blocks(model)}
+    missing = sorted(set(blocks) - set(routing))
+    if missing:
+        raise ValueError(
+            f"`routing` has no decisions for the gated blocks {missing}."
+        )
+    hidden = _mean_hidden(model, blocks, images) if images is not None else {}
+    for name, block in blocks.items():
+        decision = routing[name]
+        if block.block_gate is not None:
+            _fix(block.block_gate, [decision["run"]], hidden.get((name, 0)))
+        if block.channel_gate is not None:
+            channels = np.asarray(decision["channels"])
+            if channels.shape != (block.channel_gate.units,):
+                raise ValueError(
+                    f"Block '{name}' has {block.channel_gate.units} channel "
+                    f"gates; `routing` gives {channels.shape}."
+                )
+            _fix(block.channel_gate, channels, hidden.get((name, 1)))
+    return model
+
+
+def _mean_hidden(model, blocks, images):
+    """Mean hidden activation of each gate head over `images`."""
+    features = block_inputs_model(model, list(blocks.values())).predict(
+        images, batch_size=256, verbose=0
+    )
+    if len(blocks) == 1:
+        features = [features]
+    means = {}
+    for (name, block), x in zip(blocks.items(), features):
+        pooled = keras.ops.mean(x, axis=(1, 2))
+        for index, gate in enumerate((block.block_gate, block.channel_gate)):
+            if gate is not None:
+                hidden = keras.ops.convert_to_numpy(gate.hidden(pooled))
+                means[(name, index)] = hidden.mean(axis=0)
+    return means
+
+
+def _fix(gate, keep, mean_hidden):
+    keep = np.asarray(keep, np.float32)
+    kernel = gate.keep_logits.kernel
+    kernel.assign(np.zeros(kernel.shape, np.float32))
+    gate.keep_logits.bias.assign(np.where(keep > 0, 1.0, -1.0) * _FROZEN_LOGIT)
+    if gate.scale == "learned":
+        scale = gate.scale_logits
+        bias = scale.bias.numpy()
+        if mean_hidden is not None:
+            bias = bias + mean_hidden @ scale.kernel.numpy()
+        scale.kernel.assign(np.zeros(scale.kernel.shape, np.float32))
+        scale.bias.assign(bias.astype(np.float32))
+    gate.noise_std = 0.0
+    gate.trainable = False

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from lcnet_tf.flops import flops_per_image
+from lcnet_tf.models import cifar_resnet
+from lcnet_tf.training import gate_decisions
+from lcnet_tf.training.frozen_routing import freeze_routing
+from lcnet_tf.training.gate_decisions import block_inputs_model
+from lcnet_tf.training.frozen_routing import most_frequent_routing
+from tests.fixtures import randomize_gates
+from tests.fixtures import random_images
+
+
+def _model():
+    model = cifar_resnet(
+        14, gating="lc", input_shape=(8, 8, 3), channel_groups=8
+    )
+    randomize_gates(model, seed=2, scale=0.5)
+    return model
+
+
+def test_most_frequent_routing_is_the_mode_of_the_decisions():
+    model = _model()
+    images = random_images(n=64, size=8)
+    routing, share = most_frequent_routing(model, images)
+    decisions = gate_decisions(model, images)
+    same = np.ones(64, bool)
+    for name, part in decisions.items():
+        same &= part["run"] == routing[name]["run"]
+        same &= (part["channels"] == routing[name]["channels"]).all(axis=1)
+    assert share == same.mean() > 0
+
+
+def test_frozen_model_routes_every_image_alike_and_keeps_the_scale():
+    model = _model()
+    images = random_images(n=64, size=8)
+    routing, share = most_frequent_routing(model, images)
+    block = model.get_layer("stage2_block2")
+    features = block_inputs_model(model, [block]).predict(images, verbose=0)
+    gate = block.channel_gate
+    hidden = gate.hidden(features.mean(axis=(1, 2)))
+    pre_activation = np.asarray(gate.scale_logits(hidden)).mean(axis=0)
+    freeze_routing(model, routing, images)
+    flops = flops_per_image(model, images)
+    assert len(set(flops)) == 1
+    frozen = gate_decisions(model, images * 5.0)
+    for name, part in frozen.items():
+        assert (part["run"] == routing[name]["run"]).all()
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    assert gates and not any(g.trainable for g in gates)
+    # The learned scale is now a constant: the scale of the mean
+    # pre-activation over the images.
+    scale = np.asarray(gate(features)[1])
+    np.testing.assert_allclose(
+        scale,
+        np.broadcast_to(
+            np.repeat(2 / (1 + np.exp(-pre_activation)), gate.groups),
+            scale.shape,
+        ),
+        rtol=1e-5,
+    )
+
+
+def test_routing_must_cover_every_block():
+    model = _model()
+    with pytest.raises(ValueError, match="no decisions"):
+        freeze_routing(model, {})
