@@ -5,10 +5,10 @@ from lcnet_tf.flops import flops_per_image
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import gate_decisions
 from lcnet_tf.training.frozen_routing import freeze_routing
-from lcnet_tf.training.gate_decisions import block_inputs_model
 from lcnet_tf.training.frozen_routing import most_frequent_routing
-from tests.fixtures import randomize_gates
+from lcnet_tf.training.gate_decisions import block_inputs_model
 from tests.fixtures import random_images
+from tests.fixtures import randomize_gates
 
 
 def _model():
