@@ -23,10 +23,23 @@ def define_flags():
         )
     if "depth" not in FLAGS:
         flags.DEFINE_integer("depth", 20, "CIFAR ResNet depth.")
+    flags.DEFINE_enum(
+        "table",
+        "dynamic",
+        ["dynamic", "budget3"],
+        "Which table: 'dynamic' (gated rows against static ResNet-8/14/20 "
+        "and frozen-routing rows of the same epochs, gate-training recipe "
+        "of issue 13) or 'budget3' (the first table: 3 fine-tuning "
+        "epochs, every gating at every target, ablations).",
+    )
     flags.DEFINE_list("targets", ["0.3", "0.5", "0.7"], "FLOPs targets.")
     flags.DEFINE_list("gatings", ["lc", "aig", "l", "c"], "Gated row kinds.")
     flags.DEFINE_integer("static_epochs", 30, "Static baseline epochs.")
-    flags.DEFINE_integer("finetune_epochs", 3, "Fine-tuning epochs.")
+    flags.DEFINE_integer(
+        "finetune_epochs",
+        None,
+        "Fine-tuning epochs (default: 10 for 'dynamic', 3 for 'budget3').",
+    )
     flags.DEFINE_list(
         "scale_ablations", ["gate", "none"], "Other scalings of an LC row."
     )
@@ -53,14 +66,25 @@ def define_flags():
 
 def rows_from_flags():
     """The `ExperimentRow`s the flags describe."""
+    from lcnet_tf.training.experiments import cifar10_dynamic_rows
     from lcnet_tf.training.experiments import cifar10_rows
 
+    targets = sorted(float(t) for t in FLAGS.targets)
+    if FLAGS.table == "dynamic":
+        return cifar10_dynamic_rows(
+            targets=targets,
+            single_target=FLAGS.ablation_target,
+            static_epochs=FLAGS.static_epochs,
+            finetune_epochs=FLAGS.finetune_epochs or 10,
+            frozen_targets=[t for t in targets if t <= 0.5],
+            data_dir=FLAGS.data_dir,
+        )
     return cifar10_rows(
         depth=FLAGS.depth,
-        targets=sorted(float(t) for t in FLAGS.targets),
+        targets=targets,
         gatings=FLAGS.gatings,
         static_epochs=FLAGS.static_epochs,
-        finetune_epochs=FLAGS.finetune_epochs,
+        finetune_epochs=FLAGS.finetune_epochs or 3,
         scale_ablations=FLAGS.scale_ablations,
         ablation_target=FLAGS.ablation_target,
         distill_targets=[float(t) for t in FLAGS.distill_targets],
@@ -80,7 +104,10 @@ def main(argv):
         raise app.UsageError(str(error)) from None
     if FLAGS.list:
         for row in rows:
-            line = f"{row.name} <- {row.init_from_row or 'scratch'}"
+            source = row.init_from_row or "scratch"
+            if row.freeze_row:
+                source = f"frozen {row.freeze_row}"
+            line = f"{row.name} <- {source}"
             if row.teacher_row:
                 line += f", distilled from {row.teacher_row}"
             print(line)

@@ -20,7 +20,12 @@ def define_flags():
     experiments.define_flags()
     if "page" in FLAGS:
         return
-    flags.DEFINE_string("page", "results/cifar10.md", "Page to update.")
+    flags.DEFINE_string(
+        "page",
+        None,
+        "Page to update (default: results/cifar10_dynamic.md for "
+        "--table=dynamic, results/cifar10.md for --table=budget3).",
+    )
     flags.DEFINE_integer(
         "latency_images", 500, "Test images per latency run (0: skip)."
     )
@@ -51,33 +56,40 @@ def main(argv):
     targets = sorted(float(t) for t in FLAGS.targets)
     rows = experiments.rows_from_flags()
     names = [row.name for row in rows]
-    suffix = f"resnet{FLAGS.depth}_t{int(round(targets[0] * 100)):02d}"
     finished = {row["row"]: row for row in load_rows(FLAGS.root, names)}
+    if FLAGS.table == "dynamic":
+        page = FLAGS.page or "results/cifar10_dynamic.md"
+        depth, tail = 20, f"_e{FLAGS.finetune_epochs or 10}"
+        single = f"_resnet20_t{int(round(FLAGS.ablation_target * 100)):02d}"
+        compare = [f"{g}{single}{tail}" for g in ("l", "c", "aig")]
+        compare += [f"lc{single}{tail}_frozen"]
+    else:
+        page = FLAGS.page or "results/cifar10.md"
+        depth, tail = FLAGS.depth, ""
+        single = f"_resnet{depth}_t{int(round(targets[0] * 100)):02d}"
+        compare = [f"{g}{single}" for g in FLAGS.gatings if g != "lc"]
+        compare += [f"lc{single}_kd"]
+    suffix = f"resnet{depth}_t{int(round(targets[0] * 100)):02d}{tail}"
     # The static row of the same budget, or the baseline it starts from
     # while that row is not trained yet.
-    static_row = f"resnet{FLAGS.depth}_static_ft"
+    static_row = f"resnet{depth}_static_ft{tail}"
     if static_row not in finished:
-        static_row = f"resnet{FLAGS.depth}_static"
+        static_row = f"resnet{depth}_static"
     try:
         report = build_cifar10_results(
             FLAGS.root,
             names,
-            FLAGS.page,
+            page,
             FLAGS.data_dir,
             static_row=static_row,
             focus_row=FLAGS.focus_row or f"lc_{suffix}",
-            compare_rows=[
-                f"{gating}_{suffix}"
-                for gating in FLAGS.gatings
-                if gating != "lc"
-            ]
-            + [f"lc_{suffix}_kd"],
+            compare_rows=compare,
             latency_images=FLAGS.latency_images,
             budget_text=budget_text(list(finished.values())),
         )
     except FileNotFoundError as error:
         raise app.UsageError(str(error)) from None
-    print(f"{len(report['rows'])} rows -> {FLAGS.page}")
+    print(f"{len(report['rows'])} rows -> {page}")
     for row in FLAGS.publish:
         if row not in finished:
             raise app.UsageError(f"Row {row!r} has no result to publish.")

@@ -30,12 +30,16 @@ class ExperimentRow:
             starts from.
         teacher_row: str or None. A row whose `model.keras` this row is
             distilled from (`TrainConfig.distill_from`).
+        freeze_row: str or None. A gated row whose most frequent routing
+            this row freezes and fine-tunes
+            (`TrainConfig.freeze_routing_from`).
     """
 
     name: str
     config: TrainConfig
     init_from_row: str | None = None
     teacher_row: str | None = None
+    freeze_row: str | None = None
 
 
 def cifar10_rows(
@@ -169,6 +173,134 @@ def cifar10_rows(
     return rows
 
 
+# The gate-training recipe of the dynamic-routing table, chosen on short
+# runs (`benchmarks/gate_recipes.py`; results/cifar10.md says why).
+DYNAMIC_RECIPE = dict(
+    budget_weight=16.0,
+    noise_std=0.5,
+    budget_anneal=0.5,
+    gate_weight_decay=False,
+    bounds_weight=20.0,
+    shaping_weight=1.0,
+)
+
+
+def _tag(target):
+    return f"t{int(round(target * 100)):02d}"
+
+
+def cifar10_dynamic_rows(
+    targets=(0.3, 0.5, 0.7),
+    single_target=0.5,
+    static_epochs=30,
+    finetune_epochs=10,
+    frozen_targets=(0.3, 0.5),
+    recipe=None,
+    data_dir=None,
+    **overrides,
+):
+    """The table that asks whether per-image routing beats a static net.
+
+    Every row sees `static_epochs + finetune_epochs` epochs in all:
+
+    - static ResNet-8 and ResNet-14 (about 0.31 and 0.65 of ResNet-20's
+      FLOPs) trained from scratch for all of them, and the static
+      ResNet-20 (`resnet20_static`, shared with `cifar10_rows`) given
+      `finetune_epochs` more (`..._ft_eN`);
+    - LC-ResNet-20 at each of `targets`, and L-Net, C-Net and the
+      ConvNet-AIG-style baseline at `single_target`, fine-tuned from
+      the static ResNet-20 with the gate-training `recipe`;
+    - for each of `frozen_targets`, the LC row's most frequent routing
+      frozen into a static pruned ResNet-20 and fine-tuned as long
+      (`..._frozen`): what pruning alone buys.
+
+    Args:
+        targets: FLOPs targets of the LC rows.
+        single_target: FLOPs target of the L, C and AIG rows.
+        static_epochs: int. Epochs of the static ResNet-20.
+        finetune_epochs: int. Epochs of every fine-tuned row.
+        frozen_targets: LC targets that get a frozen-routing row.
+        recipe: dict of `TrainConfig` fields of the gated rows (default
+            `DYNAMIC_RECIPE`; the AIG row takes only its budget fields).
+        data_dir: str or None. CIFAR-10 binaries.
+        **overrides: `TrainConfig` fields set on every row.
+
+    Returns:
+        list of `ExperimentRow`.
+    """
+    recipe = dict(DYNAMIC_RECIPE if recipe is None else recipe)
+    base = dict(
+        batch_size=128, weight_decay=5e-4, seed=0, verbose=2, data_dir=data_dir
+    )
+    base.update(overrides)
+    total = static_epochs + finetune_epochs
+    scratch = dict(gating="none", learning_rate=0.1, warmup_epochs=1, **base)
+    static = "resnet20_static"
+    suffix = f"e{finetune_epochs}"
+    rows = [
+        ExperimentRow(
+            static, TrainConfig(depth=20, epochs=static_epochs, **scratch)
+        ),
+        ExperimentRow(
+            f"resnet8_static_e{total}",
+            TrainConfig(depth=8, epochs=total, **scratch),
+        ),
+        ExperimentRow(
+            f"resnet14_static_e{total}",
+            TrainConfig(depth=14, epochs=total, **scratch),
+        ),
+        ExperimentRow(
+            f"{static}_ft_{suffix}",
+            TrainConfig(
+                depth=20,
+                gating="none",
+                epochs=finetune_epochs,
+                learning_rate=0.02,
+                **base,
+            ),
+            init_from_row=static,
+        ),
+    ]
+    finetune = dict(
+        depth=20, epochs=finetune_epochs, learning_rate=0.02, **base
+    )
+    gated = [("lc", target) for target in targets] + [
+        (gating, single_target) for gating in ("l", "c", "aig")
+    ]
+    aig_fields = ("budget_weight", "budget_anneal", "gate_weight_decay")
+    for gating, target in gated:
+        fields = recipe
+        if gating == "aig":
+            fields = {k: v for k, v in recipe.items() if k in aig_fields}
+        rows.append(
+            ExperimentRow(
+                f"{gating}_resnet20_{_tag(target)}_{suffix}",
+                TrainConfig(
+                    gating=gating,
+                    budget_target=target,
+                    **fields,
+                    **finetune,
+                ),
+                init_from_row=static,
+            )
+        )
+    for target in frozen_targets:
+        source = f"lc_resnet20_{_tag(target)}_{suffix}"
+        rows.append(
+            ExperimentRow(
+                f"{source}_frozen",
+                TrainConfig(
+                    gating="lc",
+                    budget_target=target,
+                    budget_weight=0.0,
+                    **finetune,
+                ),
+                freeze_row=source,
+            )
+        )
+    return rows
+
+
 def restore_published_rows(rows, root, directory=None):
     """Copies published models into the row folders they came from.
 
@@ -263,6 +395,11 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
         if row.init_from_row:
             source = _row_model(root, row.init_from_row, row.name)
             config = dataclasses.replace(config, init_from=source)
+        if row.freeze_row:
+            config = dataclasses.replace(
+                config,
+                freeze_routing_from=_row_model(root, row.freeze_row, row.name),
+            )
         if row.teacher_row:
             config = dataclasses.replace(
                 config,

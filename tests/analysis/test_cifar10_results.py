@@ -132,6 +132,7 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
             f"--root={root}",
             f"--data_dir={cifar10_dir}",
             f"--page={page}",
+            "--table=budget3",
             "--depth=8",
             "--targets=0.5",
             "--gatings=lc,aig",

@@ -116,7 +116,9 @@ def test_bad_flag_is_a_usage_error():
 
 
 def test_experiment_rows_list_and_results_without_rows(tmp_path):
-    listed = _run("lcnet_tf.cli.experiments", "--list", "--depth=32")
+    listed = _run(
+        "lcnet_tf.cli.experiments", "--list", "--table=budget3", "--depth=32"
+    )
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0] == "resnet32_static <- scratch"
@@ -125,6 +127,13 @@ def test_experiment_rows_list_and_results_without_rows(tmp_path):
     assert lines[-1] == (
         "lc_resnet32_t30_kd <- resnet32_static, distilled from resnet32_static"
     )
+    dynamic = _run("lcnet_tf.cli.experiments", "--list")
+    assert dynamic.returncode == 0, dynamic.stderr
+    lines = dynamic.stdout.splitlines()
+    assert "resnet8_static_e40 <- scratch" in lines
+    assert "resnet14_static_e40 <- scratch" in lines
+    assert "lc_resnet20_t30_e10 <- resnet20_static" in lines
+    assert "lc_resnet20_t30_e10_frozen <- frozen lc_resnet20_t30_e10" in lines
     results = _run(
         "lcnet_tf.cli.results",
         f"--root={tmp_path}",
