@@ -3,6 +3,7 @@ from keras import ops
 
 from lcnet_tf.layers.gate_head import GateHead
 from lcnet_tf.layers.gate_head import logistic_noise
+from lcnet_tf.layers.gate_head import refuse_fixed_arguments as _refuse
 
 
 @keras.saving.register_keras_serializable(package="lcnet_tf")
@@ -54,8 +55,12 @@ class AigGate(GateHead):
         seed=None,
         **kwargs,
     ):
-        for key in ("units", "scale", "noise_std"):
-            kwargs.pop(key, None)
+        _refuse(
+            kwargs,
+            ("units", "scale", "noise_std", "regularizer"),
+            "ConvNet-AIG gates have one unit, no scaling, Gumbel noise "
+            "(see `temperature`) and their own target-rate loss",
+        )
         if not float(temperature) > 0.0:
             raise ValueError(
                 f"`temperature` must be > 0. Received: {temperature}"
@@ -89,7 +94,7 @@ class AigGate(GateHead):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("units", "scale", "noise_std"):
+        for key in ("units", "scale", "noise_std", "regularizer"):
             del config[key]
         config["temperature"] = self.temperature
         return config

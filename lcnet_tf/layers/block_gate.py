@@ -1,6 +1,7 @@
 import keras
 
 from lcnet_tf.layers.gate_head import GateHead
+from lcnet_tf.layers.gate_head import refuse_fixed_arguments as _refuse
 
 
 @keras.saving.register_keras_serializable(package="lcnet_tf")
@@ -41,7 +42,7 @@ class BlockGate(GateHead):
         regularizer=None,
         **kwargs,
     ):
-        kwargs.pop("units", None)
+        _refuse(kwargs, ("units",), "BlockGate has one unit per image")
         super().__init__(
             units=1,
             hidden_units=hidden_units,

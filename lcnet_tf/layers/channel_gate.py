@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from lcnet_tf.layers.gate_head import GateHead
+from lcnet_tf.layers.gate_head import refuse_fixed_arguments as _refuse
 
 
 @keras.saving.register_keras_serializable(package="lcnet_tf")
@@ -48,7 +49,7 @@ class ChannelGate(GateHead):
         regularizer=None,
         **kwargs,
     ):
-        kwargs.pop("units", None)
+        _refuse(kwargs, ("units",), "ChannelGate sets it to channels/groups")
         channels, groups = int(channels), int(groups)
         if groups < 1 or channels < 1 or channels % groups:
             raise ValueError(

@@ -35,6 +35,18 @@ def check_threshold(tau):
     return value
 
 
+def refuse_fixed_arguments(kwargs, names, why):
+    """Raises if a gate subclass is given an argument it fixes itself.
+
+    Silently dropping it would hide the user's mistake (Keras' own
+    `Layer.__init__` refuses unknown keywords for the same reason).
+    """
+    given = sorted(name for name in names if name in kwargs)
+    if given:
+        values = ", ".join(f"{name}={kwargs[name]!r}" for name in given)
+        raise ValueError(f"Unsupported argument(s) {values}: {why}.")
+
+
 def logistic_noise(like, seed_generator):
     """Standard logistic noise shaped like `like` (the difference of two
     Gumbel variables), for exploration and Gumbel-softmax sampling."""

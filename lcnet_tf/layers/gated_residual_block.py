@@ -72,7 +72,7 @@ class GatedResidualBlock(keras.layers.Layer):
                 f"scale={scale!r}"
             )
         self.scale = scale
-        self.tau = check_threshold(tau)
+        self._tau = check_threshold(tau)
         self.channel_groups = int(channel_groups)
         self.gate_hidden_units = gate_hidden_units
         self.noise_std = float(noise_std)
@@ -118,6 +118,14 @@ class GatedResidualBlock(keras.layers.Layer):
 
     # Output channels per middle channel (4 for bottleneck blocks).
     expansion = 1
+
+    @property
+    def tau(self):
+        """The gate threshold; the gates hold it (one home), so it follows
+        `set_threshold`. The block gate's when L- and C-Net disagree."""
+        if self.gates:
+            return self.gates[0].tau
+        return self._tau
 
     @property
     def out_channels(self):
@@ -270,7 +278,7 @@ class GatedResidualBlock(keras.layers.Layer):
                 "strides": self.strides,
                 "gating": self.gating,
                 "scale": self.scale,
-                "tau": self.gates[0].tau if self.gates else self.tau,
+                "tau": self.tau,
                 "channel_groups": self.channel_groups,
                 "gate_hidden_units": self.gate_hidden_units,
                 "noise_std": self.noise_std,

@@ -1,8 +1,11 @@
+import re
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from lcnet_tf.layers import AigGate
 from lcnet_tf.layers import BlockGate
 from lcnet_tf.layers import ChannelGate
 from lcnet_tf.layers import GateHead
@@ -126,3 +129,29 @@ def test_head_flops():
     plain = GateHead(units=4, hidden_units=8, scale="none")
     plain.build((None, 8, 8, 16))
     assert plain.head_flops() == 16 * 8 + 8 * 4
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: BlockGate(units=3), "units=3"),
+        (lambda: ChannelGate(8, units=2), "units=2"),
+        (lambda: AigGate(noise_std=1.0), "noise_std=1.0"),
+        (lambda: AigGate(scale="learned"), "scale='learned'"),
+    ],
+)
+def test_subclasses_refuse_arguments_they_fix(make, name):
+    with pytest.raises(ValueError, match=re.escape(name)):
+        make()
+
+
+def test_block_threshold_has_one_home():
+    from lcnet_tf.models import cifar_resnet
+    from lcnet_tf.models import set_threshold
+
+    model = cifar_resnet(8, gating="lc", input_shape=(8, 8, 3))
+    block = model.get_layer("stage1_block1")
+    assert block.tau == 0.5
+    set_threshold(model, 0.7)
+    assert block.tau == pytest.approx(0.7)
+    assert block.get_config()["tau"] == pytest.approx(0.7)
