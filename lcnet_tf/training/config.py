@@ -137,6 +137,24 @@ class TrainConfig:
                 f"{self.dataset!r}"
             )
         check_gating(self.gating)
+        if self.dataset == "cifar10" and (
+            int(self.depth) < 8 or (int(self.depth) - 2) % 6
+        ):
+            raise ValueError(
+                f"`depth` of a CIFAR ResNet must be 6n + 2 (8, 14, 20, 32, "
+                f"56, 110). Received: depth={self.depth}"
+            )
+        if self.dataset == "imagenet2012" and int(self.depth) not in (
+            18,
+            34,
+            50,
+            101,
+            152,
+        ):
+            raise ValueError(
+                f"`depth` of an ImageNet ResNet must be 18, 34, 50, 101 or "
+                f"152. Received: depth={self.depth}"
+            )
         if self.scale not in SCALE_MODES:
             raise ValueError(
                 f"`scale` must be one of {SCALE_MODES}. Received: "
