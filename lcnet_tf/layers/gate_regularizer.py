@@ -148,7 +148,11 @@ class GateRegularizer:
         Returns:
             A scalar tensor.
         """
-        progress = ops.cast(progress, prob.dtype)
+        # In float32 under mixed precision: batch means and CDF
+        # differences are small.
+        gate = ops.cast(gate, "float32")
+        prob = ops.cast(prob, "float32")
+        progress = ops.cast(progress, "float32")
         loss = ops.zeros((), prob.dtype)
         if self.bounds_weight:
             rate = ops.mean(gate, axis=0)

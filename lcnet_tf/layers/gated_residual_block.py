@@ -254,10 +254,14 @@ class GatedResidualBlock(keras.layers.Layer):
         if self.gating == "none":
             return outputs
 
-        batch_ones = ops.ones_like(inputs[:, 0, 0, 0])
-        run = b_gate[:, 0] if self.block_gate is not None else batch_ones
+        # FLOPs and decisions in float32 whatever the compute dtype: a
+        # block's millions of MACs overflow float16.
+        batch_ones = ops.ones_like(inputs[:, 0, 0, 0], dtype="float32")
+        run = batch_ones
+        if self.block_gate is not None:
+            run = ops.cast(b_gate[:, 0], "float32")
         if self.channel_gate is not None:
-            kept = ops.sum(c_gate, axis=-1)
+            kept = ops.sum(ops.cast(c_gate, "float32"), axis=-1)
         else:
             kept = batch_ones * self.filters
         flops = self.flops_for(run, kept)

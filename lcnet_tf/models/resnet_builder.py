@@ -87,7 +87,8 @@ def build_resnet(
             else:
                 x = outputs
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    # float32 under mixed precision, as Keras advises for the last layer.
+    logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(x)
     if not blocks:
         return keras.Model(inputs, logits, name=name)
 
@@ -115,6 +116,9 @@ def build_resnet(
         target=budget_target,
         weight=budget_weight,
         name="flops_budget",
+        # Under mixed precision too: FLOPs overflow float16, and the
+        # logits leave the model in float32 (as Keras advises).
+        dtype="float32",
     )([logits, flops, decisions])
     return keras.Model(inputs, logits, name=name)
 

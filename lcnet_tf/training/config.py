@@ -10,6 +10,7 @@ from lcnet_tf.losses import check_budget_weight
 from lcnet_tf.training.strategy import check_strategy
 
 SCHEDULES = ("cosine", "step")
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 DATASETS = ("cifar10", "imagenet2012")
 
 
@@ -75,6 +76,9 @@ class TrainConfig:
             the keep-rate bounds tighten from [0, 1].
         gate_weight_decay: bool. Decay the gate heads' kernels like the
             rest (False keeps weight decay off the gates).
+        dtype_policy: str. Keras dtype policy of the model: `"float32"`,
+            `"mixed_float16"` (GPUs) or `"mixed_bfloat16"` (TPUs, recent
+            CPUs). FLOPs, the budget and the logits stay float32.
         freeze_routing_from: str or None. A trained gated `.keras` model:
             train it with its most frequent routing on the CIFAR-10 test
             images frozen (a static pruned network of the same FLOPs;
@@ -125,6 +129,7 @@ class TrainConfig:
     regularizer_anneal: float = 0.5
     gate_weight_decay: bool = True
     freeze_routing_from: str | None = None
+    dtype_policy: str = "float32"
 
     def __post_init__(self):
         self.validate()
@@ -137,6 +142,12 @@ class TrainConfig:
                 f"{self.dataset!r}"
             )
         check_gating(self.gating)
+        if self.dtype_policy not in DTYPE_POLICIES:
+            raise ValueError(
+                f"`dtype_policy` must be one of {DTYPE_POLICIES} (float16 "
+                f"alone cannot hold the budget's FLOPs; use "
+                f"'mixed_float16'). Received: {self.dtype_policy!r}"
+            )
         if self.dataset == "cifar10" and (
             int(self.depth) < 8 or (int(self.depth) - 2) % 6
         ):

@@ -33,8 +33,18 @@ def build_model(config):
         config: a `TrainConfig`.
 
     Returns:
-        An uncompiled `keras.Model`.
+        An uncompiled `keras.Model`, computing in `config.dtype_policy`.
     """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.dtype_policy)
+    try:
+        return _build_model(config)
+    finally:
+        # The policy is the model's, not the process's.
+        keras.config.set_dtype_policy(previous)
+
+
+def _build_model(config):
     kwargs = dict(
         gating=config.gating,
         scale=config.scale,

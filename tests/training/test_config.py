@@ -17,6 +17,7 @@ from lcnet_tf.training import TrainConfig
         ("dataset", "mnist", "dataset"),
         ("learning_rate", 0.0, "learning_rate"),
         ("depth", 21, "depth=21"),
+        ("dtype_policy", "float16", "mixed_float16"),
         ("recalibrate_batches", -1, "recalibrate_batches"),
         ("budget_anneal", 1.5, "budget_anneal"),
         ("keep_rate_high", 0.05, "keep_rate_low.*low < high"),

@@ -80,3 +80,15 @@ def test_gate_recipe_options_reach_the_run(tmp_path, cifar10_dir):
     assert optimizer._use_weight_decay(model.get_layer("stem_conv").kernel)
     loaded = load_model(f"{config.model_dir}/model.keras")
     assert loaded.get_layer("stage1_block1").block_gate.regularizer
+
+
+def test_mixed_precision_run(tmp_path, cifar10_dir):
+    import keras
+
+    config = tiny_train_config(
+        tmp_path, cifar10_dir, epochs=1, dtype_policy="mixed_bfloat16"
+    )
+    model, history = train(config)
+    assert model.get_layer("stem_conv").compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    assert 0 < history.history["val_flops_ratio"][-1] <= 1.01
