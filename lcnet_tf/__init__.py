@@ -1,5 +1,6 @@
 """lcnet-tf: fully dynamic gated CNNs (L-Net, C-Net, LC-Net) for Keras 3."""
 
+from lcnet_tf import _startup  # noqa: F401  (before TensorFlow loads)
 from lcnet_tf import data
 from lcnet_tf import flops
 from lcnet_tf import layers

@@ -6,6 +6,8 @@
 from absl import app
 from absl import flags
 
+from lcnet_tf.cli.launcher import launch
+
 FLAGS = flags.FLAGS
 
 
@@ -77,8 +79,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    app.run(main)
+    launch(main, define_flags, __name__)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from absl import app
 from absl import flags
 
 from lcnet_tf.cli import experiments
+from lcnet_tf.cli.launcher import launch
 
 FLAGS = flags.FLAGS
 
@@ -105,8 +106,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    app.run(main)
+    launch(main, define_flags, __name__, experiments.__name__)
 
 
 if __name__ == "__main__":

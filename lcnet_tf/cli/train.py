@@ -9,6 +9,7 @@ import dataclasses
 from absl import app
 from absl import flags
 
+from lcnet_tf.cli.launcher import launch
 from lcnet_tf.training.config import TrainConfig
 
 FLAGS = flags.FLAGS
@@ -22,16 +23,44 @@ _DEFINERS = {
 }
 
 
+def _choices():
+    from lcnet_tf.layers.gate_head import SCALE_MODES
+    from lcnet_tf.layers.gated_residual_block import GATING_MODES
+    from lcnet_tf.training import config
+    from lcnet_tf.training.strategy import STRATEGIES
+
+    return {
+        "dataset": config.DATASETS,
+        "gating": GATING_MODES,
+        "scale": SCALE_MODES,
+        "schedule": config.SCHEDULES,
+        "strategy": STRATEGIES,
+        "dtype_policy": config.DTYPE_POLICIES,
+    }
+
+
 def define_flags():
-    """Defines one absl flag per `TrainConfig` field (once)."""
+    """Defines one absl flag per `TrainConfig` field (once).
+
+    Help text comes from the `TrainConfig` docstring; fields with a fixed
+    set of values are enums, so `--help` lists the choices.
+    """
     defaults = TrainConfig()
+    help_text = TrainConfig.field_help()
+    choices = _choices()
     for field in dataclasses.fields(TrainConfig):
-        if field.name not in FLAGS:
-            _DEFINERS[field.type](
+        if field.name in FLAGS:
+            continue
+        default = getattr(defaults, field.name)
+        if field.name in choices:
+            flags.DEFINE_enum(
                 field.name,
-                getattr(defaults, field.name),
-                f"TrainConfig.{field.name} (see its docstring).",
+                default,
+                list(choices[field.name]),
+                help_text[field.name],
             )
+        else:
+            _DEFINERS[field.type](field.name, default, help_text[field.name])
 
 
 def config_from_flags():
@@ -64,8 +93,7 @@ def _chief(model):
 
 
 def run():
-    define_flags()
-    app.run(main)
+    launch(main, define_flags, __name__)
 
 
 if __name__ == "__main__":

@@ -254,6 +254,31 @@ class TrainConfig:
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
 
+    @classmethod
+    def field_help(cls):
+        """One line of help per field, from this class's docstring.
+
+        The docstring is the one home of each field's meaning; the CLI
+        flags take their help text from here.
+
+        Returns:
+            dict from field name to its description (type prefix
+            dropped, continuation lines joined).
+        """
+        import inspect
+        import re
+
+        text = inspect.getdoc(cls).split("Attributes:", 1)[1]
+        found = {}
+        for match in re.finditer(
+            r"^    (\w+): (.+?)(?=^    \w+: |\Z)", text, re.M | re.S
+        ):
+            name, body = match.groups()
+            body = " ".join(body.split())
+            # Drop the leading "type." (e.g. "int.", "str or None.").
+            found[name] = re.sub(r"^[\w |]+?\. ", "", body, count=1)
+        return found
+
     def gate_regularizer(self):
         """The `GateRegularizer` these fields describe, or None (off).
 

@@ -141,3 +141,31 @@ def test_experiment_rows_list_and_results_without_rows(tmp_path):
     )
     assert results.returncode != 0
     assert "resnet20_static' has no result" in results.stderr
+
+
+@pytest.mark.parametrize(
+    "command, flag, meaning",
+    [
+        ("lcnet-train", "--budget_target", "Wanted mean FLOPs ratio"),
+        ("lcnet-train", "--gating", "<none|l|c|lc|aig>"),
+        ("lcnet-evaluate", "--tau", "threshold"),
+        ("lcnet-export", "--form", "dynamic"),
+        ("lcnet-experiments", "--table", "<dynamic|budget3>"),
+    ],
+)
+def test_installed_command_help_lists_its_own_flags(command, flag, meaning):
+    executable = os.path.join(os.path.dirname(sys.executable), command)
+    if not os.path.exists(executable):
+        pytest.skip(f"{command} is not installed beside {sys.executable}")
+    result = subprocess.run(
+        [executable, "--help"], capture_output=True, text=True, timeout=300
+    )
+    # absl exits with 1 after printing the help.
+    assert "USAGE" in result.stdout, result.stderr
+    text = " ".join(result.stdout.split())
+    assert f"{flag}:" in text and meaning in text
+    # Its own flags only (absl's and TensorFlow's stay in --helpfull), and
+    # no TensorFlow start-up lines.
+    assert "--flagfile" not in text and "--xla" not in text
+    assert "oneDNN" not in result.stderr + result.stdout
+    assert "InitializeLog" not in result.stderr
