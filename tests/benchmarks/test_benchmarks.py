@@ -67,10 +67,19 @@ def test_training_throughput_benchmark(cifar10_dir, tmp_path):
     from benchmarks import training_throughput
 
     results = training_throughput.run_benchmark(
-        cifar10_dir, 8, 16, 2, 2, str(tmp_path)
+        cifar10_dir, 8, 16, 2, 2, str(tmp_path), ("float32", "mixed_bfloat16")
     )
     variants = results["variants"]
-    assert set(variants) == {"none", "l", "c", "lc", "lc_no_noise"}
+    assert set(variants) == {
+        "none",
+        "l",
+        "c",
+        "lc",
+        "lc_no_noise",
+        "none@mixed_bfloat16",
+        "lc@mixed_bfloat16",
+    }
+    assert variants["lc@mixed_bfloat16"]["dtype_policy"] == "mixed_bfloat16"
     assert variants["none"]["step_time_vs_static"] == 1.0
     assert all(v["images_per_s"] > 0 for v in variants.values())
     assert (tmp_path / "training_throughput.json").exists()
