@@ -120,7 +120,8 @@ class BatchNormRecalibration(keras.callbacks.Callback):
 
     Args:
         data: NumPy images or a dataset of `(images, labels)` batches,
-            from the training data.
+            from the training data, without augmentation (inference
+            statistics should describe the images inference sees).
         num_batches: int. Batches averaged per recalibration.
         batch_size: int. Batch size when `data` is an array.
 

@@ -117,7 +117,12 @@ def use_synchronized_batch_norm(model):
 
 
 def build_datasets(config):
-    """Training and validation datasets of a config."""
+    """Training, validation and calibration datasets of a config.
+
+    The calibration set (for `BatchNormRecalibration`) is training images
+    without augmentation: inference statistics must describe the images
+    inference sees (padded random crops have other statistics).
+    """
     if config.dataset == "cifar10":
         make = cifar10_dataset
         eval_split = "test"
@@ -142,7 +147,14 @@ def build_datasets(config):
         batch_size=max(config.batch_size, 256),
         num_examples=config.eval_examples,
     )
-    return train, val
+    calibration = make(
+        "train",
+        data_dir=config.data_dir,
+        batch_size=config.batch_size,
+        training=False,
+        num_examples=config.train_examples,
+    )
+    return train, val, calibration
 
 
 def steps_per_epoch(config):
@@ -304,7 +316,7 @@ def train(config, callbacks=(), strategy=None):
     keras.utils.set_random_seed(config.seed)
     steps = steps_per_epoch(config)
     # Data first: a bad data dir fails before anything is written.
-    train_ds, val_ds = build_datasets(config)
+    train_ds, val_ds, calibration_ds = build_datasets(config)
     if strategy.num_replicas_in_sync > 1:
         train_ds, val_ds = _shard(config, train_ds), _shard(config, val_ds)
     os.makedirs(config.model_dir, exist_ok=True)
@@ -334,7 +346,7 @@ def train(config, callbacks=(), strategy=None):
         all_callbacks.insert(
             0,
             BatchNormRecalibration(
-                train_ds, config.recalibrate_batches, config.batch_size
+                calibration_ds, config.recalibrate_batches, config.batch_size
             ),
         )
     if chief:
