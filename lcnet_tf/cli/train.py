@@ -36,6 +36,7 @@ def _choices():
         "schedule": config.SCHEDULES,
         "strategy": STRATEGIES,
         "dtype_policy": config.DTYPE_POLICIES,
+        "channel_selection": ("free", "nested"),
     }
 
 

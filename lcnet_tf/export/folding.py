@@ -66,6 +66,7 @@ class FoldedGate:
     scale: str
     tau: float
     groups: int
+    nested: bool = False
 
 
 @dataclasses.dataclass
@@ -174,6 +175,7 @@ def fold_gate(gate):
         scale=gate.scale,
         tau=gate.tau,
         groups=groups,
+        nested=getattr(gate, "selection", "free") == "nested",
     )
 
 

@@ -60,6 +60,8 @@ def gate_values(gate, x, pooled=None):
     # 1 + floor(-relu(tau - prob)) is 1 or 0. No comparison or bool cast
     # splits the XNNPACK partitions, and every op runs on the GPU.
     keep = 1.0 + tf.floor(-tf.nn.relu(np.float32(gate.tau) - prob))
+    if gate.nested:
+        keep, prob = _prefix(gate, keep, prob)
     if gate.scale == "learned":
         logits = tf.matmul(hidden, gate.scale_kernel) + gate.scale_bias
         scale = 2.0 * tf.sigmoid(logits)
@@ -68,6 +70,26 @@ def gate_values(gate, x, pooled=None):
     else:
         scale = None
     return keep, scale
+
+
+def _prefix(gate, keep, prob):
+    """Nested selection: a group runs only if every earlier one passes.
+
+    As matrix products (GPU-delegable, no CUMPROD): with `M[j, k] =
+    1 / groups` where channel `j`'s group is not after channel `k`'s,
+    `(1 - keep) @ M` counts the closed groups up to `k`'s, and
+    `log(prob) @ M` sums their log-probabilities.
+    """
+    channels = gate.keep_kernel.shape[-1]
+    group = np.arange(channels) // gate.groups
+    up_to = (group[:, None] <= group[None, :]).astype(np.float32)
+    up_to /= np.float32(gate.groups)
+    closed = tf.matmul(1.0 - keep, up_to)
+    keep = tf.nn.relu(1.0 - closed)
+    # A floor keeps log finite: -inf * 0 in the product would be NaN.
+    log_prob = tf.math.log(tf.maximum(prob, 1e-30))
+    prob = tf.exp(tf.matmul(log_prob, up_to))
+    return keep, prob
 
 
 def times_scale(values, scale):

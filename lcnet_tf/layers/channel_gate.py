@@ -4,6 +4,8 @@ from keras import ops
 from lcnet_tf.layers.gate_head import GateHead
 from lcnet_tf.layers.gate_head import refuse_fixed_arguments as _refuse
 
+SELECTIONS = ("free", "nested")
+
 
 @keras.saving.register_keras_serializable(package="lcnet_tf")
 class ChannelGate(GateHead):
@@ -14,6 +16,14 @@ class ChannelGate(GateHead):
     value per channel. A skipped channel's filter in the block's first
     convolution is not needed, and the next convolution does not read it.
 
+    With `selection="nested"` (DS-Net's dynamic slicing) the groups are
+    ordered and an image keeps a prefix of them: group `k` runs only if
+    groups `0..k` all pass the threshold (the running product of the
+    hard decisions, straight-through as before). The kept filters are
+    then a contiguous slice of constant weights, which an export can run
+    as an ordinary, narrower convolution: free choices only save FLOPs,
+    prefixes save time. Keep-probabilities become running products too.
+
     Args:
         channels: int. Number of gated channels.
         groups: int. Channels per gate; must divide `channels`.
@@ -23,6 +33,8 @@ class ChannelGate(GateHead):
         noise_std: float >= 0. Logistic exploration noise, training only.
         init_keep_logit: float. Initial keep logit (gates start open).
         seed: int or None. Seed of the exploration noise.
+        selection: str. `"free"` (any subset of groups, the paper's) or
+            `"nested"` (a prefix of the ordered groups).
         regularizer: `GateRegularizer` or None (see `GateHead`).
         **kwargs: base layer arguments.
 
@@ -46,6 +58,7 @@ class ChannelGate(GateHead):
         noise_std=0.0,
         init_keep_logit=3.0,
         seed=None,
+        selection="free",
         regularizer=None,
         **kwargs,
     ):
@@ -67,11 +80,26 @@ class ChannelGate(GateHead):
             regularizer=regularizer,
             **kwargs,
         )
+        if selection not in SELECTIONS:
+            raise ValueError(
+                f"`selection` must be one of {SELECTIONS}. Received: "
+                f"selection={selection!r}"
+            )
         self.channels = channels
         self.groups = groups
+        self.selection = selection
 
     def call(self, inputs, training=None):
         outputs = super().call(inputs, training=training)
+        if self.selection == "nested":
+            gate, scale, prob = outputs
+            # A product of straight-through 0/1 values is exactly the 0/1
+            # prefix forward, and passes gradients to every factor.
+            gate = ops.cumprod(gate, axis=-1)
+            prob = ops.cumprod(prob, axis=-1)
+            if self.scale == "gate":
+                scale = prob
+            outputs = gate, scale, prob
         if self.groups == 1:
             return outputs
         return tuple(ops.repeat(t, self.groups, axis=-1) for t in outputs)
@@ -83,5 +111,11 @@ class ChannelGate(GateHead):
     def get_config(self):
         config = super().get_config()
         del config["units"]
-        config.update({"channels": self.channels, "groups": self.groups})
+        config.update(
+            {
+                "channels": self.channels,
+                "groups": self.groups,
+                "selection": self.selection,
+            }
+        )
         return config

@@ -52,6 +52,7 @@ class GatedResidualBlock(keras.layers.Layer):
         scale="learned",
         tau=0.5,
         channel_groups=1,
+        channel_selection="free",
         gate_hidden_units=None,
         noise_std=0.0,
         seed=None,
@@ -74,6 +75,7 @@ class GatedResidualBlock(keras.layers.Layer):
         self.scale = scale
         self._tau = check_threshold(tau)
         self.channel_groups = int(channel_groups)
+        self.channel_selection = channel_selection
         self.gate_hidden_units = gate_hidden_units
         self.noise_std = float(noise_std)
         self.seed = seed
@@ -111,6 +113,7 @@ class GatedResidualBlock(keras.layers.Layer):
             self.channel_gate = ChannelGate(
                 self.filters,
                 groups=self.channel_groups,
+                selection=channel_selection,
                 seed=None if seed is None else seed + 1,
                 name="channel_gate",
                 **gate_args,
@@ -284,6 +287,7 @@ class GatedResidualBlock(keras.layers.Layer):
                 "scale": self.scale,
                 "tau": self.tau,
                 "channel_groups": self.channel_groups,
+                "channel_selection": self.channel_selection,
                 "gate_hidden_units": self.gate_hidden_units,
                 "noise_std": self.noise_std,
                 "seed": self.seed,

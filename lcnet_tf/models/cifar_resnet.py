@@ -11,6 +11,7 @@ def cifar_resnet(
     scale="learned",
     tau=0.5,
     channel_groups=1,
+    channel_selection="free",
     gate_hidden_units=None,
     noise_std=0.0,
     budget_target=0.5,
@@ -42,6 +43,9 @@ def cifar_resnet(
             are scaled.
         tau: float in [0, 1]. Gate threshold (see `set_threshold`).
         channel_groups: int. Channels per C-Net decision.
+        channel_selection: str. `"free"` (any subset of channel groups)
+            or `"nested"` (a prefix of the ordered groups: kept filters
+            are a contiguous slice, see `ChannelGate`).
         gate_hidden_units: int or None. Hidden width of the gate heads.
         noise_std: float >= 0. Logistic exploration noise in training.
         budget_target: float in (0, 1]. Wanted mean FLOPs ratio.
@@ -89,6 +93,7 @@ def cifar_resnet(
         scale=scale,
         tau=tau,
         channel_groups=channel_groups,
+        channel_selection=channel_selection,
         gate_hidden_units=gate_hidden_units,
         noise_std=noise_std,
         seed=seed,

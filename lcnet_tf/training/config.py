@@ -25,6 +25,8 @@ class TrainConfig:
         scale: str. `"learned"`, `"gate"` or `"none"`.
         tau: float in [0, 1]. Gate threshold.
         channel_groups: int. Channels per C-Net decision.
+        channel_selection: str. `"free"` or `"nested"` (C-Net keeps a
+            prefix of the ordered channel groups).
         noise_std: float >= 0. Logistic exploration noise while training.
         budget_target: float in (0, 1]. Wanted mean FLOPs ratio.
         budget_weight: float >= 0. Weight of the budget loss.
@@ -92,6 +94,7 @@ class TrainConfig:
     scale: str = "learned"
     tau: float = 0.5
     channel_groups: int = 1
+    channel_selection: str = "free"
     noise_std: float = 0.0
     budget_target: float = 0.5
     budget_weight: float = 2.0
@@ -172,6 +175,11 @@ class TrainConfig:
                 f"{self.scale!r}"
             )
         check_threshold(self.tau)
+        if self.channel_selection not in ("free", "nested"):
+            raise ValueError(
+                "`channel_selection` must be 'free' or 'nested'. Received: "
+                f"{self.channel_selection!r}"
+            )
         check_budget_target(self.budget_target)
         check_budget_weight(self.budget_weight)
         if self.schedule not in SCHEDULES:
@@ -319,6 +327,7 @@ class TrainConfig:
                 "gating",
                 "scale",
                 "channel_groups",
+                "channel_selection",
                 "image_size",
             )
         }

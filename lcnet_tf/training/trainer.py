@@ -50,6 +50,7 @@ def _build_model(config):
         scale=config.scale,
         tau=config.tau,
         channel_groups=config.channel_groups,
+        channel_selection=config.channel_selection,
         noise_std=config.noise_std,
         budget_target=config.budget_target,
         budget_weight=config.budget_weight,
