@@ -261,8 +261,12 @@ def _epochs(count):
 
 def budget_text(rows):
     """States the training budget of the rows, from their configs."""
-    static = [r for r in rows if r["config"].get("init_from") is None]
-    tuned = [r for r in rows if r["config"].get("init_from")]
+    def started(row):
+        config = row["config"]
+        return config.get("init_from") or config.get("freeze_routing_from")
+
+    static = [r for r in rows if not started(r)]
+    tuned = [r for r in rows if started(r)]
     lines = []
     for row in static:
         config = row["config"]
@@ -301,6 +305,27 @@ def budget_text(rows):
                     f" and, for LC/L/C, logistic exploration noise "
                     f"{', '.join(f'{n:g}' for n in noise)}"
                 )
+        shaped = [c for c in gated if c.get("bounds_weight")]
+        if shaped:
+            config = shaped[0]
+            text += (
+                f"; the gate recipe anneals the budget target from 1.0 over "
+                f"the first {config['budget_anneal']:.0%} of training, keeps "
+                f"weight decay off the gates, bounds every gate unit's "
+                f"keep rate to [{config['keep_rate_low']:g}, "
+                f"{config['keep_rate_high']:g}] (weight "
+                f"{config['bounds_weight']:g}, tightened from [0, 1] over "
+                f"{config['regularizer_anneal']:.0%} of training) and "
+                f"batch-shapes it toward Beta({config['shaping_alpha']:g}, "
+                f"{config['shaping_beta']:g}) (weight "
+                f"{config['shaping_weight']:g}, faded to 0)"
+            )
+        frozen = [c for c in gated if c.get("freeze_routing_from")]
+        if frozen:
+            text += (
+                "; frozen-routing rows start from their LC row with its "
+                "most frequent routing fixed (no budget loss)"
+            )
         distilled = [c for c in gated if c.get("distill_from")]
         if distilled:
             config = distilled[0]
