@@ -50,6 +50,14 @@ def _batches(data, num_batches, batch_size):
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
+def _check_counts(num_batches, batch_size):
+    if int(num_batches) < 1 or int(batch_size) < 1:
+        raise ValueError(
+            f"`num_batches` and `batch_size` must be >= 1. Received: "
+            f"num_batches={num_batches}, batch_size={batch_size}"
+        )
+
+
 def recalibrate_batch_norm(model, data, num_batches=20, batch_size=128):
     """Re-estimates every batch norm's moving statistics from training data.
 
@@ -80,11 +88,7 @@ def recalibrate_batch_norm(model, data, num_batches=20, batch_size=128):
     recalibrate_batch_norm(model, x_train)
     ```
     """
-    if int(num_batches) < 1 or int(batch_size) < 1:
-        raise ValueError(
-            f"`num_batches` and `batch_size` must be >= 1. Received: "
-            f"num_batches={num_batches}, batch_size={batch_size}"
-        )
+    _check_counts(num_batches, batch_size)
     norms = [
         layer
         for layer in _sublayers(model)
@@ -137,11 +141,7 @@ class BatchNormRecalibration(keras.callbacks.Callback):
 
     def __init__(self, data, num_batches=20, batch_size=128):
         super().__init__()
-        if int(num_batches) < 1 or int(batch_size) < 1:
-            raise ValueError(
-                f"`num_batches` and `batch_size` must be >= 1. Received: "
-                f"num_batches={num_batches}, batch_size={batch_size}"
-            )
+        _check_counts(num_batches, batch_size)
         self.data = data
         self.num_batches = int(num_batches)
         self.batch_size = int(batch_size)
