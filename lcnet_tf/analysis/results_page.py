@@ -261,6 +261,7 @@ def _epochs(count):
 
 def budget_text(rows):
     """States the training budget of the rows, from their configs."""
+
     def started(row):
         config = row["config"]
         return config.get("init_from") or config.get("freeze_routing_from")
