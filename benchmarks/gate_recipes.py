@@ -21,6 +21,8 @@ import time
 from absl import app
 from absl import flags
 
+from lcnet_tf.training.experiments import DYNAMIC_RECIPE
+
 FLAGS = flags.FLAGS
 
 # name -> TrainConfig fields on top of the table's fine-tuning recipe.
@@ -33,12 +35,12 @@ RECIPES = {
     "shaping": dict(
         budget_anneal=0.5, gate_weight_decay=False, shaping_weight=1.0
     ),
-    "bounds_shaping": dict(
-        budget_anneal=0.5,
-        gate_weight_decay=False,
-        bounds_weight=20.0,
-        shaping_weight=1.0,
-    ),
+    # The recipe the dynamic-routing table trains with.
+    "bounds_shaping": {
+        key: value
+        for key, value in DYNAMIC_RECIPE.items()
+        if key not in ("budget_weight", "noise_std")
+    },
 }
 
 
