@@ -42,9 +42,14 @@ def block_chunks(block, chunks=None):
     Returns:
         int: 1 for blocks without C-Net.
     """
-    if block.channel_gate is None or chunks is None:
+    if block.channel_gate is None:
         return 1
     groups = block.channel_gate.groups
+    if block.channel_gate.nested:
+        # One branch per width: "chunks run" counts the kept groups.
+        return block.filters // groups
+    if chunks is None:
+        return 1
     if chunks == "groups":
         return block.filters // groups
     try:
@@ -252,7 +257,11 @@ def executed_flops(network, decisions, chunks_run, chunks=None):
         n = block_chunks(block, chunks)
         kept = chunks_run[:, i] * (block.filters // n)
         body = np.asarray(keras_block.body_flops(kept), np.int64)
-        if block.kind == "bottleneck" and block.channel_gate is not None:
+        if (
+            block.kind == "bottleneck"
+            and block.channel_gate is not None
+            and not block.channel_gate.nested
+        ):
             # The 3x3 convolution of a kept chunk reads every channel.
             h, w = keras_block.out_size
             body = body + 9 * h * w * kept * (block.filters - kept)

@@ -6,6 +6,8 @@ compute `keep = sigmoid(z) >= tau` exactly as the Keras layers do, so
 every form takes the same decisions as the trained model.
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -216,6 +218,57 @@ def _chunk_sum(block, x, keep, scale, chunks, total, block_scale):
     return total, count
 
 
+def _width_residual(block, x, width, scale):
+    """The residual branch over the first `width` middle channels only.
+
+    Constant slices of the folded weights: an ordinary, narrower
+    convolution, no mask, nothing computed for the other channels.
+    """
+    if block.kind == "basic":
+        first, last = block.convs
+        y = conv(x, first.output_slice(0, width), relu=True)
+        y = y * _channels(scale[:, :width])
+        return conv(y, last.input_slice(0, width)) + last.bias
+    entry, middle, last = block.convs
+    y = conv(x, entry.output_slice(0, width), relu=True)
+    middle = middle.output_slice(0, width)
+    middle = dataclasses.replace(middle, kernel=middle.kernel[:, :, :width])
+    y = conv(y, middle, relu=True) * _channels(scale[:, :width])
+    return conv(y, last.input_slice(0, width)) + last.bias
+
+
+def _nested_residual(block, x, keep, scale):
+    """Nested C-Net (batch 1): one conditional branch per kept width.
+
+    The gate keeps a prefix of its groups, so the number of kept groups
+    picks the branch; each branch is a constant-weight convolution of
+    that width (`width 0`: only the folded bias of the last convolution).
+
+    Returns:
+        `(residual, groups_run)`.
+    """
+    groups = block.channel_gate.groups
+    count = tf.reshape(tf.reduce_sum(keep) / float(groups), [])
+    out_shape = _out_shape(block)
+    last_bias = tf.constant(block.convs[-1].bias)[None, None, None, :]
+
+    def up_to(kept):
+        # Widths <= kept: the narrower ones sit inside the false branch,
+        # so only the chosen width's convolutions ever run.
+        if kept == 0:
+            return tf.broadcast_to(last_bias, out_shape)
+        return tf.ensure_shape(
+            tf.cond(
+                count > kept - 0.5,
+                lambda: _width_residual(block, x, kept * groups, scale),
+                lambda: up_to(kept - 1),
+            ),
+            out_shape,
+        )
+
+    return up_to(block.filters // groups), tf.reshape(count, [1])
+
+
 def dynamic_block(block, x, chunks):
     """Runs only what the decisions keep (batch 1).
 
@@ -241,6 +294,13 @@ def dynamic_block(block, x, chunks):
             return outputs, tf.ones([1, 1]), tf.constant([float(chunks)])
         keep, c_scale = gate_values(block.channel_gate, x, pooled)
         kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
+        if block.channel_gate.nested:
+            residual, count = _nested_residual(
+                block, x, keep, times_scale(keep, c_scale)
+            )
+            if block_scale is not None:
+                residual = residual * _channels(block_scale)
+            return tf.nn.relu(base + residual), kept, count
         if chunks == 1:
             # One chunk: mask the channels, no inner conditional.
             residual = full_body(block, x, keep, times_scale(keep, c_scale))

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 
 from lcnet_tf.export import StagedRunner
@@ -14,13 +15,19 @@ from tests.export.conftest import make_model
 from tests.fixtures import random_images
 
 
-@pytest.fixture(scope="module", params=["learned", "gate"])
+@pytest.fixture(
+    scope="module",
+    params=[("basic", "learned"), ("basic", "gate"), ("bottleneck", "learned")],
+    ids="-".join,
+)
 def model(request):
+    kind, scale = request.param
     return make_model(
         "lc",
+        kind=kind,
         channel_groups=4,
         channel_selection="nested",
-        scale=request.param,
+        scale=scale,
     )
 
 
@@ -41,3 +48,29 @@ def test_nested_exports_decide_as_keras(model, form, export_dir):
     if form != "dynamic":
         # No CUMPROD: the prefix is matrix arithmetic the GPU delegate runs.
         assert check_gpu_compatible(export.path).compatible
+
+
+def test_dynamic_form_runs_only_the_chosen_width(model, export_dir):
+    from lcnet_tf.export import executed_flops
+    from lcnet_tf.export import fold_model
+    from lcnet_tf.models import set_threshold
+
+    images = random_images(8, seed=22)
+    seen = set()
+    # Thresholds are baked into an export: one export per threshold, so
+    # several widths (and closed blocks) are exercised whatever the gates.
+    for tau in (0.0, 0.45, 0.5, 0.55, 1.0):
+        set_threshold(model, tau, kind="channel")
+        reference = keras_reference(model, images)
+        path = os.path.join(export_dir, f"w{tau}.tflite")
+        outputs = TFLiteModel(to_tflite(model, path, "dynamic").path).predict(
+            images
+        )
+        ran = executed_flops(
+            fold_model(model), outputs["decisions"], outputs["chunks"]
+        )
+        # Nothing masked: the graph computes exactly what is kept.
+        np.testing.assert_array_equal(ran, reference["flops"])
+        seen.update(reference["flops"].tolist())
+    set_threshold(model, 0.5)
+    assert len(seen) >= 3
