@@ -104,3 +104,24 @@ def test_channel_chunks_benchmark(cifar10_dir, tmp_path):
     # Same decisions whatever the chunking: same predictions.
     assert variants["chunks_1"]["top1"] == variants["chunks_2"]["top1"]
     assert results["variants"]["chunks_2"]["mean_ms"] > 0
+
+
+def test_nested_channels_benchmark(cifar10_dir, tmp_path):
+    from benchmarks import nested_channels
+
+    results = nested_channels.run_benchmark(
+        cifar10_dir, 4, [1.0, 0.5], 1, str(tmp_path), groups=16
+    )
+    points = {(p["selection"], p["keep"]): p for p in results["points"]}
+    assert set(points) == {
+        ("free", 1.0),
+        ("nested", 1.0),
+        ("free", 0.5),
+        ("nested", 0.5),
+    }
+    # The same FLOPs either way: only where the kept groups lie differs.
+    assert points["free", 0.5]["flops_ratio"] == pytest.approx(
+        points["nested", 0.5]["flops_ratio"]
+    )
+    assert points["nested", 0.5]["flops_ratio"] < 0.5
+    assert (tmp_path / "nested_channels.png").exists()

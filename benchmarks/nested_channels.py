@@ -1,0 +1,166 @@
+"""Does nested channel selection save time where free selection does not?
+
+An LC-ResNet-20 with every block gate open and every C-Net gate set to
+keep the same share of its channel groups (the same FLOPs either way):
+with `selection="free"` the kept groups are spread out (every other
+group), with `selection="nested"` they are the first ones. Both go
+through the dynamic TFLite form and are timed against the static
+ResNet-20 (same weights) in one run, taking turns over the same real
+test images, batch 1, XNNPACK. Free selection can only mask; nested
+runs a narrower convolution. Writes `benchmarks/results/
+nested_channels.json` and a plot:
+
+    python benchmarks/nested_channels.py --data_dir=../shared/data/cifar10
+"""
+
+import json
+import os
+import tempfile
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
+    flags.DEFINE_integer("examples", 200, "Test images timed per variant.")
+    flags.DEFINE_list("keep", ["1.0", "0.75", "0.5", "0.25"], "Kept shares.")
+    flags.DEFINE_integer("threads", 1, "XNNPACK threads.")
+    flags.DEFINE_integer("groups", 4, "Channels per C-Net group.")
+    flags.DEFINE_string(
+        "output_dir", "benchmarks/results", "Where JSON and plot go."
+    )
+
+
+def _fix_channel_gates(model, keep, spread):
+    """Every C-Net gate keeps `keep` of its groups, whatever the image."""
+    import numpy as np
+
+    from lcnet_tf.flops import gated_blocks
+
+    for block in gated_blocks(model):
+        gate = block.channel_gate
+        units = gate.units
+        count = int(round(keep * units))
+        if spread:
+            order = np.argsort((np.arange(units) * 7919) % units)
+            chosen = np.zeros(units, bool)
+            chosen[order[:count]] = True
+        else:
+            chosen = np.arange(units) < count
+        kernel = gate.keep_logits.kernel
+        kernel.assign(np.zeros(kernel.shape, np.float32))
+        gate.keep_logits.bias.assign(
+            np.where(chosen, 5.0, -5.0).astype(np.float32)
+        )
+
+
+def run_benchmark(data_dir, examples, keeps, threads, output_dir, groups=4):
+    """The benchmark as a library function; returns the results dict."""
+    from lcnet_tf.data.cifar10 import cifar10_arrays
+    from lcnet_tf.export import TFLiteModel
+    from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.latency import measure_interleaved
+    from lcnet_tf.flops import count_flops
+    from lcnet_tf.flops import flops_per_image
+    from lcnet_tf.models import cifar_resnet
+    from lcnet_tf.models import init_from_static
+
+    images, _ = cifar10_arrays("test", data_dir, examples)
+    static = cifar_resnet(20)
+    models = {}
+    for selection in ("free", "nested"):
+        model = cifar_resnet(
+            20,
+            gating="lc",
+            channel_groups=groups,
+            channel_selection=selection,
+        )
+        # Same convolution weights as the static network.
+        init_from_static(model, static)
+        models[selection] = model
+    results = {
+        "examples": examples,
+        "threads": threads,
+        "groups": groups,
+        "points": [],
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        static_path = os.path.join(directory, "static.tflite")
+        to_tflite(static, static_path, "dynamic")
+        runners = {"static": TFLiteModel(static_path, num_threads=threads)}
+        ratios = {}
+        for keep in keeps:
+            for selection, model in models.items():
+                _fix_channel_gates(model, keep, spread=selection == "free")
+                name = f"{selection}@{keep:g}"
+                path = os.path.join(directory, f"{name}.tflite")
+                to_tflite(model, path, "dynamic")
+                runners[name] = TFLiteModel(path, num_threads=threads)
+                ratios[name] = float(
+                    flops_per_image(model, images[:1])[0] / count_flops(static)
+                )
+        stats, _ = measure_interleaved(runners, images, rounds=5)
+    static_ms = stats["static"]["mean_ms"]
+    for name, flops_ratio in ratios.items():
+        selection, keep = name.split("@")
+        results["points"].append(
+            {
+                "selection": selection,
+                "keep": float(keep),
+                "flops_ratio": flops_ratio,
+                "mean_ms": stats[name]["mean_ms"],
+                "latency_ratio": stats[name]["mean_ms"] / static_ms,
+            }
+        )
+    results["static_ms"] = static_ms
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "nested_channels.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    _plot(results, os.path.join(output_dir, "nested_channels.png"))
+    return results
+
+
+def _plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5.5, 4.5))
+    for selection in ("free", "nested"):
+        points = [p for p in results["points"] if p["selection"] == selection]
+        axis.plot(
+            [p["flops_ratio"] for p in points],
+            [p["latency_ratio"] for p in points],
+            marker="o",
+            label=f"{selection} selection",
+        )
+    axis.plot([0, 1.05], [0, 1.05], color="gray", linewidth=0.8)
+    axis.set_xlabel("FLOPs ratio (vs static ResNet-20)")
+    axis.set_ylabel("latency ratio (dynamic TFLite vs static)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    run_benchmark(
+        FLAGS.data_dir,
+        FLAGS.examples,
+        [float(k) for k in FLAGS.keep],
+        FLAGS.threads,
+        FLAGS.output_dir,
+        FLAGS.groups,
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
