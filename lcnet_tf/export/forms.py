@@ -256,7 +256,11 @@ def executed_flops(network, decisions, chunks_run, chunks=None):
         run = np.rint(decisions[:, i, 0]).astype(np.int64)
         n = block_chunks(block, chunks)
         kept = chunks_run[:, i] * (block.filters // n)
-        body = np.asarray(keras_block.body_flops(kept), np.int64)
+        if block.block_gate is None:
+            run = np.ones_like(run)
+        # The block's own cost of what ran (one home for the formula),
+        # plus what chunking adds beyond the decisions.
+        total += np.asarray(keras_block.flops_for(run, kept), np.int64)
         if (
             block.kind == "bottleneck"
             and block.channel_gate is not None
@@ -264,13 +268,5 @@ def executed_flops(network, decisions, chunks_run, chunks=None):
         ):
             # The 3x3 convolution of a kept chunk reads every channel.
             h, w = keras_block.out_size
-            body = body + 9 * h * w * kept * (block.filters - kept)
-        always = keras_block.shortcut_flops
-        if block.channel_gate is not None:
-            body = body + keras_block.channel_gate.head_flops()
-        if block.block_gate is not None:
-            always += keras_block.block_gate.head_flops()
-        else:
-            run = np.ones_like(run)
-        total += always + run * body
+            total += run * 9 * h * w * kept * (block.filters - kept)
     return total
