@@ -148,6 +148,9 @@ def build_cifar10_results(
 
     page_dir = os.path.dirname(os.path.abspath(page))
     figures_dir = os.path.join(page_dir, "figures")
+    # Figures are named after their page: pages beside each other (one
+    # per table) keep their own.
+    stem = os.path.splitext(os.path.basename(page))[0]
     figures = {}
     sweep = None
     sections = {
@@ -187,7 +190,7 @@ def build_cifar10_results(
             per_image["labels"],
             [str(n) for n in per_image["block_names"]],
             CLASS_NAMES,
-            os.path.join(figures_dir, "cifar10_keep_by_class.png"),
+            os.path.join(figures_dir, f"{stem}_keep_by_class.png"),
             title=f"{focus_row}: fraction of each block run, by class",
         )
         histograms = {focus_row: per_image["flops"]}
@@ -199,7 +202,7 @@ def build_cifar10_results(
         figures["flops_histogram"] = plots.plot_flops_histogram(
             histograms,
             by_name[focus_row]["static_flops"],
-            os.path.join(figures_dir, "cifar10_flops_histogram.png"),
+            os.path.join(figures_dir, f"{stem}_flops_histogram.png"),
         )
         order = np.argsort(per_image["flops"], kind="stable")
         picked = np.concatenate([order[:8], order[-8:]])
@@ -212,7 +215,7 @@ def build_cifar10_results(
             per_image["labels"][picked],
             per_image["predictions"][picked],
             CLASS_NAMES,
-            os.path.join(figures_dir, "cifar10_easy_hard.png"),
+            os.path.join(figures_dir, f"{stem}_easy_hard.png"),
         )
     figures["pareto"] = plots.plot_pareto(
         [
@@ -225,7 +228,7 @@ def build_cifar10_results(
             }
             for row in rows
         ],
-        os.path.join(figures_dir, "cifar10_pareto.png"),
+        os.path.join(figures_dir, f"{stem}_pareto.png"),
         sweep=sweep,
         sweep_label=f"{focus_row}, threshold sweep",
     )

@@ -60,11 +60,13 @@ def row_label(name, config):
 
     Returns:
         str, e.g. `"0.3"` for a gated row, `"0.5, scale gate"` for a
-        scaling ablation, the name without its depth for a static row.
+        scaling ablation, `"ResNet-8"` or `"ResNet-20, ft"` (fine-tuned)
+        for a static row.
     """
     kind = row_kind(config)
     if kind == "static":
-        return name.split("_", 1)[-1]
+        label = f"ResNet-{config['depth']}"
+        return label + (", ft" if config.get("init_from") else "")
     label = f"{config['budget_target']:g}"
     if kind == "ablation":
         label += f", scale {config['scale']}"

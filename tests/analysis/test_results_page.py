@@ -26,7 +26,10 @@ def test_row_kinds_and_anchors_are_marked_as_theirs():
     assert row_kind({"gating": "lc", "scale": "learned"}) == "lc"
     assert row_kind({"gating": "lc", "scale": "gate"}) == "ablation"
     assert row_kind({"gating": "aig", "scale": "learned"}) == "aig"
-    assert row_label("resnet20_static_ft", {"gating": "none"}) == "static_ft"
+    static = {"gating": "none", "depth": 8, "init_from": None}
+    assert row_label("resnet8_static_e40", static) == "ResNet-8"
+    tuned = {"gating": "none", "depth": 20, "init_from": "x.keras"}
+    assert row_label("resnet20_static_ft", tuned) == "ResNet-20, ft"
     gated = {"gating": "lc", "budget_target": 0.3, "scale": "learned"}
     assert row_label("lc_resnet20_t30", gated) == "0.3"
     ablation = {**gated, "budget_target": 0.5, "scale": "gate"}
