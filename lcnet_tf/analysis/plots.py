@@ -13,6 +13,7 @@ KIND_COLORS = {
     "c": "tab:green",
     "ablation": "tab:purple",
     "distilled": "tab:brown",
+    "frozen": "tab:gray",
 }
 
 

@@ -36,6 +36,7 @@ KIND_LABELS = {
     "c": "C-Net only",
     "ablation": "LC-Net, other scaling",
     "distilled": "LC-Net, distilled from static",
+    "frozen": "LC-Net routing frozen (static pruned)",
 }
 
 
@@ -44,6 +45,8 @@ def row_kind(config):
     gating = config["gating"]
     if gating == "none":
         return "static"
+    if config.get("freeze_routing_from"):
+        return "frozen"
     if gating == "lc" and config.get("scale", "learned") != "learned":
         return "ablation"
     if gating == "lc" and config.get("distill_from"):

@@ -23,6 +23,8 @@ def test_update_page_keeps_prose_and_replaces_sections(tmp_path):
 
 def test_row_kinds_and_anchors_are_marked_as_theirs():
     assert row_kind({"gating": "none"}) == "static"
+    frozen = {"gating": "lc", "freeze_routing_from": "lc/model.keras"}
+    assert row_kind(frozen) == "frozen"
     assert row_kind({"gating": "lc", "scale": "learned"}) == "lc"
     assert row_kind({"gating": "lc", "scale": "gate"}) == "ablation"
     assert row_kind({"gating": "aig", "scale": "learned"}) == "aig"
