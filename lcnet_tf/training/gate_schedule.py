@@ -2,8 +2,8 @@
 
 import keras
 
+from lcnet_tf.flops import gated_blocks
 from lcnet_tf.layers.flops_budget import FlopsBudget
-from lcnet_tf.layers.gate_head import GateHead
 from lcnet_tf.losses import check_budget_target
 
 
@@ -57,14 +57,16 @@ class GateSchedule(keras.callbacks.Callback):
 
     def _find(self):
         model = getattr(self.model, "student", self.model)
-        layers = model._flatten_layers(include_self=False, recursive=True)
-        layers = list(layers)
         self._gates = [
-            layer
-            for layer in layers
-            if isinstance(layer, GateHead) and layer.regularizer is not None
+            gate
+            for block in gated_blocks(model)
+            for gate in block.gates
+            if getattr(gate, "regularizer", None) is not None
         ]
-        budgets = [layer for layer in layers if isinstance(layer, FlopsBudget)]
+        # The budget layer closes the model (see `build_resnet`).
+        budgets = [
+            layer for layer in model.layers if isinstance(layer, FlopsBudget)
+        ]
         self._budget = budgets[0] if budgets else None
 
     def progress(self):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from lcnet_tf.flops import gated_blocks
+
 # A gate whose keep rate lies in this range decides per image; outside it
 # it is (almost) always on or always off: a static pruning decision.
 CONDITIONAL_RANGE = (0.05, 0.95)
@@ -98,8 +100,6 @@ def routing_stats(model, results):
 
 def _channel_rates(model, results):
     """Keep rate of each channel-group gate over images whose block ran."""
-    from lcnet_tf.flops import gated_blocks
-
     rates, column = [], 0
     runs = results["block_runs"]
     run_column = 0
