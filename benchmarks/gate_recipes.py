@@ -21,7 +21,7 @@ import time
 from absl import app
 from absl import flags
 
-from lcnet_tf.training.experiments import DYNAMIC_RECIPE
+from lcnet_tf.training.dynamic_table import BOUNDS_SHAPING_RECIPE
 
 FLAGS = flags.FLAGS
 
@@ -38,7 +38,7 @@ RECIPES = {
     # The recipe the dynamic-routing table trains with.
     "bounds_shaping": {
         key: value
-        for key, value in DYNAMIC_RECIPE.items()
+        for key, value in BOUNDS_SHAPING_RECIPE.items()
         if key not in ("budget_weight", "noise_std")
     },
 }

@@ -264,6 +264,38 @@ def _epochs(count):
     return f"{count:g} epoch" + ("" if count == 1 else "s")
 
 
+def _stem(path):
+    return os.path.basename(os.path.dirname(path)) or path
+
+
+def _names(names, template="{}", otherwise=None):
+    if not names:
+        return otherwise
+    listed = ", ".join(f"`{name}`" for name in names)
+    return template.format(listed)
+
+
+def _recipe_text(config):
+    """The gate-training recipe of one row, in words."""
+    text = (
+        f"anneals the budget target from 1.0 over the first "
+        f"{config['budget_anneal']:.0%} of training, keeps weight decay off "
+        f"the gates, bounds every gate unit's keep rate to "
+        f"[{config['keep_rate_low']:g}, {config['keep_rate_high']:g}] "
+        f"(weight {config['bounds_weight']:g}, tightened from [0, 1] over "
+        f"{config['regularizer_anneal']:.0%} of training) and batch-shapes "
+        f"it toward Beta({config['shaping_alpha']:g}, "
+        f"{config['shaping_beta']:g}) (weight {config['shaping_weight']:g}, "
+        f"faded to 0)"
+    )
+    if config.get("noise_anneal"):
+        text += (
+            f", and fades the exploration noise to 0 over the first "
+            f"{config['noise_anneal']:.0%}"
+        )
+    return text
+
+
 def budget_text(rows):
     """States the training budget of the rows, from their configs."""
 
@@ -282,7 +314,13 @@ def budget_text(rows):
             f"{config['momentum']}, learning rate {config['learning_rate']}"
             f" ({config['schedule']}, {_epochs(config['warmup_epochs'])} "
             f"of warm-up), weight decay {config['weight_decay']}, standard "
-            f"augmentation (pad 4 + crop, flip)."
+            f"augmentation (pad 4 + crop, flip)"
+            + (
+                f", distilled from `{_stem(config['distill_from'])}`"
+                if config.get("distill_from")
+                else ""
+            )
+            + "."
         )
     if tuned:
         config = tuned[0]["config"]
@@ -311,26 +349,33 @@ def budget_text(rows):
                     f" and, for LC/L/C, logistic exploration noise "
                     f"{', '.join(f'{n:g}' for n in noise)}"
                 )
-        shaped = [c for c in gated if c.get("bounds_weight")]
-        if shaped:
-            config = shaped[0]
-            text += (
-                f"; the gate recipe anneals the budget target from 1.0 over "
-                f"the first {config['budget_anneal']:.0%} of training, keeps "
-                f"weight decay off the gates, bounds every gate unit's "
-                f"keep rate to [{config['keep_rate_low']:g}, "
-                f"{config['keep_rate_high']:g}] (weight "
-                f"{config['bounds_weight']:g}, tightened from [0, 1] over "
-                f"{config['regularizer_anneal']:.0%} of training) and "
-                f"batch-shapes it toward Beta({config['shaping_alpha']:g}, "
-                f"{config['shaping_beta']:g}) (weight "
-                f"{config['shaping_weight']:g}, faded to 0)"
-            )
-        frozen = [c for c in gated if c.get("freeze_routing_from")]
+        recipes = {}
+        for row in tuned:
+            if row["config"].get("bounds_weight"):
+                key = _recipe_text(row["config"])
+                recipes.setdefault(key, []).append(row["row"])
+        for recipe, names in recipes.items():
+            text += f"; the gate recipe of {_names(names)} {recipe}"
+        frozen = [r for r in tuned if r["config"].get("freeze_routing_from")]
         if frozen:
+            starts = [
+                _names(
+                    [
+                        r["row"]
+                        for r in frozen
+                        if bool(r["config"].get(key)) == from_static
+                    ],
+                    template,
+                )
+                for key, from_static, template in (
+                    ("init_from", True, "the static weights ({})"),
+                    ("init_from", False, "their LC row's weights ({})"),
+                )
+            ]
             text += (
-                "; frozen-routing rows start from their LC row with its "
-                "most frequent routing fixed (no budget loss)"
+                "; frozen-routing rows fix their LC row's most frequent "
+                "routing (no budget loss) and start from "
+                + " or ".join(part for part in starts if part)
             )
         distilled = [c for c in gated if c.get("distill_from")]
         if distilled:

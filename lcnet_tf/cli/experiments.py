@@ -68,7 +68,7 @@ def define_flags():
 
 def rows_from_flags():
     """The `ExperimentRow`s the flags describe."""
-    from lcnet_tf.training.experiments import cifar10_dynamic_rows
+    from lcnet_tf.training.dynamic_table import cifar10_dynamic_rows
     from lcnet_tf.training.experiments import cifar10_rows
 
     targets = sorted(float(t) for t in FLAGS.targets)
@@ -109,6 +109,8 @@ def main(argv):
             source = row.init_from_row or "scratch"
             if row.freeze_row:
                 source = f"frozen {row.freeze_row}"
+                if row.init_from_row:
+                    source += f" on {row.init_from_row} weights"
             line = f"{row.name} <- {source}"
             if row.teacher_row:
                 line += f", distilled from {row.teacher_row}"

@@ -234,7 +234,11 @@ class GateHead(keras.layers.Layer):
         hidden = self.hidden(pooled)
         logits = self.keep_logits(hidden)
         if training and self.sampling and self.noise_std > 0.0:
-            logits = logits + self.noise_std * logistic_noise(
+            noise_std = ops.convert_to_tensor(self.noise_std, logits.dtype)
+            if self.regularizer is not None:
+                factor = self.regularizer.noise_factor(self.progress)
+                noise_std = noise_std * ops.cast(factor, logits.dtype)
+            logits = logits + noise_std * logistic_noise(
                 logits, self.seed_generator
             )
         prob = ops.sigmoid(logits)

@@ -58,9 +58,15 @@ class GateRegularizer:
       over the sorted batch, weighted `shaping_weight * (1 - progress)`:
       strongest at the start, gone at the end.
 
+    It also holds the schedule of the gate's exploration noise: with
+    `noise_anneal > 0` the noise fades linearly to 0 as progress goes
+    from 0 to `noise_anneal`, so the last part of training sees the
+    deterministic decisions that inference makes.
+
     Progress is a number in [0, 1] held by the gate, set during `fit` by
     `lcnet_tf.training.GateSchedule`; without it the bounds are at their
-    final values and batch-shaping at full weight.
+    final values, batch-shaping at full weight and the noise gone (when
+    it anneals).
 
     Args:
         low: float in [0, 1). Final lower bound of a unit's keep rate.
@@ -71,6 +77,8 @@ class GateRegularizer:
         shaping_weight: float >= 0. Weight of batch-shaping (0: off).
         anneal: float in (0, 1]. Share of training over which the
             bounds tighten.
+        noise_anneal: float in [0, 1]. Share of training over which the
+            exploration noise fades to 0 (0: constant noise).
 
     Example:
 
@@ -89,6 +97,7 @@ class GateRegularizer:
         beta=0.4,
         shaping_weight=0.0,
         anneal=0.5,
+        noise_anneal=0.0,
     ):
         low, high = float(low), float(high)
         if not 0.0 <= low < high <= 1.0:
@@ -111,7 +120,14 @@ class GateRegularizer:
                 f"`anneal` is a share of training in (0, 1]. Received: "
                 f"anneal={anneal}"
             )
+        noise_anneal = float(noise_anneal)
+        if not 0.0 <= noise_anneal <= 1.0:
+            raise ValueError(
+                f"`noise_anneal` is a share of training in [0, 1]. "
+                f"Received: noise_anneal={noise_anneal}"
+            )
         self.low, self.high = low, high
+        self.noise_anneal = noise_anneal
         self.bounds_weight = float(bounds_weight)
         self.alpha = _check_positive("alpha", alpha)
         self.beta = _check_positive("beta", beta)
@@ -123,6 +139,12 @@ class GateRegularizer:
         """The `(low, high)` bounds at a training progress in [0, 1]."""
         t = ops.minimum(progress / self.anneal, 1.0)
         return self.low * t, 1.0 - (1.0 - self.high) * t
+
+    def noise_factor(self, progress):
+        """The share of the exploration noise left at a progress."""
+        if not self.noise_anneal:
+            return ops.ones_like(progress)
+        return ops.relu(1.0 - progress / self.noise_anneal)
 
     def prior_cdf(self, values):
         """The Beta prior's CDF at `values` (tabulated, differentiable)."""
@@ -182,6 +204,7 @@ class GateRegularizer:
             "beta": self.beta,
             "shaping_weight": self.shaping_weight,
             "anneal": self.anneal,
+            "noise_anneal": self.noise_anneal,
         }
 
     @classmethod

@@ -76,6 +76,8 @@ class TrainConfig:
         shaping_beta: float > 0. Beta prior, second shape.
         regularizer_anneal: float in (0, 1]. Share of training over which
             the keep-rate bounds tighten from [0, 1].
+        noise_anneal: float in [0, 1]. Share of training over which the
+            exploration noise fades from `noise_std` to 0 (0: constant).
         gate_weight_decay: bool. Decay the gate heads' kernels like the
             rest (False keeps weight decay off the gates).
         dtype_policy: str. Keras dtype policy of the model: `"float32"`,
@@ -85,7 +87,10 @@ class TrainConfig:
             train it with its most frequent routing on the CIFAR-10 test
             images frozen (a static pruned network of the same FLOPs;
             `lcnet_tf.training.freeze_routing`). Its architecture
-            replaces `depth`, `gating` and the gate fields.
+            replaces `depth`, `gating` and the gate fields. With
+            `init_from`, the pruned network starts from that static
+            model's weights (learned scales 1) instead of the gated
+            model's.
     """
 
     dataset: str = "cifar10"
@@ -130,6 +135,7 @@ class TrainConfig:
     shaping_alpha: float = 0.6
     shaping_beta: float = 0.4
     regularizer_anneal: float = 0.5
+    noise_anneal: float = 0.0
     gate_weight_decay: bool = True
     freeze_routing_from: str | None = None
     dtype_policy: str = "float32"
@@ -240,27 +246,33 @@ class TrainConfig:
         regularizer = self.gate_regularizer()
         if regularizer is not None and self.gating == "aig":
             raise ValueError(
-                "`bounds_weight` / `shaping_weight` apply to gating 'l', "
+                "`bounds_weight` / `shaping_weight` / `noise_anneal` apply to "
+                "gating 'l', "
                 "'c' and 'lc'; 'aig' has its own target-rate loss. "
                 f"Received: gating={self.gating!r}, bounds_weight="
                 f"{self.bounds_weight}, shaping_weight={self.shaping_weight}"
             )
         if regularizer is not None and self.gating == "none":
             raise ValueError(
-                "`bounds_weight` / `shaping_weight` need a gated model; "
+                "`bounds_weight` / `shaping_weight` / `noise_anneal` need a "
+                "gated model; "
                 "gating='none' has no gates."
             )
-        if self.freeze_routing_from and (
-            self.init_from or self.gating == "none" or regularizer
-        ):
+        if self.freeze_routing_from and (self.gating == "none" or regularizer):
             raise ValueError(
                 "`freeze_routing_from` starts from a trained gated model "
-                "and fixes its gates: it excludes `init_from`, gating "
-                "'none' and gate regularizers. Received: init_from="
-                f"{self.init_from!r}, gating={self.gating!r}"
+                "and fixes its gates: it excludes gating 'none' and gate "
+                "regularizers (bounds, shaping, noise_anneal). Received: "
+                f"gating={self.gating!r}"
             )
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
+        if self.noise_anneal and not self.noise_std:
+            raise ValueError(
+                "`noise_anneal` fades the exploration noise, but "
+                f"`noise_std` is 0. Received: noise_anneal="
+                f"{self.noise_anneal}, noise_std={self.noise_std}"
+            )
 
     @classmethod
     def field_help(cls):
@@ -305,6 +317,7 @@ class TrainConfig:
                 beta=self.shaping_beta,
                 shaping_weight=self.shaping_weight,
                 anneal=self.regularizer_anneal,
+                noise_anneal=self.noise_anneal,
             )
         except ValueError as error:
             raise ValueError(
@@ -313,7 +326,7 @@ class TrainConfig:
                 f"shaping_alpha, shaping_beta, regularizer_anneal here): "
                 f"{error}"
             ) from None
-        if not (self.bounds_weight or self.shaping_weight):
+        if not (self.bounds_weight or self.shaping_weight or self.noise_anneal):
             return None
         return regularizer
 

@@ -53,7 +53,7 @@ def most_frequent_routing(model, images, batch_size=256):
     return routing, float(counts.max() / len(codes))
 
 
-def freeze_routing(model, routing, images=None):
+def freeze_routing(model, routing, images=None, unit_scales=False):
     """Fixes every gate of `model` to one routing, in place.
 
     The result is a static pruned network written as a gated one: each
@@ -70,6 +70,9 @@ def freeze_routing(model, routing, images=None):
             block's channel decisions do not matter.
         images: float array or None. Images over which each learned
             scale is averaged (None keeps the scale head's bias alone).
+        unit_scales: bool. Make every learned scale exactly 1 instead,
+            for a body about to be reset to a static network's weights
+            (`init_from_static`), whose outputs were never scaled.
 
     Returns:
         The model.
@@ -80,11 +83,18 @@ def freeze_routing(model, routing, images=None):
         raise ValueError(
             f"`routing` has no decisions for the gated blocks {missing}."
         )
-    hidden = _mean_hidden(model, blocks, images) if images is not None else {}
+    hidden = {}
+    if images is not None and not unit_scales:
+        hidden = _mean_hidden(model, blocks, images)
     for name, block in blocks.items():
         decision = routing[name]
         if block.block_gate is not None:
-            _fix(block.block_gate, [decision["run"]], hidden.get((name, 0)))
+            _fix(
+                block.block_gate,
+                [decision["run"]],
+                hidden.get((name, 0)),
+                unit_scales,
+            )
         if block.channel_gate is not None:
             channels = np.asarray(decision["channels"])
             if channels.shape != (block.channel_gate.units,):
@@ -92,7 +102,9 @@ def freeze_routing(model, routing, images=None):
                     f"Block '{name}' has {block.channel_gate.units} channel "
                     f"gates; `routing` gives {channels.shape}."
                 )
-            _fix(block.channel_gate, channels, hidden.get((name, 1)))
+            _fix(
+                block.channel_gate, channels, hidden.get((name, 1)), unit_scales
+            )
     return model
 
 
@@ -113,7 +125,7 @@ def _mean_hidden(model, blocks, images):
     return means
 
 
-def _fix(gate, keep, mean_hidden):
+def _fix(gate, keep, mean_hidden, unit_scales):
     keep = np.asarray(keep, np.float32)
     kernel = gate.keep_logits.kernel
     kernel.assign(np.zeros(kernel.shape, np.float32))
@@ -121,7 +133,10 @@ def _fix(gate, keep, mean_hidden):
     if gate.scale == "learned":
         scale = gate.scale_logits
         bias = scale.bias.numpy()
-        if mean_hidden is not None:
+        if unit_scales:
+            # 2 * sigmoid(0) = 1.
+            bias = np.zeros_like(bias)
+        elif mean_hidden is not None:
             bias = bias + mean_hidden @ scale.kernel.numpy()
         scale.kernel.assign(np.zeros(scale.kernel.shape, np.float32))
         scale.bias.assign(bias.astype(np.float32))

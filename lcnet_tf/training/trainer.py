@@ -87,7 +87,9 @@ def _frozen_routing_model(config):
         )
     images, _ = cifar10_arrays("test", config.data_dir)
     routing, _ = most_frequent_routing(model, images)
-    freeze_routing(model, routing, images)
+    # From static weights (`init_from`, applied by the caller) the scales
+    # the gated model learned no longer fit the body: they become 1.
+    freeze_routing(model, routing, images, unit_scales=bool(config.init_from))
     set_budget(model, config.budget_target, config.budget_weight)
     return model
 

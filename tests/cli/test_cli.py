@@ -134,6 +134,10 @@ def test_experiment_rows_list_and_results_without_rows(tmp_path):
     assert "resnet14_static_e40 <- scratch" in lines
     assert "lc_resnet20_t30_e10 <- resnet20_static" in lines
     assert "lc_resnet20_t30_e10_frozen <- frozen lc_resnet20_t30_e10" in lines
+    assert (
+        "lc_resnet20_t30_e10_r2_frozen <- frozen lc_resnet20_t30_e10_r2 on "
+        "resnet20_static weights, distilled from resnet20_static"
+    ) in lines
     results = _run(
         "lcnet_tf.cli.results",
         f"--root={tmp_path}",

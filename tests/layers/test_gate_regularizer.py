@@ -86,6 +86,7 @@ def test_batch_shaping_gradient_spreads_saturated_gates():
         (dict(alpha=0), "alpha"),
         (dict(beta="x"), "beta"),
         (dict(anneal=0), "anneal"),
+        (dict(noise_anneal=1.5), "noise_anneal"),
     ],
 )
 def test_bad_arguments_are_rejected_by_name(kwargs, message):
@@ -129,3 +130,29 @@ def test_aig_refuses_a_regularizer():
         cifar_resnet(
             8, gating="aig", gate_regularizer=GateRegularizer(bounds_weight=1)
         )
+
+
+def test_noise_fades_linearly_to_zero():
+    regularizer = GateRegularizer(noise_anneal=0.8)
+    for progress, factor in ((0.0, 1.0), (0.4, 0.5), (0.8, 0.0), (1.0, 0.0)):
+        np.testing.assert_allclose(
+            regularizer.noise_factor(tf.constant(progress)), factor, 1e-6
+        )
+    constant = GateRegularizer()
+    np.testing.assert_allclose(constant.noise_factor(tf.constant(0.9)), 1.0)
+
+
+def test_gate_noise_follows_the_schedule():
+    regularizer = GateRegularizer(noise_anneal=0.5)
+    gate = ChannelGate(
+        16, groups=16, noise_std=3.0, seed=1, regularizer=regularizer
+    )
+    x = random_images(n=32, size=8)
+    deterministic = np.asarray(gate(x, training=False)[2])
+    gate.progress.assign(0.0)
+    noisy = np.asarray(gate(x, training=True)[2])
+    assert np.abs(noisy - deterministic).max() > 0.1
+    gate.progress.assign(0.5)
+    faded = np.asarray(gate(x, training=True)[2])
+    np.testing.assert_allclose(faded, deterministic, atol=1e-6)
+    assert gate.regularizer.get_config()["noise_anneal"] == 0.5

@@ -24,6 +24,7 @@ from lcnet_tf.training import TrainConfig
         ("shaping_alpha", 0.0, "shaping_alpha.*alpha"),
         ("regularizer_anneal", 0.0, "regularizer_anneal.*anneal"),
         ("bounds_weight", -1.0, "bounds_weight"),
+        ("noise_anneal", 0.5, "noise_anneal.*noise_std"),
     ],
 )
 def test_bad_fields(field, value, match):
@@ -49,3 +50,17 @@ def test_gate_regularizer_from_fields():
 def test_regularizer_needs_l_or_c_gates(gating):
     with pytest.raises(ValueError, match=f"gating.*{gating}|{gating}"):
         TrainConfig(gating=gating, shaping_weight=1.0)
+
+
+def test_noise_anneal_makes_a_schedule_and_needs_gates():
+    config = TrainConfig(noise_std=0.5, noise_anneal=0.8)
+    assert config.gate_regularizer().noise_anneal == 0.8
+    with pytest.raises(ValueError, match="noise_anneal.*aig"):
+        TrainConfig(gating="aig", noise_std=0.5, noise_anneal=0.8)
+
+
+def test_frozen_routing_may_start_from_static_weights():
+    config = TrainConfig(freeze_routing_from="lc.keras", init_from="s.keras")
+    assert config.init_from == "s.keras"
+    with pytest.raises(ValueError, match="freeze_routing_from"):
+        TrainConfig(freeze_routing_from="lc.keras", bounds_weight=1.0)

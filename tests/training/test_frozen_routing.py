@@ -61,6 +61,18 @@ def test_frozen_model_routes_every_image_alike_and_keeps_the_scale():
     )
 
 
+def test_unit_scales_make_every_learned_scale_one():
+    model = _model()
+    images = random_images(n=32, size=8)
+    routing, _ = most_frequent_routing(model, images)
+    freeze_routing(model, routing, images, unit_scales=True)
+    blocks = [b for b in model.layers if hasattr(b, "gates") and b.gates]
+    features = block_inputs_model(model, blocks).predict(images, verbose=0)
+    for block, x in zip(blocks, features):
+        for gate in block.gates:
+            np.testing.assert_allclose(np.asarray(gate(x)[1]), 1.0, 1e-6)
+
+
 def test_routing_must_cover_every_block():
     model = _model()
     with pytest.raises(ValueError, match="no decisions"):

@@ -1,0 +1,193 @@
+"""The CIFAR-10 table that asks whether per-image routing pays."""
+
+from lcnet_tf.training.config import TrainConfig
+from lcnet_tf.training.experiments import ExperimentRow
+
+# The first gate-training recipe (rows `..._e10`), chosen on one-epoch
+# runs (`benchmarks/gate_recipes.py`): the only one whose gates routed
+# per image. Ten epochs of it routed per image but lost to ResNet-8.
+BOUNDS_SHAPING_RECIPE = dict(
+    budget_weight=16.0,
+    noise_std=0.5,
+    budget_anneal=0.5,
+    gate_weight_decay=False,
+    bounds_weight=20.0,
+    shaping_weight=1.0,
+)
+
+# The table's recipe (rows `..._e10_r2`): the first one, plus what its
+# 10-epoch row lacked (results/cifar10_dynamic.md says why): the
+# exploration noise fades out over 80% of training, so the last epochs
+# train the decisions inference makes; the budget reaches its target
+# after 30% of training instead of 50%; and every row, gated or frozen,
+# learns from the static ResNet-20's logits (`DISTILL_RECIPE`).
+DYNAMIC_RECIPE = dict(
+    BOUNDS_SHAPING_RECIPE, budget_anneal=0.3, noise_anneal=0.8
+)
+DISTILL_RECIPE = dict(distill_weight=0.5, distill_temperature=4.0)
+
+_AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
+
+
+def _tag(target):
+    return f"t{int(round(target * 100)):02d}"
+
+
+def cifar10_dynamic_rows(
+    targets=(0.3, 0.5, 0.7),
+    single_target=0.5,
+    static_epochs=30,
+    finetune_epochs=10,
+    frozen_targets=(0.3, 0.5),
+    recipe=None,
+    data_dir=None,
+    **overrides,
+):
+    """The table that asks whether per-image routing beats a static net.
+
+    Every row sees `static_epochs + finetune_epochs` epochs in all:
+
+    - static ResNet-8 and ResNet-14 (about 0.31 and 0.65 of ResNet-20's
+      FLOPs) trained from scratch for all of them, plain and distilled
+      from the static ResNet-20 (`..._kd`, the honest alternative to a
+      distilled gated row); the static ResNet-20 (`resnet20_static`,
+      shared with `cifar10_rows`) given `finetune_epochs` more
+      (`..._ft_eN`);
+    - LC-ResNet-20 at each of `targets`, and L-Net, C-Net and the
+      ConvNet-AIG-style baseline at `single_target`, fine-tuned from
+      the static ResNet-20 with `recipe` and distilled from it
+      (`..._eN_r2`);
+    - for each of `frozen_targets`, that LC row's most frequent routing
+      frozen into a pruned ResNet-20 that starts from the static
+      weights and trains as long, with the same distillation
+      (`..._r2_frozen`): what pruning alone buys;
+    - the first recipe's row at target 0.3 and its frozen twin (which
+      started from the gated row's weights), kept as evidence
+      (`lc_resnet20_t30_eN`, `..._frozen`).
+
+    Args:
+        targets: FLOPs targets of the LC rows.
+        single_target: FLOPs target of the L, C and AIG rows.
+        static_epochs: int. Epochs of the static ResNet-20.
+        finetune_epochs: int. Epochs of every fine-tuned row.
+        frozen_targets: LC targets that get a frozen-routing row.
+        recipe: dict of `TrainConfig` fields of the gated rows (default
+            `DYNAMIC_RECIPE`; the AIG row takes only its budget fields).
+        data_dir: str or None. CIFAR-10 binaries.
+        **overrides: `TrainConfig` fields set on every row.
+
+    Returns:
+        list of `ExperimentRow`.
+
+    Example:
+    ```python
+    run_rows(cifar10_dynamic_rows(), "runs/cifar10_dynamic")
+    ```
+    """
+    recipe = dict(DYNAMIC_RECIPE if recipe is None else recipe)
+    base = dict(
+        batch_size=128, weight_decay=5e-4, seed=0, verbose=2, data_dir=data_dir
+    )
+    base.update(overrides)
+    total = static_epochs + finetune_epochs
+    scratch = dict(gating="none", learning_rate=0.1, warmup_epochs=1, **base)
+    static = "resnet20_static"
+    suffix = f"e{finetune_epochs}"
+    rows = [
+        ExperimentRow(
+            static, TrainConfig(depth=20, epochs=static_epochs, **scratch)
+        )
+    ]
+    for depth in (8, 14):
+        name = f"resnet{depth}_static_e{total}"
+        rows.append(
+            ExperimentRow(
+                name, TrainConfig(depth=depth, epochs=total, **scratch)
+            )
+        )
+        rows.append(
+            ExperimentRow(
+                f"{name}_kd",
+                TrainConfig(
+                    depth=depth, epochs=total, **DISTILL_RECIPE, **scratch
+                ),
+                teacher_row=static,
+            )
+        )
+    finetune = dict(
+        depth=20, epochs=finetune_epochs, learning_rate=0.02, **base
+    )
+    rows.append(
+        ExperimentRow(
+            f"{static}_ft_{suffix}",
+            TrainConfig(gating="none", **finetune),
+            init_from_row=static,
+        )
+    )
+    rows += _first_recipe_rows(finetune, suffix, static)
+    gated = [("lc", target) for target in targets] + [
+        (gating, single_target) for gating in ("l", "c", "aig")
+    ]
+    for gating, target in gated:
+        fields = recipe
+        if gating == "aig":
+            fields = {k: v for k, v in recipe.items() if k in _AIG_FIELDS}
+        rows.append(
+            ExperimentRow(
+                f"{gating}_resnet20_{_tag(target)}_{suffix}_r2",
+                TrainConfig(
+                    gating=gating,
+                    budget_target=target,
+                    **fields,
+                    **DISTILL_RECIPE,
+                    **finetune,
+                ),
+                init_from_row=static,
+                teacher_row=static,
+            )
+        )
+    for target in frozen_targets:
+        source = f"lc_resnet20_{_tag(target)}_{suffix}_r2"
+        rows.append(
+            ExperimentRow(
+                f"{source}_frozen",
+                TrainConfig(
+                    gating="lc",
+                    budget_target=target,
+                    budget_weight=0.0,
+                    **DISTILL_RECIPE,
+                    **finetune,
+                ),
+                init_from_row=static,
+                teacher_row=static,
+                freeze_row=source,
+            )
+        )
+    names = [row.name for row in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Rows repeat a name: {names}")
+    return rows
+
+
+def _first_recipe_rows(finetune, suffix, static):
+    """The first recipe's LC row at 0.3 and its frozen twin."""
+    source = f"lc_resnet20_t30_{suffix}"
+    return [
+        ExperimentRow(
+            source,
+            TrainConfig(
+                gating="lc",
+                budget_target=0.3,
+                **BOUNDS_SHAPING_RECIPE,
+                **finetune,
+            ),
+            init_from_row=static,
+        ),
+        ExperimentRow(
+            f"{source}_frozen",
+            TrainConfig(
+                gating="lc", budget_target=0.3, budget_weight=0.0, **finetune
+            ),
+            freeze_row=source,
+        ),
+    ]
