@@ -7,7 +7,7 @@ DATA_DIR ?= $(if $(LCNET_DATA_DIR),$(LCNET_DATA_DIR),../shared/data/cifar10)
 DEMO_DIR ?= runs/demo
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast gpu-test bazel-test bazel-smoke lint demo clean
+.PHONY: install test test-fast gpu-test android-test bazel-test bazel-smoke lint demo clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ gpu-test: install tflite/web/node_modules/.installed
 tflite/web/node_modules/.installed: tflite/web/package-lock.json
 	cd tflite/web && npm ci --no-audit --no-fund
 	touch $@
+
+# The Android runner's core (tflite/android): compiled with Maven against
+# LiteRT's published Java and GPU delegate API classes, its logic tested
+# (JUnit 5) against a trace of the Python runner. Needs mvn and a JDK 17.
+# `python scripts/android_fixture.py --data_dir=...` rewrites the trace.
+MVN ?= mvn
+android-test:
+	$(MVN) -B -q -f tflite/android/pom.xml test
 
 # Bazel (Debian's bazel-bootstrap 4.2, offline): one py_test per test
 # module, run on the .venv interpreter; see BUILD files and .bazelrc.

@@ -99,6 +99,9 @@ class StagedRunner:
         num_threads: int or None. CPU threads.
         profile: bool. Accumulate seconds per signature in
             `runner.timings` (for benchmarks).
+        on_call: callable or None. Called as `on_call(signature, inputs,
+            outputs)` after every signature run (e.g. to record a trace
+            that other runners replay, `record_staged_trace`).
 
     Example:
     ```python
@@ -113,6 +116,7 @@ class StagedRunner:
         accelerator="auto",
         num_threads=None,
         profile=False,
+        on_call=None,
     ):
         if accelerator not in ACCELERATORS:
             raise ValueError(
@@ -139,6 +143,7 @@ class StagedRunner:
         self._check_signatures(manifest_path)
         self.input_shape = tuple(self.manifest["input"]["shape"][1:])
         self.timings = {} if profile else None
+        self.on_call = on_call
 
     @property
     def accelerator(self):
@@ -179,7 +184,7 @@ class StagedRunner:
                 f"The staged form runs one image at a time; received a "
                 f"batch of {len(images)}. Use predict() to loop."
             )
-        run = self._backend.run if self.timings is None else self._timed
+        run = self._run
         x = run(self.manifest["stem"], {"images": images})["features"]
         flops = self.manifest["flops"]["outside_blocks"]
         decisions = []
@@ -208,14 +213,17 @@ class StagedRunner:
             outputs["decisions"] = np.array([decisions], np.float32)
         return outputs
 
-    def _timed(self, signature, inputs):
+    def _run(self, signature, inputs):
         start = time.perf_counter()
         outputs = self._backend.run(signature, inputs)
-        seconds, calls = self.timings.get(signature, (0.0, 0))
-        self.timings[signature] = (
-            seconds + time.perf_counter() - start,
-            calls + 1,
-        )
+        if self.timings is not None:
+            seconds, calls = self.timings.get(signature, (0.0, 0))
+            self.timings[signature] = (
+                seconds + time.perf_counter() - start,
+                calls + 1,
+            )
+        if self.on_call is not None:
+            self.on_call(signature, inputs, outputs)
         return outputs
 
     def predict(self, images):

@@ -128,3 +128,41 @@ def test_manifest_errors(staged, tmp_path):
     incomplete = dict(manifest, blocks=[{"name": "b"}])
     with pytest.raises(ValueError, match="lacks fields"):
         StagedRunner(write(incomplete))
+
+
+def test_trace_records_what_the_runner_did(staged):
+    from lcnet_tf.export.staged_trace import decode_floats
+    from lcnet_tf.export.staged_trace import record_staged_trace
+
+    model, export = staged
+    images = random_images(4, seed=5)
+    trace = record_staged_trace(export.manifest_path, images, [1, 2, 3, 4])
+    direct = StagedRunner(export.manifest_path, accelerator="cpu").predict(
+        images
+    )
+    assert (
+        trace["manifest"]["blocks"]
+        == read_manifest(export.manifest_path)[0]["blocks"]
+    )
+    for index, entry in enumerate(trace["images"]):
+        np.testing.assert_array_equal(
+            decode_floats(entry["image"]), images[index].reshape(-1)
+        )
+        np.testing.assert_allclose(
+            decode_floats(entry["logits"]), direct["logits"][index], 1e-6
+        )
+        assert entry["flops"] == direct["flops"][index]
+        calls = [call["signature"] for call in entry["calls"]]
+        assert calls[0] == "stem" and calls[-1] == "head"
+        bodies = [c for c in calls if c.endswith("_body")]
+        runs = [d[0] for d in entry["decisions"]]
+        # block0 is skippable; the other two always run.
+        assert len(bodies) == 2 + int(runs[0] > 0.5)
+        head = entry["calls"][-1]
+        np.testing.assert_allclose(
+            decode_floats(head["outputs"]["logits"]["data"]),
+            decode_floats(entry["logits"]),
+        )
+        # Feature maps are recorded by shape only.
+        assert "data" not in entry["calls"][0]["outputs"]["features"]
+        assert entry["label"] == index + 1

@@ -1,0 +1,91 @@
+package org.lcnet.tflite
+
+import java.nio.ByteBuffer
+import java.security.MessageDigest
+import org.json.JSONObject
+import org.junit.jupiter.api.Assertions.assertArrayEquals
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+
+class StagedManifestTest {
+    private val json = Trace.load().manifestJson
+
+    private fun edited(edit: (JSONObject) -> Unit): String =
+        JSONObject(json.toString()).also(edit).toString()
+
+    private fun refused(text: String): String =
+        assertThrows<StagedManifestException> { StagedManifest.parse(text) }.message!!
+
+    @Test
+    fun `every field is read as the exporter wrote it`() {
+        val manifest = StagedManifest.parse(json.toString())
+        assertEquals(json.getString("model"), manifest.model)
+        assertEquals(json.getString("tflite"), manifest.tflite)
+        assertEquals(json.getString("tflite_sha256"), manifest.sha256)
+        assertEquals("images", manifest.inputName)
+        assertArrayEquals(intArrayOf(1, 32, 32, 3), manifest.inputShape)
+        assertEquals(32 * 32 * 3, manifest.inputSize)
+        assertEquals("stem", manifest.stem)
+        assertEquals("head", manifest.head)
+        assertEquals(10, manifest.numClasses)
+        val flops = json.getJSONObject("flops")
+        assertEquals(flops.getLong("outside_blocks"), manifest.outsideFlops)
+        assertEquals(flops.getLong("static"), manifest.staticFlops)
+        val blocks = json.getJSONArray("blocks")
+        assertEquals(blocks.length(), manifest.blocks.size)
+        for ((i, block) in manifest.blocks.withIndex()) {
+            val b = blocks.getJSONObject(i)
+            assertEquals(b.getString("name"), block.name)
+            if (b.isNull("gate")) assertNull(block.gate) else assertEquals(b.getString("gate"), block.gate)
+            assertEquals(b.getString("body"), block.body)
+            assertEquals(b.getBoolean("skippable"), block.skippable)
+            assertEquals(b.getBoolean("channel_gated"), block.channelGated)
+            assertEquals(b.getJSONObject("flops").getLong("always"), block.alwaysFlops)
+            assertEquals(b.getJSONObject("flops").getLong("body"), block.bodyFlops)
+        }
+        assertEquals("stem", manifest.signatures.first())
+        assertEquals("head", manifest.signatures.last())
+    }
+
+    @Test
+    fun `wrong format`() {
+        val message = refused(edited { it.put("format", "keras") })
+        assertTrue("'format' is 'keras', expected 'lcnet-tf-staged'" in message, message)
+    }
+
+    @Test
+    fun `wrong version`() {
+        val message = refused(edited { it.put("version", 2) })
+        assertTrue("'version' is 2; this runner reads version 1" in message, message)
+    }
+
+    @Test
+    fun `missing fields are named`() {
+        assertTrue("'head'" in refused(edited { it.remove("head") }))
+        val message = refused(edited { it.getJSONArray("blocks").getJSONObject(3).remove("body") })
+        assertTrue("'blocks[3].body'" in message, message)
+        val flops = refused(edited { it.getJSONObject("flops").remove("outside_blocks") })
+        assertTrue("'flops.outside_blocks'" in flops, flops)
+    }
+
+    @Test
+    fun `wrong input shape and bad JSON`() {
+        val message = refused(edited { it.getJSONObject("input").put("shape", listOf(4, 32, 32, 3)) })
+        assertTrue("'input.shape' is [4, 32, 32, 3]" in message, message)
+        assertTrue("not valid JSON" in refused("{\"format\": "))
+    }
+
+    @Test
+    fun `the model must have the recorded SHA-256`() {
+        val model = "not the exported model".toByteArray()
+        val manifest = StagedManifest.parse(json.toString())
+        val error = assertThrows<StagedManifestException> { manifest.checkModel(ByteBuffer.wrap(model)) }
+        val actual = MessageDigest.getInstance("SHA-256").digest(model).joinToString("") { "%02x".format(it) }
+        assertTrue(manifest.sha256 in error.message!! && actual in error.message!!, error.message)
+        val matching = StagedManifest.parse(edited { it.put("tflite_sha256", actual) })
+        matching.checkModel(ByteBuffer.wrap(model))
+    }
+}
