@@ -106,12 +106,19 @@ def verified_path(name, directory=None):
     return path
 
 
+def subset_flops(model, images):
+    """Mean exact FLOPs of a model over images (the published figure)."""
+    from lcnet_tf.flops import flops_per_image
+
+    return float(flops_per_image(model, images).mean())
+
+
 def publish_pretrained(name, model_path, result, directory, data_dir, subset):
     """Adds a trained row's model to the published models.
 
-    The model is saved without optimizer state; its accuracy on the first
-    `subset` test images is measured and recorded, so a test can check
-    that the shipped file reproduces it.
+    The model is saved without optimizer state; its accuracy and mean
+    exact FLOPs on the first `subset` test images are measured and
+    recorded, so a test can check that the shipped file reproduces them.
 
     Args:
         name: str. Published name.
@@ -139,6 +146,9 @@ def publish_pretrained(name, model_path, result, directory, data_dir, subset):
         images, batch_size=500, verbose=0
     )
     entry = {
+        "flops_mean_subset": subset_flops(
+            load_model(path, compile=False), images
+        ),
         "file": os.path.basename(path),
         "sha256": file_sha256(path),
         "row": result["row"],

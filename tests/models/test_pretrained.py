@@ -1,10 +1,13 @@
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 
 from lcnet_tf.data import cifar10_arrays
+from lcnet_tf.flops import count_flops
+from lcnet_tf.flops import flops_per_image
 from lcnet_tf.flops import inference_model
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.models import pretrained
@@ -27,6 +30,7 @@ def test_publish_load_and_corruption(cifar10_dir, tmp_path):
         "tiny", source, result, directory, cifar10_dir, subset=40
     )
     assert entry["subset"] == 40 and 0 <= entry["top1_subset"] <= 1
+    assert entry["flops_mean_subset"] > 0
     assert pretrained_manifest(directory)["tiny"]["sha256"] == entry["sha256"]
     loaded = pretrained("tiny", directory)
     x = random_images(3)
@@ -72,3 +76,14 @@ def test_shipped_model_reproduces_its_recorded_accuracy(name, cifar10_dir):
     # A different CPU may round a borderline image the other way.
     assert abs(top1 - entry["top1_subset"]) <= 2 / entry["subset"]
     assert entry["top1"] > 0.5
+    # FLOPs: the shipped file runs the recorded mean on the subset, the
+    # full test set's mean is close to it, and the ratio is that mean over
+    # a fresh static network of the same depth.
+    flops = flops_per_image(model, images).mean()
+    assert flops == pytest.approx(entry["flops_mean_subset"], rel=1e-9)
+    assert flops == pytest.approx(entry["flops_mean"], rel=0.02)
+    depth = int(re.search(r"resnet(\d+)", model.name).group(1))
+    static = count_flops(cifar_resnet(depth, gating="none"))
+    assert entry["flops_ratio"] == pytest.approx(
+        entry["flops_mean"] / static, rel=1e-9
+    )
