@@ -277,10 +277,13 @@ def _names(names, template="{}", otherwise=None):
 
 def _recipe_text(config):
     """The gate-training recipe of one row, in words."""
+    units = "gate unit"
+    if not config.get("regularize_channel_gates", True):
+        units = "block gate (channel gates free)"
     text = (
         f"anneals the budget target from 1.0 over the first "
         f"{config['budget_anneal']:.0%} of training, keeps weight decay off "
-        f"the gates, bounds every gate unit's keep rate to "
+        f"the gates, bounds every {units}'s keep rate to "
         f"[{config['keep_rate_low']:g}, {config['keep_rate_high']:g}] "
         f"(weight {config['bounds_weight']:g}, tightened from [0, 1] over "
         f"{config['regularizer_anneal']:.0%} of training) and batch-shapes "

@@ -89,6 +89,9 @@ class ChannelGate(GateHead):
         self.groups = groups
         self.selection = selection
 
+    def _regularized(self):
+        return super()._regularized() and self.regularizer.channel_gates
+
     def call(self, inputs, training=None):
         outputs = super().call(inputs, training=training)
         if self.selection == "nested":

@@ -247,7 +247,7 @@ class GateHead(keras.layers.Layer):
         # `prob - stop_gradient(prob)` is exactly zero forward, so the gate
         # is exactly 0 or 1 while its gradient is that of `prob`.
         gate = hard + (prob - ops.stop_gradient(prob))
-        if training and self.regularizer is not None:
+        if training and self._regularized():
             self.add_loss(self.regularizer(gate, prob, self.progress))
         if self.scale == "learned":
             scale = 2.0 * ops.sigmoid(self.scale_logits(hidden))
@@ -256,6 +256,10 @@ class GateHead(keras.layers.Layer):
         else:
             scale = ops.ones_like(prob)
         return gate, scale, prob
+
+    def _regularized(self):
+        """Whether the regularizer's loss terms apply to this gate."""
+        return self.regularizer is not None
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0], self.units)

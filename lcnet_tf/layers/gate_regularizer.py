@@ -79,6 +79,10 @@ class GateRegularizer:
             bounds tighten.
         noise_anneal: float in [0, 1]. Share of training over which the
             exploration noise fades to 0 (0: constant noise).
+        channel_gates: bool. Also bound and shape channel gates (False:
+            only block gates must decide per image; channel gates are
+            free to become a fixed pruning, and only their noise is
+            scheduled).
 
     Example:
 
@@ -98,6 +102,7 @@ class GateRegularizer:
         shaping_weight=0.0,
         anneal=0.5,
         noise_anneal=0.0,
+        channel_gates=True,
     ):
         low, high = float(low), float(high)
         if not 0.0 <= low < high <= 1.0:
@@ -128,6 +133,7 @@ class GateRegularizer:
             )
         self.low, self.high = low, high
         self.noise_anneal = noise_anneal
+        self.channel_gates = bool(channel_gates)
         self.bounds_weight = float(bounds_weight)
         self.alpha = _check_positive("alpha", alpha)
         self.beta = _check_positive("beta", beta)
@@ -205,6 +211,7 @@ class GateRegularizer:
             "shaping_weight": self.shaping_weight,
             "anneal": self.anneal,
             "noise_anneal": self.noise_anneal,
+            "channel_gates": self.channel_gates,
         }
 
     @classmethod

@@ -78,6 +78,9 @@ class TrainConfig:
             the keep-rate bounds tighten from [0, 1].
         noise_anneal: float in [0, 1]. Share of training over which the
             exploration noise fades from `noise_std` to 0 (0: constant).
+        regularize_channel_gates: bool. Apply the keep-rate bounds and
+            batch-shaping to channel gates too (False: block gates only;
+            channel gates may become a fixed pruning).
         gate_weight_decay: bool. Decay the gate heads' kernels like the
             rest (False keeps weight decay off the gates).
         dtype_policy: str. Keras dtype policy of the model: `"float32"`,
@@ -136,6 +139,7 @@ class TrainConfig:
     shaping_beta: float = 0.4
     regularizer_anneal: float = 0.5
     noise_anneal: float = 0.0
+    regularize_channel_gates: bool = True
     gate_weight_decay: bool = True
     freeze_routing_from: str | None = None
     dtype_policy: str = "float32"
@@ -318,6 +322,7 @@ class TrainConfig:
                 shaping_weight=self.shaping_weight,
                 anneal=self.regularizer_anneal,
                 noise_anneal=self.noise_anneal,
+                channel_gates=self.regularize_channel_gates,
             )
         except ValueError as error:
             raise ValueError(

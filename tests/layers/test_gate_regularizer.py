@@ -156,3 +156,19 @@ def test_gate_noise_follows_the_schedule():
     faded = np.asarray(gate(x, training=True)[2])
     np.testing.assert_allclose(faded, deterministic, atol=1e-6)
     assert gate.regularizer.get_config()["noise_anneal"] == 0.5
+
+
+def test_channel_gates_can_be_left_out_of_the_loss_terms():
+    x = random_images(size=8)
+    for channel_gates, expected in ((True, 1), (False, 0)):
+        regularizer = GateRegularizer(
+            low=0.3, high=0.6, bounds_weight=1.0, channel_gates=channel_gates
+        )
+        channel = ChannelGate(8, groups=2, regularizer=regularizer)
+        channel(x, training=True)
+        assert len(channel.losses) == expected
+        block = BlockGate(regularizer=regularizer)
+        block(x, training=True)
+        assert len(block.losses) == 1
+    restored = GateRegularizer.from_config(regularizer.get_config())
+    assert restored.channel_gates is False

@@ -23,6 +23,9 @@ def test_second_recipe_rows_are_distilled_and_fade_their_noise():
     rows = {row.name: row for row in cifar10_dynamic_rows()}
     second = [row for name, row in rows.items() if "_r2" in name]
     assert len(second) == 8
+    third = rows["lc_resnet20_t30_e10_r3"]
+    assert third.teacher_row == "resnet20_static"
+    assert third.config.gate_regularizer().channel_gates is False
     for row in second:
         assert row.teacher_row == "resnet20_static"
         assert row.config.distill_weight == 0.5
