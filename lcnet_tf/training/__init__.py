@@ -12,6 +12,7 @@ from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.gate_schedule import GateSchedule
 from lcnet_tf.training.routing_stats import routing_stats
+from lcnet_tf.training.run_backup import RunBackup
 from lcnet_tf.training.trainer import build_model
 from lcnet_tf.training.trainer import build_optimizer
 from lcnet_tf.training.trainer import compile_model
@@ -21,6 +22,7 @@ __all__ = [
     "BatchNormRecalibration",
     "GateSchedule",
     "GatedDistiller",
+    "RunBackup",
     "TrainConfig",
     "build_model",
     "build_optimizer",

@@ -19,6 +19,7 @@ from lcnet_tf.training.distiller import GatedDistiller
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_schedule import GateSchedule
+from lcnet_tf.training.run_backup import RunBackup
 
 CIFAR10_TRAIN_SIZE = 50_000
 IMAGENET_TRAIN_SIZE = 1_281_167
@@ -334,7 +335,7 @@ def train(config, callbacks=(), strategy=None):
     backup = os.path.join(config.model_dir, "backup")
     if not chief:
         backup = os.path.join(backup, f"worker{strategies.task_id(strategy)}")
-    all_callbacks = [keras.callbacks.BackupAndRestore(backup)]
+    all_callbacks = [RunBackup(backup)]
     if config.budget_anneal or config.gate_regularizer() is not None:
         all_callbacks.append(
             GateSchedule(

@@ -1,5 +1,6 @@
 import csv
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -92,3 +93,33 @@ def test_mixed_precision_run(tmp_path, cifar10_dir):
     assert model.get_layer("stem_conv").compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == "float32"
     assert 0 < history.history["val_flops_ratio"][-1] <= 1.01
+
+
+def _corrupt(path):
+    with open(path, "r+b") as f:
+        f.seek(0)
+        f.write(b"not hdf5" * 16)
+
+
+def test_a_corrupt_resume_state_falls_back_or_says_how_to_restart(
+    tmp_path, cifar10_dir
+):
+    config = tiny_train_config(tmp_path, cifar10_dir)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[interrupt_at_epoch(1)])
+    backup = os.path.join(config.model_dir, "backup")
+    latest = os.path.join(backup, "latest.weights.h5")
+    # The state written last is unreadable: the previous epoch's is used,
+    # so only the epochs after it run again.
+    _corrupt(latest)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[interrupt_at_epoch(1)])
+    # Both states unreadable: a clear error naming the folder.
+    _corrupt(latest)
+    _corrupt(latest + ".bkp")
+    with pytest.raises(RuntimeError, match="Delete '.*backup'"):
+        train(config)
+    # Following the advice restarts the run.
+    shutil.rmtree(backup)
+    _, history = train(config)
+    assert history.epoch == [0, 1, 2]
