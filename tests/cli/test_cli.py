@@ -21,6 +21,14 @@ def test_flags_map_to_config():
     with pytest.raises(ValueError, match="target"):
         train_cli.config_from_flags()
     flags.FLAGS.unparse_flags()
+    flags.FLAGS(["lcnet-train", "--depth=21"])
+    with pytest.raises(ValueError, match=r"6n \+ 2.*depth=21"):
+        train_cli.config_from_flags()
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["lcnet-train", "--noise_anneal=0.5"])
+    with pytest.raises(ValueError, match="noise_anneal.*noise_std"):
+        train_cli.config_from_flags()
+    flags.FLAGS.unparse_flags()
 
 
 def test_evaluate_missing_model(tmp_path):
