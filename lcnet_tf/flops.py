@@ -141,6 +141,25 @@ def decision_model(model):
     return keras.Model(model.inputs, outputs, name=f"{model.name}_decisions")
 
 
+def fixed_flops(model, blocks=None):
+    """FLOPs every image runs whatever the gates decide.
+
+    Everything outside the gated blocks (stem, ungated blocks, head): the
+    model's FLOPs with every gate open, less each gated block's
+    (`GatedResidualBlock.open_flops`). A gated block's own cost, for any
+    decisions, is `block.flops_for(run, kept)`.
+
+    Args:
+        model: a model built by lcnet_tf.
+        blocks: its gated blocks, or None to find them.
+
+    Returns:
+        int.
+    """
+    blocks = gated_blocks(model) if blocks is None else blocks
+    return int(count_flops(model) - sum(b.open_flops() for b in blocks))
+
+
 def flops_from_decisions(model, decisions):
     """Exact per-image FLOPs from the gated blocks' decisions.
 
@@ -163,7 +182,7 @@ def flops_from_decisions(model, decisions):
         # per batch.
         fixed = last.fixed_flops
     else:
-        fixed = count_flops(model) - sum(b.open_flops() for b in blocks)
+        fixed = fixed_flops(model, blocks)
     batch = len(decisions[0]) if decisions else 0
     total = np.full((batch,), fixed, dtype=np.int64)
     for block, decision in zip(blocks, decisions):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from lcnet_tf.flops import count_flops
+from lcnet_tf.flops import fixed_flops
 from lcnet_tf.layers.flops_budget import FlopsBudget
 from lcnet_tf.layers.gated_basic_block import GatedBasicBlock
 from lcnet_tf.layers.gated_bottleneck_block import GatedBottleneckBlock
@@ -42,10 +43,6 @@ class FoldedConv:
             kernel=self.kernel[:, :, start:stop, :],
             bias=np.zeros_like(self.bias),
         )
-
-    def flops(self, out_height, out_width):
-        kh, kw, cin, cout = self.kernel.shape
-        return kh * kw * cin * cout * out_height * out_width
 
 
 @dataclasses.dataclass
@@ -317,8 +314,9 @@ def fold_model(model):
         head_kernel=head[0],
         head_bias=head[1],
         static_flops=count_flops(model, gates=False),
-        fixed_flops=count_flops(model)
-        - sum(b.keras_block.open_flops() for b in blocks if b.gated),
+        fixed_flops=fixed_flops(
+            model, [b.keras_block for b in blocks if b.gated]
+        ),
     )
 
 

@@ -225,10 +225,7 @@ def _block_stage(index, block, x_spec):
         # The gate signature runs every head of the block, even when the
         # block is then skipped.
         "flops": {
-            "always": int(
-                keras_block.shortcut_flops
-                + sum(gate.head_flops() for gate in keras_block.gates)
-            ),
+            "always": int(keras_block.skipped_flops()),
             "body": int(keras_block.body_flops(channels)),
         },
     }

@@ -233,6 +233,13 @@ class GatedResidualBlock(keras.layers.Layer):
             body = run * body
         return total + body
 
+    def skipped_flops(self):
+        """FLOPs that run even when the body is skipped, in a form that
+        runs every gate head before deciding (the staged form): the
+        shortcut and all gate heads. With the body (`body_flops`) they
+        make `flops_for(1, filters)`."""
+        return self.shortcut_flops + sum(g.head_flops() for g in self.gates)
+
     def open_flops(self):
         """FLOPs with every gate open (gate heads included)."""
         return self.flops_for(1, self.filters)

@@ -3,6 +3,7 @@
 import keras
 
 from lcnet_tf.flops import count_flops
+from lcnet_tf.flops import fixed_flops
 from lcnet_tf.layers.flops_budget import FlopsBudget
 from lcnet_tf.layers.gated_residual_block import check_gating
 
@@ -94,15 +95,13 @@ def build_resnet(
 
     body = keras.Model(inputs, logits)
     full_flops = count_flops(body, gates=False)
-    fixed_flops = count_flops(body, gates=True) - sum(
-        block.open_flops() for block in blocks
-    )
+    fixed = fixed_flops(body, blocks)
     rate_args = {}
     if gating == "aig":
         skipped = [block.flops_for(0, block.filters) for block in blocks]
         rate_args = dict(
             loss="rate",
-            skipped_flops=fixed_flops + sum(skipped),
+            skipped_flops=fixed + sum(skipped),
             gated_body_flops=sum(
                 block.open_flops() - flops
                 for block, flops in zip(blocks, skipped)
@@ -110,7 +109,7 @@ def build_resnet(
         )
     logits = FlopsBudget(
         full_flops=full_flops,
-        fixed_flops=fixed_flops,
+        fixed_flops=fixed,
         **rate_args,
         block_names=[block.name for block in blocks],
         target=budget_target,

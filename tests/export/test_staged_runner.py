@@ -166,3 +166,27 @@ def test_trace_records_what_the_runner_did(staged):
         # Feature maps are recorded by shape only.
         assert "data" not in entry["calls"][0]["outputs"]["features"]
         assert entry["label"] == index + 1
+
+
+def test_manifest_flops_are_the_blocks_own(staged):
+    from lcnet_tf.flops import fixed_flops
+    from lcnet_tf.flops import gated_blocks
+
+    model, export = staged
+    manifest, _ = read_manifest(export.manifest_path)
+    blocks = {b.name: b for b in gated_blocks(model)}
+    inside = 0
+    for stage in manifest["blocks"]:
+        block = blocks.get(stage["name"]) or model.get_layer(stage["name"])
+        always, body = stage["flops"]["always"], stage["flops"]["body"]
+        assert always + body == block.flops_for(1, block.filters)
+        if stage["skippable"]:
+            # The staged gate signature runs the channel head too, so a
+            # skipped block costs that head more than in Keras' count.
+            channel = block.channel_gate
+            extra = channel.head_flops() if channel is not None else 0
+            assert always == block.flops_for(0, block.filters) + extra
+        inside += block.flops_for(1, block.filters)
+    assert manifest["flops"]["outside_blocks"] + inside == (
+        fixed_flops(model) + sum(b.open_flops() for b in blocks.values())
+    )
