@@ -279,7 +279,12 @@ class GatedResidualBlock(keras.layers.Layer):
         return outputs, flops, decisions
 
     def compute_output_shape(self, input_shape):
-        out = (input_shape[0],) + self.out_size + (self.out_channels,)
+        # From `input_shape`, so it also answers before `build`.
+        size = tuple(
+            None if d is None else math.ceil(d / self.strides)
+            for d in input_shape[1:3]
+        )
+        out = (input_shape[0],) + size + (self.out_channels,)
         if self.gating == "none":
             return out
         return out, (input_shape[0],), (input_shape[0], 2)
