@@ -2,6 +2,7 @@ import csv
 import os
 import shutil
 
+import keras
 import numpy as np
 import pytest
 
@@ -123,3 +124,62 @@ def test_a_corrupt_resume_state_falls_back_or_says_how_to_restart(
     shutil.rmtree(backup)
     _, history = train(config)
     assert history.epoch == [0, 1, 2]
+
+
+class _State(keras.callbacks.Callback):
+    """Snapshots weights and optimizer state at chosen moments."""
+
+    def __init__(self, after_epoch=None, kill_at_batch=None):
+        super().__init__()
+        self.after_epoch = after_epoch
+        self.kill_at_batch = kill_at_batch
+        self.snapshot = None
+        self._epoch = None
+
+    def _take(self):
+        self.snapshot = (
+            [np.array(w) for w in self.model.get_weights()],
+            [np.array(v) for v in self.model.optimizer.variables],
+        )
+
+    def on_train_begin(self, logs=None):
+        if self.after_epoch is None:
+            self._take()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.after_epoch:
+            self._take()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.kill_at_batch == (self._epoch, batch):
+            raise KeyboardInterrupt("killed mid-epoch")
+
+
+def test_a_kill_mid_epoch_resumes_from_the_last_finished_epoch(
+    tmp_path, cifar10_dir
+):
+    # What a resumed run replays: the state at the end of the last
+    # finished epoch is restored exactly (weights, batch-norm statistics,
+    # optimizer step and momenta); the interrupted epoch runs again from
+    # its first step. History keeps every finished epoch once.
+    config = tiny_train_config(tmp_path, cifar10_dir, noise_std=0.5)
+    first = _State(after_epoch=0, kill_at_batch=(1, 0))
+    with pytest.raises(KeyboardInterrupt, match="mid-epoch"):
+        train(config, callbacks=[first])
+    resumed = _State()
+    _, history = train(config, callbacks=[resumed])
+    weights, optimizer = first.snapshot
+    restored_weights, restored_optimizer = resumed.snapshot
+    assert len(restored_weights) == len(weights)
+    for a, b in zip(weights, restored_weights):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(optimizer, restored_optimizer):
+        np.testing.assert_array_equal(a, b)
+    steps = config.train_examples // config.batch_size
+    assert int(restored_optimizer[0]) == steps  # the step counter
+    assert history.epoch == [1, 2]
+    with open(os.path.join(config.model_dir, "history.csv")) as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1", "2"]
