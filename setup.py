@@ -48,6 +48,7 @@ setup(
             "lcnet-export=lcnet_tf.cli.export:run",
             "lcnet-experiments=lcnet_tf.cli.experiments:run",
             "lcnet-results=lcnet_tf.cli.results:run",
+            "lcnet-demo=lcnet_tf.cli.demo:run",
         ]
     },
 )

@@ -163,6 +163,7 @@ def test_experiment_rows_list_and_results_without_rows(tmp_path):
         ("lcnet-evaluate", "--tau", "threshold"),
         ("lcnet-export", "--form", "dynamic"),
         ("lcnet-experiments", "--table", "<dynamic|budget3>"),
+        ("lcnet-demo", "--budget_target", "FLOPs target of the LC-Net"),
     ],
 )
 def test_installed_command_help_lists_its_own_flags(command, flag, meaning):
