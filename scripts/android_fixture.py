@@ -19,22 +19,50 @@ flags.DEFINE_string(
     "Trace file the Kotlin tests read.",
 )
 flags.DEFINE_integer("num_images", 16, "CIFAR-10 test images traced.")
+flags.DEFINE_string(
+    "nested_output",
+    "tflite/android/src/test/resources/staged_trace_nested.json",
+    "Trace of a nested-channel model (width bodies); empty: skip.",
+)
+flags.DEFINE_string(
+    "static_model",
+    "pretrained/resnet20_static_cifar10.keras",
+    "Static ResNet-20 the nested fixture model starts from.",
+)
 
 
 def main(argv):
     del argv
+    from lcnet_tf.export.android_fixture import nested_fixture_model
     from lcnet_tf.export.android_fixture import write_android_fixture
 
-    trace = write_android_fixture(
-        FLAGS.model, FLAGS.data_dir, FLAGS.output, FLAGS.num_images
-    )
-    skipped = sum(
-        1 for image in trace["images"] for d in image["decisions"] if d[0] < 1
-    )
-    print(
-        f"Wrote {FLAGS.output}: {len(trace['images'])} images, "
-        f"{len(trace['manifest']['blocks'])} blocks, {skipped} bodies skipped."
-    )
+    traces = {
+        FLAGS.output: write_android_fixture(
+            FLAGS.model, FLAGS.data_dir, FLAGS.output, FLAGS.num_images
+        )
+    }
+    if FLAGS.nested_output:
+        traces[FLAGS.nested_output] = write_android_fixture(
+            FLAGS.static_model,
+            FLAGS.data_dir,
+            FLAGS.nested_output,
+            FLAGS.num_images,
+            model=nested_fixture_model(FLAGS.static_model),
+        )
+    for path, trace in traces.items():
+        images = trace["images"]
+        skipped = sum(1 for i in images for d in i["decisions"] if d[0] < 1)
+        widths = {
+            call["signature"]
+            for i in images
+            for call in i["calls"]
+            if "_body_w" in call["signature"]
+        }
+        print(
+            f"Wrote {path}: {len(images)} images, "
+            f"{len(trace['manifest']['blocks'])} blocks, {skipped} bodies "
+            f"skipped, {len(widths)} width bodies called."
+        )
 
 
 if __name__ == "__main__":

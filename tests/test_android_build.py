@@ -3,6 +3,8 @@ import os
 import re
 import xml.etree.ElementTree as ElementTree
 
+import pytest
+
 from lcnet_tf.export.manifest import MANIFEST_FORMAT
 from lcnet_tf.export.manifest import MANIFEST_VERSION
 from lcnet_tf.export.staged_trace import TRACE_FORMAT
@@ -55,10 +57,11 @@ def test_maven_and_gradle_name_the_same_litert_versions():
     assert _gradle_versions() == maven
 
 
-def test_trace_fixture_matches_the_exporter_format():
-    path = os.path.join(
-        ANDROID, "src", "test", "resources", "staged_trace.json"
-    )
+@pytest.mark.parametrize(
+    "name", ["staged_trace.json", "staged_trace_nested.json"]
+)
+def test_trace_fixture_matches_the_exporter_format(name):
+    path = os.path.join(ANDROID, "src", "test", "resources", name)
     with open(path) as f:
         trace = json.load(f)
     assert (trace["format"], trace["version"]) == (TRACE_FORMAT, TRACE_VERSION)
@@ -71,3 +74,5 @@ def test_trace_fixture_matches_the_exporter_format():
         tuple(d[0] for d in image["decisions"]) for image in trace["images"]
     }
     assert len(routings) > 1
+    if "nested" in name:
+        assert all("widths" in block for block in manifest["blocks"])

@@ -7,7 +7,45 @@ from lcnet_tf.export.staged_trace import record_staged_trace
 from lcnet_tf.export.staged_trace import write_staged_trace
 
 
-def write_android_fixture(model_path, data_dir, output, num_images=16):
+def nested_fixture_model(static_path, seed=0):
+    """An LC-ResNet-20 with nested channel gates whose widths vary.
+
+    The static ResNet-20's weights with gate heads drawn at random (keep
+    logits centred on the threshold), so that over a few real images the
+    blocks run and skip and the channel gates keep different widths: a
+    fixture for the staged protocol's width bodies, not a trained model.
+
+    Args:
+        static_path: str. A static ResNet-20 `.keras` file.
+        seed: int. Seed of the gate heads.
+
+    Returns:
+        A `keras.Model`.
+    """
+    import numpy as np
+
+    from lcnet_tf.flops import gated_blocks
+    from lcnet_tf.models.cifar_resnet import cifar_resnet
+    from lcnet_tf.models.static_init import init_from_static
+
+    model = cifar_resnet(
+        20, gating="lc", channel_groups=4, channel_selection="nested"
+    )
+    init_from_static(model, static_path)
+    rng = np.random.default_rng(seed)
+    for block in gated_blocks(model):
+        for gate in block.gates:
+            kernel = gate.keep_logits.kernel
+            kernel.assign(rng.normal(0.0, 0.5, kernel.shape).astype("f4"))
+            gate.keep_logits.bias.assign(
+                np.full(gate.keep_logits.bias.shape, 0.5, "f4")
+            )
+    return model
+
+
+def write_android_fixture(
+    model_path, data_dir, output, num_images=16, model=None
+):
     """Exports a published model (staged form) and traces it.
 
     The Kotlin runner's tests (`make android-test`) replay the trace: the
@@ -17,6 +55,7 @@ def write_android_fixture(model_path, data_dir, output, num_images=16):
 
     Args:
         model_path: str. A `.keras` model (a published gated row).
+        model: a `keras.Model` to trace instead of `model_path`'s.
         data_dir: str. CIFAR-10 binaries.
         output: str. The trace `.json` to write.
         num_images: int >= 1. Test images traced.
@@ -30,7 +69,8 @@ def write_android_fixture(model_path, data_dir, output, num_images=16):
 
     if int(num_images) < 1:
         raise ValueError(f"`num_images` must be >= 1. Received: {num_images}")
-    model = load_model(model_path, compile=False)
+    if model is None:
+        model = load_model(model_path, compile=False)
     images, labels = cifar10_arrays("test", data_dir)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"{model.name}_staged.tflite")

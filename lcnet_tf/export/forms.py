@@ -149,10 +149,10 @@ def staged_functions(network):
         name="features",
     )
     for index, block in enumerate(network.blocks):
-        stage, gate_fn, body_fn, out_spec = _block_stage(index, block, x_spec)
+        stage, gate_fn, bodies, out_spec = _block_stage(index, block, x_spec)
         if gate_fn is not None:
             functions[stage["gate"]] = gate_fn
-        functions[stage["body"]] = body_fn
+        functions.update(bodies)
         stages.append(stage)
         x_spec = out_spec
 
@@ -229,8 +229,44 @@ def _block_stage(index, block, x_spec):
             "body": int(keras_block.body_flops(channels)),
         },
     }
+    bodies = {f"{name}_body": body_fn}
+    if block.channel_gate is not None and block.channel_gate.nested:
+        # A nested gate keeps a prefix of its channels, so the host can
+        # pick a body of exactly that width: nothing is computed for the
+        # other channels, on any delegate.
+        groups = block.channel_gate.groups
+        stage["widths"], stage["flops"]["body_by_width"] = {}, {}
+        for width in range(0, channels + 1, groups):
+            signature = f"{name}_body_w{width}"
+            bodies[signature] = _width_body(block, width, specs)
+            stage["widths"][str(width)] = signature
+            stage["flops"]["body_by_width"][str(width)] = int(
+                keras_block.body_flops(width)
+            )
+
     out_spec = tf.TensorSpec(out_shape.shape, tf.float32, name="features")
-    return stage, gate_fn, body_fn, out_spec
+    return stage, gate_fn, bodies, out_spec
+
+
+def _width_body(block, width, specs):
+    """The body over the first `width` middle channels only."""
+
+    @tf.function(input_signature=specs)
+    def body(features, channel_scale, *block_scale):
+        base = tf_ops.shortcut(block, features)
+        if width:
+            residual = tf_ops.width_residual(
+                block, features, width, channel_scale
+            )
+        else:
+            # No channel runs: only the last convolution's folded bias
+            # (as MUL and ADD, which every delegate takes).
+            residual = base * 0.0 + block.convs[-1].bias
+        if block_scale:
+            residual = residual * block_scale[0][:, :, None, None]
+        return {"features": tf.nn.relu(base + residual)}
+
+    return body
 
 
 def executed_flops(network, decisions, chunks_run, chunks=None):

@@ -87,7 +87,8 @@ class StagedRunner:
     (format in `tflite/README.md`), exactly as the Android runner does:
     run `stem`; for each block run its gate signature, skip the body when
     the block gate is closed, else run the body with the channel and
-    block scales; run `head`. Batch 1.
+    block scales (for a nested channel gate, the body of exactly the
+    kept width); run `head`. Batch 1.
 
     With `accelerator="auto"` the GPU accelerator is used when one starts
     (LiteRT's WebGPU delegate) and the runner logs that it fell back to
@@ -161,6 +162,7 @@ class StagedRunner:
         wanted = [self.manifest["stem"], self.manifest["head"]]
         for block in self.manifest["blocks"]:
             wanted += [s for s in (block["gate"], block["body"]) if s]
+            wanted += list(block.get("widths", {}).values())
         missing = [name for name in wanted if name not in available]
         if missing:
             raise ValueError(
@@ -202,8 +204,14 @@ class StagedRunner:
                 decisions.append([runs, kept * runs])
             flops += block["flops"]["always"]
             if runs > 0.5:
-                x = run(block["body"], body_inputs)["features"]
-                flops += block["flops"]["body"]
+                body, body_flops = block["body"], block["flops"]["body"]
+                if "widths" in block:
+                    # Nested channels: the body of exactly the kept width.
+                    width = str(int(round(np.sum(gate["channel_keep"]))))
+                    body = block["widths"][width]
+                    body_flops = block["flops"]["body_by_width"][width]
+                x = run(body, body_inputs)["features"]
+                flops += body_flops
         logits = run(self.manifest["head"], {"features": x})["logits"]
         outputs = {
             "logits": np.asarray(logits),

@@ -218,7 +218,7 @@ def _chunk_sum(block, x, keep, scale, chunks, total, block_scale):
     return total, count
 
 
-def _width_residual(block, x, width, scale):
+def width_residual(block, x, width, scale):
     """The residual branch over the first `width` middle channels only.
 
     Constant slices of the folded weights: an ordinary, narrower
@@ -260,7 +260,7 @@ def _nested_residual(block, x, keep, scale):
         return tf.ensure_shape(
             tf.cond(
                 count > kept - 0.5,
-                lambda: _width_residual(block, x, kept * groups, scale),
+                lambda: width_residual(block, x, kept * groups, scale),
                 lambda: up_to(kept - 1),
             ),
             out_shape,

@@ -74,3 +74,45 @@ def test_dynamic_form_runs_only_the_chosen_width(model, export_dir):
         seen.update(reference["flops"].tolist())
     set_threshold(model, 0.5)
     assert len(seen) >= 3
+
+
+def test_staged_form_runs_the_body_of_the_kept_width(model, export_dir):
+    from lcnet_tf.flops import gated_blocks
+    from lcnet_tf.models import set_threshold
+
+    images = random_images(8, seed=23)
+    blocks = gated_blocks(model)
+    widths_run = set()
+    for tau in (0.0, 0.45, 0.5, 0.55, 1.0):
+        set_threshold(model, tau, kind="channel")
+        reference = keras_reference(model, images)
+        path = os.path.join(export_dir, f"s{tau}.tflite")
+        export = to_tflite(model, path, "staged")
+        calls = []
+        runner = StagedRunner(
+            export.manifest_path,
+            accelerator="cpu",
+            on_call=lambda name, inputs, outputs, calls=calls: calls.append(
+                name
+            ),
+        )
+        outputs = runner.predict(images)
+        assert parity_report(reference, outputs)["decision_agreement"] == 1
+        # The full (masked) body never runs for a nested block: the body
+        # of the kept width does.
+        bodies = [c for c in calls if "_body" in c]
+        assert all("_body_w" in c for c in bodies), bodies
+        widths_run.update(int(c.rsplit("_w", 1)[1]) for c in bodies)
+        # Exactly Keras' FLOPs, plus the channel head that the staged
+        # gate signature also runs for a skipped block.
+        decisions = reference["decisions"]
+        extra = sum(
+            (decisions[:, i, 0] < 0.5) * block.channel_gate.head_flops()
+            for i, block in enumerate(blocks)
+            if block.block_gate is not None
+        )
+        np.testing.assert_array_equal(
+            outputs["flops"], reference["flops"] + extra
+        )
+    set_threshold(model, 0.5)
+    assert len(widths_run) >= 3, widths_run

@@ -17,6 +17,10 @@ data class StagedBlock(
     val channelGated: Boolean,
     val alwaysFlops: Long,
     val bodyFlops: Long,
+    /** Nested channel gates: the body signature of each kept width. */
+    val widths: Map<Int, String> = emptyMap(),
+    /** FLOPs of each width's body. */
+    val bodyFlopsByWidth: Map<Int, Long> = emptyMap(),
 )
 
 /**
@@ -87,6 +91,14 @@ class StagedManifest private constructor(json: JSONObject) {
             val b = field("blocks[$i]") { array.getJSONObject(i) }
             fun <T> of(key: String, read: () -> T) = field("blocks[$i].$key", read)
             val blockFlops = of("flops") { b.getJSONObject("flops") }
+            val widths = if (!b.has("widths")) emptyMap() else of("widths") {
+                val w = b.getJSONObject("widths")
+                w.keySet().associate { it.toInt() to w.getString(it) }
+            }
+            val widthFlops = if (widths.isEmpty()) emptyMap() else of("flops.body_by_width") {
+                val f = blockFlops.getJSONObject("body_by_width")
+                widths.keys.associateWith { f.getLong(it.toString()) }
+            }
             StagedBlock(
                 name = of("name") { b.getString("name") },
                 gate = of("gate") { if (b.isNull("gate")) null else b.getString("gate") },
@@ -95,6 +107,8 @@ class StagedManifest private constructor(json: JSONObject) {
                 channelGated = of("channel_gated") { b.getBoolean("channel_gated") },
                 alwaysFlops = of("flops.always") { blockFlops.getLong("always") },
                 bodyFlops = of("flops.body") { blockFlops.getLong("body") },
+                widths = widths,
+                bodyFlopsByWidth = widthFlops,
             )
         }
     }
@@ -105,7 +119,9 @@ class StagedManifest private constructor(json: JSONObject) {
 
     /** Every signature the runner calls, in manifest order. */
     val signatures: List<String>
-        get() = listOf(stem) + blocks.flatMap { listOfNotNull(it.gate, it.body) } + head
+        get() = listOf(stem) +
+            blocks.flatMap { listOfNotNull(it.gate, it.body) + it.widths.values } +
+            head
 
     /**
      * Checks that `model` is the `.tflite` this manifest was written for.

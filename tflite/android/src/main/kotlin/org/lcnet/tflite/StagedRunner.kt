@@ -1,6 +1,7 @@
 package org.lcnet.tflite
 
 import java.io.Closeable
+import kotlin.math.roundToInt
 
 /** Logits, per-block decisions and the FLOPs that actually ran. */
 class StagedResult(
@@ -16,7 +17,9 @@ class StagedResult(
  * Python reference, `lcnet_tf.export.StagedRunner`: run `stem`; per
  * block, run its gate signature, skip the body when the block gate is
  * closed, else run the body with the channel and block scales; run
- * `head`. One image at a time.
+ * `head`. For a nested channel gate, the body of exactly the kept width
+ * runs (nothing is computed for the other channels). One image at a
+ * time.
  *
  * Example:
  * ```
@@ -58,11 +61,23 @@ class StagedRunner(
             val inputs = mutableMapOf("features" to x)
             var runs = 1f
             var kept = 1f
+            var body = block.body
+            var bodyFlops = block.bodyFlops
             if (block.gate != null) {
                 val gate = signatures.run(block.gate, mapOf("features" to x))
                 if (block.channelGated) {
                     inputs["channel_scale"] = gate.need(block.gate, "channel_scale")
-                    kept = gate.need(block.gate, "channel_keep").average().toFloat()
+                    val keep = gate.need(block.gate, "channel_keep")
+                    kept = keep.average().toFloat()
+                    if (block.widths.isNotEmpty()) {
+                        // Nested channels: the body of exactly the kept width.
+                        val width = keep.sum().roundToInt()
+                        body = block.widths[width] ?: throw StagedManifestException(
+                            "Block '${block.name}' kept $width channels but has " +
+                                "bodies of widths ${block.widths.keys.sorted()}"
+                        )
+                        bodyFlops = block.bodyFlopsByWidth.getValue(width)
+                    }
                 }
                 if (block.skippable) {
                     runs = gate.need(block.gate, "run")[0]
@@ -72,8 +87,8 @@ class StagedRunner(
             }
             flops += block.alwaysFlops
             if (runs > 0.5f) {
-                x = output(block.body, inputs, "features")
-                flops += block.bodyFlops
+                x = output(body, inputs, "features")
+                flops += bodyFlops
             }
         }
         val logits = output(manifest.head, mapOf("features" to x), "logits")

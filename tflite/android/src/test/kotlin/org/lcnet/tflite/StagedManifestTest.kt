@@ -51,6 +51,36 @@ class StagedManifestTest {
     }
 
     @Test
+    fun `nested blocks list a body and its FLOPs per width`() {
+        val nested = Trace.load("staged_trace_nested.json").manifestJson
+        val manifest = StagedManifest.parse(nested.toString())
+        val blocks = nested.getJSONArray("blocks")
+        var seen = 0
+        for ((i, block) in manifest.blocks.withIndex()) {
+            val b = blocks.getJSONObject(i)
+            if (!b.has("widths")) {
+                assertTrue(block.widths.isEmpty())
+                continue
+            }
+            seen++
+            val widths = b.getJSONObject("widths")
+            val flops = b.getJSONObject("flops").getJSONObject("body_by_width")
+            assertEquals(widths.keySet().map { it.toInt() }.toSet(), block.widths.keys)
+            for (key in widths.keySet()) {
+                assertEquals(widths.getString(key), block.widths.getValue(key.toInt()))
+                assertEquals(flops.getLong(key), block.bodyFlopsByWidth.getValue(key.toInt()))
+            }
+            assertTrue(block.widths.values.all { it in manifest.signatures })
+            assertEquals(block.bodyFlops, block.bodyFlopsByWidth.getValue(block.widths.keys.max()))
+        }
+        assertEquals(manifest.blocks.size, seen)
+        val broken = JSONObject(nested.toString())
+        broken.getJSONArray("blocks").getJSONObject(2).getJSONObject("flops").remove("body_by_width")
+        val message = refused(broken.toString())
+        assertTrue("'blocks[2].flops.body_by_width'" in message, message)
+    }
+
+    @Test
     fun `wrong format`() {
         val message = refused(edited { it.put("format", "keras") })
         assertTrue("'format' is 'keras', expected 'lcnet-tf-staged'" in message, message)

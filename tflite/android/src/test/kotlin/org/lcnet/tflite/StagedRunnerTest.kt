@@ -5,19 +5,23 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.params.ParameterizedTest
+import org.junit.jupiter.params.provider.ValueSource
 
 class StagedRunnerTest {
-    private val trace = Trace.load()
-    private val manifest = StagedManifest.parse(trace.manifestJson.toString())
+    private fun runner(trace: Trace, image: TracedImage, keys: Set<String>? = null): Pair<ReplaySignatures, StagedRunner> {
+        val manifest = StagedManifest.parse(trace.manifestJson.toString())
+        val replay = ReplaySignatures(keys ?: manifest.signatures.toSet(), image)
+        return replay to StagedRunner(manifest, replay)
+    }
 
-    private fun runner(image: TracedImage, keys: Set<String> = manifest.signatures.toSet()) =
-        ReplaySignatures(keys, image).let { it to StagedRunner(manifest, it) }
-
-    @Test
-    fun `follows the Python runner on every traced image`() {
+    @ParameterizedTest
+    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json"])
+    fun `follows the Python runner on every traced image`(name: String) {
+        val trace = Trace.load(name)
         assertTrue(trace.images.size >= 16)
         for ((i, image) in trace.images.withIndex()) {
-            val (replay, runner) = runner(image)
+            val (replay, runner) = runner(trace, image)
             val result = runner.run(image.image)
             assertEquals(image.calls.map { it.signature }, replay.called, "Calls of image $i")
             assertEquals(image.flops, result.flops, "FLOPs of image $i")
@@ -29,26 +33,41 @@ class StagedRunnerTest {
         }
     }
 
-    @Test
-    fun `the trace skips different blocks for different images`() {
+    @ParameterizedTest
+    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json"])
+    fun `the traces skip different blocks for different images`(name: String) {
+        val trace = Trace.load(name)
+        val manifest = StagedManifest.parse(trace.manifestJson.toString())
         val routings = trace.images.map { image -> image.decisions.map { it[0] } }.toSet()
         assertTrue(routings.size > 1, "Every image took the same blocks")
-        val skipped = trace.images.sumOf { image -> image.decisions.count { it[0] < 0.5f } }
-        assertTrue(skipped > 0)
         // A skipped body is never called.
         for (image in trace.images) {
-            val bodies = image.calls.count { it.signature.endsWith("_body") }
+            val bodies = image.calls.count { "_body" in it.signature }
             val run = manifest.blocks.size - image.decisions.count { it[0] < 0.5f }
             assertEquals(run, bodies)
         }
     }
 
     @Test
+    fun `nested channels run bodies of several widths, never the masked one`() {
+        val trace = Trace.load("staged_trace_nested.json")
+        val calls = trace.images.flatMap { image -> image.calls.map { it.signature } }
+        val widths = calls.filter { "_body_w" in it }.toSet()
+        assertTrue(widths.size >= 3, "Widths called: $widths")
+        val manifest = StagedManifest.parse(trace.manifestJson.toString())
+        val nested = manifest.blocks.filter { it.widths.isNotEmpty() }.map { it.body }.toSet()
+        assertTrue(nested.isNotEmpty())
+        assertTrue(calls.none { it in nested }, "A masked body of a nested block ran")
+    }
+
+    @Test
     fun `bad images are refused by name`() {
+        val trace = Trace.load()
         val image = trace.images[0]
-        val (_, runner) = runner(image)
+        val (_, runner) = runner(trace, image)
+        val size = runner.manifest.inputSize
         val short = assertThrows<IllegalArgumentException> { runner.run(FloatArray(10)) }
-        assertTrue("Expected ${manifest.inputSize} floats" in short.message!!, short.message)
+        assertTrue("Expected $size floats" in short.message!!, short.message)
         val nan = image.image.copyOf().also { it[5] = Float.NaN }
         val error = assertThrows<IllegalArgumentException> { runner.run(nan) }
         assertTrue("NaN" in error.message!!)
@@ -56,8 +75,10 @@ class StagedRunnerTest {
 
     @Test
     fun `a model without a signature of the manifest is refused`() {
+        val trace = Trace.load()
+        val manifest = StagedManifest.parse(trace.manifestJson.toString())
         val keys = manifest.signatures.toSet() - "block4_body"
-        val error = assertThrows<StagedManifestException> { runner(trace.images[0], keys) }
+        val error = assertThrows<StagedManifestException> { runner(trace, trace.images[0], keys) }
         assertTrue("[block4_body]" in error.message!!, error.message)
     }
 }

@@ -43,9 +43,12 @@ class Trace(val json: JSONObject) {
     }
 
     companion object {
-        fun load(): Trace {
-            val stream = Trace::class.java.getResourceAsStream("/staged_trace.json")
-                ?: error("staged_trace.json is not on the test classpath")
+        /** The traces `scripts/android_fixture.py` writes. */
+        val NAMES = listOf("staged_trace.json", "staged_trace_nested.json")
+
+        fun load(name: String = NAMES[0]): Trace {
+            val stream = Trace::class.java.getResourceAsStream("/$name")
+                ?: error("$name is not on the test classpath")
             return Trace(JSONObject(stream.bufferedReader().use { it.readText() }))
         }
     }
