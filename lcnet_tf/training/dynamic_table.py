@@ -180,7 +180,7 @@ def cifar10_dynamic_rows(
 
 def _first_recipe_rows(finetune, suffix, static):
     """The first recipe's LC row at 0.3 and its frozen twin, and the
-    third recipe's row at 0.3."""
+    third recipe's row at 0.3 and its frozen twin."""
     source = f"lc_resnet20_t30_{suffix}"
     return [
         ExperimentRow(
@@ -194,6 +194,19 @@ def _first_recipe_rows(finetune, suffix, static):
             ),
             init_from_row=static,
             teacher_row=static,
+        ),
+        ExperimentRow(
+            f"{source}_r3_frozen",
+            TrainConfig(
+                gating="lc",
+                budget_target=0.3,
+                budget_weight=0.0,
+                **DISTILL_RECIPE,
+                **finetune,
+            ),
+            init_from_row=static,
+            teacher_row=static,
+            freeze_row=f"{source}_r3",
         ),
         ExperimentRow(
             source,
