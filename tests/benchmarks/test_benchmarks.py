@@ -114,11 +114,14 @@ def test_nested_channels_benchmark(cifar10_dir, tmp_path):
     )
     points = {(p["selection"], p["keep"]): p for p in results["points"]}
     assert set(points) == {
-        ("free", 1.0),
-        ("nested", 1.0),
-        ("free", 0.5),
-        ("nested", 0.5),
+        (selection, keep)
+        for selection in ("free", "nested", "staged-nested")
+        for keep in (1.0, 0.5)
     }
+    assert results["staged_static_ms"] > 0
+    assert points["staged-nested", 0.5]["flops_ratio"] == pytest.approx(
+        points["nested", 0.5]["flops_ratio"]
+    )
     # The same FLOPs either way: only where the kept groups lie differs.
     assert points["free", 0.5]["flops_ratio"] == pytest.approx(
         points["nested", 0.5]["flops_ratio"]
