@@ -27,8 +27,8 @@ class DemoConfig:
     model_dir: str = "runs/demo"
     static: str = "resnet20_static_cifar10"
     budget_target: float = 0.4
-    epochs: int = 2
-    train_examples: int = 20_000
+    epochs: int = 3
+    train_examples: int = 30_000
     test_images: int = 10_000
     latency_images: int = 300
     num_threads: int = 1
@@ -51,11 +51,14 @@ def run_demo(config):
     """Fine-tunes an LC-Net from a published static ResNet-20 and shows
     what it buys: accuracy, exact FLOPs, and measured speed on LiteRT.
 
-    Steps: fine-tune LC-ResNet-20 from the static network (the trainer,
-    resumable, into `config.model_dir`); evaluate both on the test
-    images; export the LC-Net's dynamic TFLite form (skipped blocks and
-    channels are not computed) next to the run; time it against the
-    static network's, taking turns over the same images in one run.
+    Steps: fine-tune LC-ResNet-20 from the static network with the
+    dynamic table's best recipe (`BLOCK_RECIPE`: annealed budget, block
+    gates bounded to decide per image, fading noise; distilled from the
+    static network; the trainer, resumable, into `config.model_dir`);
+    evaluate both on the test images; export the LC-Net's dynamic TFLite
+    form (skipped blocks and channels are not computed) next to the run;
+    time it against the static network's, taking turns over the same
+    images in one run.
 
     Args:
         config: `DemoConfig`.
@@ -78,6 +81,8 @@ def run_demo(config):
     from lcnet_tf.models.pretrained import verified_path
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.config import TrainConfig
+    from lcnet_tf.training.dynamic_table import BLOCK_RECIPE
+    from lcnet_tf.training.dynamic_table import DISTILL_RECIPE
     from lcnet_tf.training.evaluation import evaluate_model
     from lcnet_tf.training.trainer import train
 
@@ -94,8 +99,9 @@ def run_demo(config):
         batch_size=128,
         learning_rate=0.02,
         budget_target=config.budget_target,
-        budget_weight=16.0,
-        noise_std=0.5,
+        distill_from=static_path,
+        **BLOCK_RECIPE,
+        **DISTILL_RECIPE,
         data_dir=config.data_dir,
         model_dir=config.model_dir,
         verbose=2,
