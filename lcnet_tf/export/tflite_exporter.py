@@ -194,8 +194,13 @@ def _representative(form, functions, data):
                     if "block_scale" in g:
                         body_inputs["block_scale"] = g["block_scale"]
                         run = float(g["run"][0, 0]) > 0.5
-                # Calibrate every body, also the ones this image skips.
-                yield f"block{index}_body", body_inputs
+                # Calibrate every body, also the ones this image skips,
+                # and every width body of a nested channel gate.
+                for name in functions:
+                    if name == f"block{index}_body" or name.startswith(
+                        f"block{index}_body_w"
+                    ):
+                        yield name, body_inputs
                 if run:
                     body = functions[f"block{index}_body"]
                     x = body(
