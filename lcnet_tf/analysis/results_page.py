@@ -268,9 +268,9 @@ def _stem(path):
     return os.path.basename(os.path.dirname(path)) or path
 
 
-def _names(names, template="{}", otherwise=None):
+def _names(names, template="{}"):
     if not names:
-        return otherwise
+        return None
     listed = ", ".join(f"`{name}`" for name in names)
     return template.format(listed)
 
@@ -361,19 +361,11 @@ def budget_text(rows):
             text += f"; the gate recipe of {_names(names)} {recipe}"
         frozen = [r for r in tuned if r["config"].get("freeze_routing_from")]
         if frozen:
+            static = [r["row"] for r in frozen if r["config"].get("init_from")]
+            parent = [r["row"] for r in frozen if r["row"] not in static]
             starts = [
-                _names(
-                    [
-                        r["row"]
-                        for r in frozen
-                        if bool(r["config"].get(key)) == from_static
-                    ],
-                    template,
-                )
-                for key, from_static, template in (
-                    ("init_from", True, "the static weights ({})"),
-                    ("init_from", False, "their LC row's weights ({})"),
-                )
+                _names(static, "the static weights ({})"),
+                _names(parent, "their LC row's weights ({})"),
             ]
             text += (
                 "; frozen-routing rows fix their LC row's most frequent "
