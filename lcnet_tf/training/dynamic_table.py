@@ -133,7 +133,7 @@ def cifar10_dynamic_rows(
             init_from_row=static,
         )
     )
-    rows += _first_recipe_rows(finetune, suffix, static)
+    rows += _recipe_comparison_rows(finetune, suffix, static)
     gated = [("lc", target) for target in targets] + [
         (gating, single_target) for gating in ("l", "c", "aig")
     ]
@@ -155,32 +155,42 @@ def cifar10_dynamic_rows(
                 teacher_row=static,
             )
         )
-    for target in frozen_targets:
-        source = f"lc_resnet20_{_tag(target)}_{suffix}_r2"
-        rows.append(
-            ExperimentRow(
-                f"{source}_frozen",
-                TrainConfig(
-                    gating="lc",
-                    budget_target=target,
-                    budget_weight=0.0,
-                    **DISTILL_RECIPE,
-                    **finetune,
-                ),
-                init_from_row=static,
-                teacher_row=static,
-                freeze_row=source,
-            )
-        )
+    rows += [
+        _frozen_row(f"lc_resnet20_{_tag(t)}_{suffix}_r2", t, finetune, static)
+        for t in frozen_targets
+    ]
     names = [row.name for row in rows]
     if len(set(names)) != len(names):
         raise ValueError(f"Rows repeat a name: {names}")
     return rows
 
 
-def _first_recipe_rows(finetune, suffix, static):
-    """The first recipe's LC row at 0.3 and its frozen twin, and the
-    third recipe's row at 0.3 and its frozen twin."""
+def _frozen_row(source, target, finetune, static=None):
+    """`source`'s most frequent routing frozen and trained as long.
+
+    With `static`, the pruned network starts from that row's weights and
+    learns from its logits, as the gated rows do; without, it starts from
+    the gated row's own weights (the first recipe's twin).
+    """
+    distill = DISTILL_RECIPE if static else {}
+    return ExperimentRow(
+        f"{source}_frozen",
+        TrainConfig(
+            gating="lc",
+            budget_target=target,
+            budget_weight=0.0,
+            **distill,
+            **finetune,
+        ),
+        init_from_row=static,
+        teacher_row=static,
+        freeze_row=source,
+    )
+
+
+def _recipe_comparison_rows(finetune, suffix, static):
+    """The third and the first recipe's LC rows at 0.3, each with its
+    frozen twin."""
     source = f"lc_resnet20_t30_{suffix}"
     return [
         ExperimentRow(
@@ -195,19 +205,7 @@ def _first_recipe_rows(finetune, suffix, static):
             init_from_row=static,
             teacher_row=static,
         ),
-        ExperimentRow(
-            f"{source}_r3_frozen",
-            TrainConfig(
-                gating="lc",
-                budget_target=0.3,
-                budget_weight=0.0,
-                **DISTILL_RECIPE,
-                **finetune,
-            ),
-            init_from_row=static,
-            teacher_row=static,
-            freeze_row=f"{source}_r3",
-        ),
+        _frozen_row(f"{source}_r3", 0.3, finetune, static),
         ExperimentRow(
             source,
             TrainConfig(
@@ -218,11 +216,5 @@ def _first_recipe_rows(finetune, suffix, static):
             ),
             init_from_row=static,
         ),
-        ExperimentRow(
-            f"{source}_frozen",
-            TrainConfig(
-                gating="lc", budget_target=0.3, budget_weight=0.0, **finetune
-            ),
-            freeze_row=source,
-        ),
+        _frozen_row(source, 0.3, finetune),
     ]
