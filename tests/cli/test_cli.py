@@ -143,7 +143,7 @@ def test_experiment_rows_list_and_results_without_rows(tmp_path):
     assert "lc_resnet20_t30_e10 <- resnet20_static" in lines
     assert "lc_resnet20_t30_e10_frozen <- frozen lc_resnet20_t30_e10" in lines
     assert (
-        "lc_resnet20_t30_e10_r2_frozen <- frozen lc_resnet20_t30_e10_r2 on "
+        "lc_resnet20_t65_e10_r3_frozen <- frozen lc_resnet20_t65_e10_r3 on "
         "resnet20_static weights, distilled from resnet20_static"
     ) in lines
     results = _run(

@@ -19,29 +19,40 @@ def test_every_row_sees_the_same_epochs():
         assert epochs == expected, name
 
 
-def test_second_recipe_rows_are_distilled_and_fade_their_noise():
+def test_table_rows_are_distilled_and_regularize_block_gates_only():
     rows = {row.name: row for row in cifar10_dynamic_rows()}
-    second = [row for name, row in rows.items() if "_r2" in name]
-    assert len(second) == 8
-    third = rows["lc_resnet20_t30_e10_r3"]
-    assert third.teacher_row == "resnet20_static"
-    assert third.config.gate_regularizer().channel_gates is False
-    for row in second:
+    table = [row for name, row in rows.items() if name.endswith("_r3")]
+    assert sorted(row.name for row in table) == [
+        "aig_resnet20_t50_e10_r3",
+        "c_resnet20_t50_e10_r3",
+        "l_resnet20_t50_e10_r3",
+        "lc_resnet20_t30_e10_r3",
+        "lc_resnet20_t50_e10_r3",
+        "lc_resnet20_t65_e10_r3",
+    ]
+    for row in table:
         assert row.teacher_row == "resnet20_static"
         assert row.config.distill_weight == 0.5
-    lc = rows["lc_resnet20_t30_e10_r2"].config
+    lc = rows["lc_resnet20_t65_e10_r3"].config
+    assert lc.budget_target == 0.65
     assert (lc.noise_anneal, lc.budget_anneal, lc.bounds_weight) == (
         0.8,
         0.3,
         20.0,
     )
+    assert lc.gate_regularizer().channel_gates is False
+    # The second recipe's row regularizes every gate unit.
+    second = rows["lc_resnet20_t30_e10_r2"]
+    assert second.teacher_row == "resnet20_static"
+    assert second.config.gate_regularizer().channel_gates is True
     # The AIG row keeps only the budget fields of the recipe.
-    aig = rows["aig_resnet20_t50_e10_r2"].config
+    aig = rows["aig_resnet20_t50_e10_r3"].config
     assert (aig.noise_anneal, aig.bounds_weight) == (0.0, 0.0)
-    frozen = rows["lc_resnet20_t50_e10_r2_frozen"]
-    assert frozen.freeze_row == "lc_resnet20_t50_e10_r2"
-    assert frozen.init_from_row == "resnet20_static"
-    assert frozen.config.budget_weight == 0.0
+    for target in ("t30", "t50", "t65"):
+        frozen = rows[f"lc_resnet20_{target}_e10_r3_frozen"]
+        assert frozen.freeze_row == f"lc_resnet20_{target}_e10_r3"
+        assert frozen.init_from_row == "resnet20_static"
+        assert frozen.config.budget_weight == 0.0
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
@@ -53,7 +64,7 @@ def test_recipe_override_reaches_the_gated_rows():
     weights = {
         row.name: row.config.budget_weight
         for row in rows
-        if row.name.endswith("_r2")
+        if row.name.endswith("_r3")
     }
     assert set(weights.values()) == {4.0}
     with pytest.raises(ValueError, match="noise_anneal"):
