@@ -11,7 +11,7 @@ import numpy as np
 
 from lcnet_tf.layers.flops_budget import FlopsBudget
 from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
-from lcnet_tf.validation import check_images
+from lcnet_tf.validation import check_model_images
 
 # Layers with weights that cost nothing under the convention.
 _FREE_WEIGHTED_LAYERS = (
@@ -212,7 +212,7 @@ def flops_per_image(model, images, batch_size=256):
     print(flops.mean() / count_flops(model, gates=False))
     ```
     """
-    images = check_images(images, model.inputs[0].shape[1:])
+    images = check_model_images(model, images)
     if not gated_blocks(model):
         return np.full((len(images),), count_flops(model), dtype=np.int64)
     outputs = decision_model(model).predict(

@@ -6,6 +6,7 @@
 
 import json
 
+import numpy as np
 from absl import app
 from absl import flags
 
@@ -42,6 +43,14 @@ def define_flags():
     flags.DEFINE_integer(
         "channel_chunks", None, "Dynamic form: channel chunks per block."
     )
+    flags.DEFINE_enum(
+        "input",
+        "float32",
+        ["float32", "uint8"],
+        "What the exported model takes: 'float32' (as the Keras model) "
+        "or 'uint8' camera pixels (0-255; a model trained on normalised "
+        "images gets CIFAR-10's Rescaling + Normalization put in front).",
+    )
     flags.DEFINE_integer(
         "parity_examples",
         0,
@@ -58,6 +67,7 @@ def export_file(
     representative_examples=256,
     channel_chunks=None,
     parity_examples=0,
+    input="float32",
 ):
     """Exports a saved model; the library side of the CLI.
 
@@ -66,27 +76,37 @@ def export_file(
         `parity_examples`, the parity against Keras on real test images.
     """
     from lcnet_tf.data.cifar10 import cifar10_arrays
+    from lcnet_tf.data.cifar10 import normalize_cifar10
     from lcnet_tf.export import StagedRunner
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export import check_gpu_compatible
     from lcnet_tf.export import keras_reference
     from lcnet_tf.export import parity_report
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.models import add_preprocessing
+    from lcnet_tf.models import has_preprocessing
     from lcnet_tf.models.saving import load_model
 
     model = load_model(model_path, compile=False)
+    added = input == "uint8" and not has_preprocessing(model)
+    exported = add_preprocessing(model) if added else model
+    pixels = has_preprocessing(exported)
     representative = None
     if quantization == "int8":
         representative, _ = cifar10_arrays(
-            "train", data_dir, num_examples=representative_examples
+            "train",
+            data_dir,
+            num_examples=representative_examples,
+            normalize=not pixels,
         )
     export = to_tflite(
-        model,
+        exported,
         output,
         form=form,
         quantization=quantization,
         representative_data=representative,
         channel_chunks=channel_chunks,
+        input=input,
     )
     gpu = check_gpu_compatible(export.path)
     report = {
@@ -94,6 +114,8 @@ def export_file(
         "tflite": export.path,
         "form": form,
         "quantization": quantization,
+        "input": input,
+        "preprocessing_added": "cifar10" if added else None,
         "size_bytes": export.size_bytes,
         "signatures": len(export.signatures),
         "manifest": export.manifest_path,
@@ -102,14 +124,22 @@ def export_file(
     }
     if parity_examples:
         images, labels = cifar10_arrays(
-            "test", data_dir, num_examples=parity_examples
+            "test", data_dir, num_examples=parity_examples, normalize=False
         )
         if form == "staged":
             runner = StagedRunner(export.manifest_path, accelerator="cpu")
         else:
             runner = TFLiteModel(export.path)
+        # The Keras reference is the model as trained, on what it takes.
+        if has_preprocessing(model):
+            inputs = images.astype("float32")
+        else:
+            inputs = np.asarray(normalize_cifar10(images))
+        exported_inputs = images if input == "uint8" else inputs
         report["parity"] = parity_report(
-            keras_reference(model, images), runner.predict(images), labels
+            keras_reference(model, inputs),
+            runner.predict(exported_inputs),
+            labels,
         )
     return report
 
@@ -130,6 +160,7 @@ def main(argv):
         representative_examples=FLAGS.representative_examples,
         channel_chunks=FLAGS.channel_chunks,
         parity_examples=FLAGS.parity_examples,
+        input=FLAGS.input,
     )
     print(json.dumps(report, indent=2))
 

@@ -114,6 +114,10 @@ def normalize_cifar10(images):
     return (images - CIFAR10_MEAN) / CIFAR10_STD
 
 
+def _to_float(images):
+    return tf.cast(images, tf.float32)
+
+
 def _augment(image, label):
     image = tf.image.pad_to_bounding_box(image, 4, 4, 40, 40)
     image = tf.image.random_crop(image, (32, 32, 3))
@@ -163,6 +167,7 @@ def cifar10_dataset(
     num_examples=None,
     shuffle_seed=None,
     drop_remainder=None,
+    normalize=True,
 ):
     """Batched, normalised CIFAR-10 for `fit` / `evaluate`.
 
@@ -178,6 +183,8 @@ def cifar10_dataset(
         num_examples: int or None. Use only the first `num_examples`.
         shuffle_seed: int or None. Seed of the shuffle and augmentation.
         drop_remainder: bool or None. Defaults to `training`.
+        normalize: bool. False keeps 0-255 pixel values (as float32),
+            for a model built with `include_preprocessing=True`.
 
     Returns:
         A `tf.data.Dataset` of `(float32 images (b, 32, 32, 3), int32
@@ -207,15 +214,18 @@ def cifar10_dataset(
             50_000, seed=shuffle_seed, reshuffle_each_iteration=True
         )
         dataset = dataset.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    prepare = normalize_cifar10 if normalize else _to_float
     dataset = dataset.map(
-        lambda image, label: (normalize_cifar10(image), label),
+        lambda image, label: (prepare(image), label),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def cifar10_arrays(split="test", data_dir=None, num_examples=None, start=0):
+def cifar10_arrays(
+    split="test", data_dir=None, num_examples=None, start=0, normalize=True
+):
     """Normalised CIFAR-10 images and labels as NumPy arrays, in file order.
 
     Args:
@@ -223,9 +233,12 @@ def cifar10_arrays(split="test", data_dir=None, num_examples=None, start=0):
         data_dir: str or None. As in `cifar10_raw`.
         num_examples: int or None. How many images (None: all).
         start: int. Index of the first image.
+        normalize: bool. False returns the uint8 pixels, for models that
+            take them (`include_preprocessing=True`).
 
     Returns:
-        `(images float32 (n, 32, 32, 3), labels int32 (n,))`.
+        `(images (n, 32, 32, 3), labels int32 (n,))`: float32 images, or
+        uint8 with `normalize=False`.
 
     Example:
     ```python
@@ -235,9 +248,11 @@ def cifar10_arrays(split="test", data_dir=None, num_examples=None, start=0):
     dataset = cifar10_raw(split, data_dir).skip(int(start))
     if num_examples is not None:
         dataset = dataset.take(int(num_examples))
-    dataset = dataset.batch(1000).map(
-        lambda image, label: (normalize_cifar10(image), label)
-    )
+    dataset = dataset.batch(1000)
+    if normalize:
+        dataset = dataset.map(
+            lambda image, label: (normalize_cifar10(image), label)
+        )
     images, labels = [], []
     for image, label in dataset.as_numpy_iterator():
         images.append(image)

@@ -96,6 +96,10 @@ class FoldedNetwork:
     head_bias: np.ndarray
     static_flops: int
     fixed_flops: int
+    # True when the model starts with a `Rescaling` (0-255 pixels in).
+    takes_pixels: bool = False
+    # The exported input: "float32", or "uint8" pixels (`to_tflite`).
+    input_dtype: str = "float32"
 
     @property
     def gated_blocks(self):
@@ -280,6 +284,13 @@ def fold_model(model):
             stem.append(
                 ("max_pool", (layer.pool_size, layer.strides, layer.padding))
             )
+        elif _is_preprocessing(layer) and not after_blocks:
+            if any(kind != "affine" for kind, _ in stem):
+                raise ValueError(
+                    f"Preprocessing layer '{layer.name}' must come before "
+                    f"the first convolution."
+                )
+            stem[:] = [("affine", _compose(stem, _affine(layer)))]
         elif isinstance(layer, keras.layers.ZeroPadding2D) and not after_blocks:
             stem.append(("pad", tuple(map(tuple, layer.padding))))
         elif isinstance(layer, keras.layers.GlobalAveragePooling2D):
@@ -295,8 +306,9 @@ def fold_model(model):
             raise ValueError(
                 f"The exporter does not know layer '{layer.name}' "
                 f"({layer.__class__.__name__}) at this place. Supported: "
-                f"a Conv2D/BatchNormalization/ReLU/MaxPooling2D/"
-                f"ZeroPadding2D stem, GatedBasicBlock/GatedBottleneckBlock "
+                f"Rescaling/Normalization preprocessing, a Conv2D/"
+                f"BatchNormalization/ReLU/MaxPooling2D/ZeroPadding2D stem, "
+                f"GatedBasicBlock/GatedBottleneckBlock "
                 f"blocks, GlobalAveragePooling2D and one Dense classifier."
             )
         index += 1
@@ -317,7 +329,39 @@ def fold_model(model):
         fixed_flops=fixed_flops(
             model, [b.keras_block for b in blocks if b.gated]
         ),
+        takes_pixels=any(
+            isinstance(layer, keras.layers.Rescaling) for layer in layers
+        ),
     )
+
+
+def _is_preprocessing(layer):
+    if isinstance(layer, keras.layers.Normalization):
+        return not layer.invert
+    return isinstance(layer, keras.layers.Rescaling)
+
+
+def _affine(layer):
+    """`(scale, offset)` with `layer(x) == x * scale + offset`."""
+    if isinstance(layer, keras.layers.Rescaling):
+        return (
+            np.asarray(layer.scale, "float32"),
+            np.asarray(layer.offset, "float32"),
+        )
+    mean = np.asarray(layer.mean, "float32").reshape(-1)
+    std = np.maximum(
+        np.sqrt(np.asarray(layer.variance, "float32").reshape(-1)),
+        keras.config.epsilon(),
+    )
+    return 1.0 / std, -mean / std
+
+
+def _compose(stem, affine):
+    """The stem's pending affine map (if any) followed by `affine`."""
+    if not stem:
+        return affine
+    (scale, offset), (next_scale, next_offset) = stem[0][1], affine
+    return scale * next_scale, offset * next_scale + next_offset
 
 
 def _is_relu(layer):

@@ -72,7 +72,9 @@ def block_chunks(block, chunks=None):
 
 def _image_spec(network, batch):
     return tf.TensorSpec(
-        (batch,) + tuple(network.input_shape), tf.float32, name="images"
+        (batch,) + tuple(network.input_shape),
+        tf.as_dtype(network.input_dtype),
+        name="images",
     )
 
 

@@ -38,7 +38,7 @@ def write_manifest(path, network, stages, tflite_path, quantization=None):
             "signature": "stem",
             "name": "images",
             "shape": [1] + [int(d) for d in network.input_shape],
-            "dtype": "float32",
+            "dtype": network.input_dtype,
         },
         "stem": "stem",
         "head": "head",
@@ -102,6 +102,12 @@ def read_manifest(path, check_model=True):
         ]
     if missing:
         raise ValueError(f"Manifest '{path}' lacks fields: {missing}")
+    dtype = manifest["input"].get("dtype", "float32")
+    if dtype not in ("float32", "uint8"):
+        raise ValueError(
+            f"Manifest '{path}' has input dtype {dtype!r}; runners take "
+            f"'float32' or 'uint8'."
+        )
     tflite_path = os.path.join(
         os.path.dirname(os.path.abspath(path)), manifest["tflite"]
     )

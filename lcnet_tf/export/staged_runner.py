@@ -65,7 +65,9 @@ class _GpuBackend:
             )
         in_buffers, out_buffers = self._buffers[signature]
         for name, value in inputs.items():
-            in_buffers[name].write(np.ascontiguousarray(value, np.float32))
+            value = np.asarray(value)
+            dtype = np.uint8 if value.dtype == np.uint8 else np.float32
+            in_buffers[name].write(np.ascontiguousarray(value, dtype))
         self.model.run_by_name(
             signature,
             in_buffers,
@@ -143,6 +145,7 @@ class StagedRunner:
             self._backend = _CpuBackend(self.tflite_path, num_threads)
         self._check_signatures(manifest_path)
         self.input_shape = tuple(self.manifest["input"]["shape"][1:])
+        self.input_dtype = self.manifest["input"].get("dtype", "float32")
         self.timings = {} if profile else None
         self.on_call = on_call
 
@@ -180,7 +183,7 @@ class StagedRunner:
             `{"logits": (1, classes), "decisions": (1, gated_blocks, 2),
             "flops": (1,)}`: the FLOPs are exactly what ran.
         """
-        images = check_images(images, self.input_shape)
+        images = check_images(images, self.input_shape, dtype=self.input_dtype)
         if len(images) != 1:
             raise ValueError(
                 f"The staged form runs one image at a time; received a "
@@ -236,7 +239,7 @@ class StagedRunner:
 
     def predict(self, images):
         """Runs images one by one; returns the concatenated outputs."""
-        images = check_images(images, self.input_shape)
+        images = check_images(images, self.input_shape, dtype=self.input_dtype)
         parts = [self(images[i : i + 1]) for i in range(len(images))]
         return {
             key: np.concatenate([part[key] for part in parts])

@@ -23,7 +23,9 @@ def conv(x, folded, relu=False):
 
 def run_stem(network, x):
     for kind, value in network.stem:
-        if kind == "conv":
+        if kind == "affine":
+            x = tf.cast(x, tf.float32) * value[0] + value[1]
+        elif kind == "conv":
             x = conv(x, value)
         elif kind == "relu":
             x = tf.nn.relu(x)

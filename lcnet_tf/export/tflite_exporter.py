@@ -2,14 +2,15 @@ import dataclasses
 import os
 import tempfile
 
-import numpy as np
 import tensorflow as tf
 
 from lcnet_tf.export import forms
 from lcnet_tf.export.folding import fold_model
 from lcnet_tf.export.manifest import write_manifest
+from lcnet_tf.validation import check_images
 
 QUANTIZATIONS = (None, "float16", "dynamic_range", "int8")
+INPUTS = ("float32", "uint8")
 
 
 @dataclasses.dataclass
@@ -50,6 +51,7 @@ def to_tflite(
     representative_data=None,
     channel_chunks=None,
     batch_size=None,
+    input="float32",
 ):
     """Exports a trained lcnet_tf ResNet to TFLite (builtin ops only).
 
@@ -68,11 +70,16 @@ def to_tflite(
         form: str. `"masked"`, `"dynamic"` or `"staged"`.
         quantization: None, `"float16"`, `"dynamic_range"` or `"int8"`
             (full-integer weights and activations, float interface).
-        representative_data: float array `(n, H, W, C)` of normalised
-            real training images; required for `"int8"`.
+        representative_data: array `(n, H, W, C)` of real training
+            images as the export takes them (normalised floats, or 0-255
+            pixels for `input="uint8"`); required for `"int8"`.
         channel_chunks: None, `"groups"` or int. Dynamic form: channel
             chunks per C-gated block, each under its own conditional
             (None: one chunk, channels masked; see `forms.block_chunks`).
+        batch_size: None (any batch) or int. Masked form only.
+        input: str. `"float32"` (what the model takes), or `"uint8"`:
+            camera pixels as they come, for a model that takes 0-255
+            pixels (`include_preprocessing=True` or `add_preprocessing`).
 
     Returns:
         A `TFLiteExport`.
@@ -93,10 +100,21 @@ def to_tflite(
             f"phone's case); received batch_size={batch_size}. Export the "
             f"masked form for batches."
         )
-    network = fold_model(model)
+    if input not in INPUTS:
+        raise ValueError(
+            f"`input` must be one of {INPUTS}. Received: input={input!r}"
+        )
+    network = dataclasses.replace(fold_model(model), input_dtype=input)
+    if input == "uint8" and not network.takes_pixels:
+        raise ValueError(
+            f"`input='uint8'` needs a model that takes 0-255 pixels; "
+            f"model '{network.name}' takes normalised images. Build it "
+            f"with `include_preprocessing=True`, or export "
+            f"`lcnet_tf.models.add_preprocessing(model)`."
+        )
     if quantization == "int8":
         representative_data = _check_representative(
-            representative_data, network.input_shape
+            representative_data, network.input_shape, input
         )
     if form == "masked":
         functions = {
@@ -154,21 +172,15 @@ def _convert(functions, quantization, representative):
         return converter.convert()
 
 
-def _check_representative(data, input_shape):
+def _check_representative(data, input_shape, input):
     if data is None:
         raise ValueError(
             "`quantization='int8'` needs `representative_data`: a few "
-            "hundred normalised real training images."
+            "hundred real training images, as the export takes them."
         )
-    data = np.asarray(data, np.float32)
-    if data.ndim != 4 or tuple(data.shape[1:]) != tuple(input_shape):
-        raise ValueError(
-            f"`representative_data` must be shaped (n,) + {input_shape}. "
-            f"Received: {data.shape}"
-        )
-    if not np.all(np.isfinite(data)):
-        raise ValueError("`representative_data` contains NaN or Inf.")
-    return data
+    return check_images(
+        data, input_shape, name="representative_data", dtype=input
+    )
 
 
 def _representative(form, functions, data):

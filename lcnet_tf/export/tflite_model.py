@@ -42,10 +42,12 @@ class TFLiteModel:
         shape = details["images"]["shape_signature"]
         self.input_shape = tuple(int(d) for d in shape[1:])
         self.batch_size = None if shape[0] < 0 else int(shape[0])
+        # "uint8" for an export that takes camera pixels.
+        self.input_dtype = np.dtype(details["images"]["dtype"]).name
 
     def __call__(self, images):
         """Runs one batch; returns a dict of NumPy outputs."""
-        images = check_images(images, self.input_shape)
+        images = check_images(images, self.input_shape, dtype=self.input_dtype)
         if self.batch_size is not None and len(images) != self.batch_size:
             raise ValueError(
                 f"'{self.path}' serves batch {self.batch_size} (dynamic "
@@ -58,7 +60,7 @@ class TFLiteModel:
 
     def predict(self, images, batch_size=64):
         """Runs any number of images; returns the concatenated outputs."""
-        images = check_images(images, self.input_shape)
+        images = check_images(images, self.input_shape, dtype=self.input_dtype)
         step = self.batch_size or batch_size
         parts = [
             self(images[start : start + step])

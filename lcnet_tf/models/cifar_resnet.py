@@ -1,4 +1,7 @@
+from lcnet_tf.data.cifar10 import CIFAR10_MEAN
+from lcnet_tf.data.cifar10 import CIFAR10_STD
 from lcnet_tf.layers.gated_basic_block import GatedBasicBlock
+from lcnet_tf.models.preprocessing import preprocessing_layers
 from lcnet_tf.models.resnet_builder import build_resnet
 from lcnet_tf.models.resnet_builder import conv_bn_relu
 
@@ -19,6 +22,7 @@ def cifar_resnet(
     seed=None,
     name=None,
     gate_regularizer=None,
+    include_preprocessing=False,
 ):
     """CIFAR ResNet (He et al. 2016) with optional L-Net/C-Net gating.
 
@@ -29,7 +33,8 @@ def cifar_resnet(
 
     The model outputs logits: compile with
     `SparseCategoricalCrossentropy(from_logits=True)`. Inputs are images
-    normalised per channel (see `lcnet_tf.data.cifar10_dataset`).
+    normalised per channel (see `lcnet_tf.data.cifar10_dataset`), or,
+    with `include_preprocessing=True`, 0-255 pixels.
 
     Args:
         depth: int. 20, 32, 44, 56, 110 (any `6n + 2`).
@@ -55,6 +60,9 @@ def cifar_resnet(
         gate_regularizer: `lcnet_tf.layers.GateRegularizer` or None.
             Keep-rate bounds and batch-shaping for the L-Net and C-Net
             gates (keeps routing per image; see `GateSchedule`).
+        include_preprocessing: bool. Put CIFAR-10's `Rescaling` and
+            `Normalization` in front, so the model (and its TFLite
+            export, see `to_tflite(input="uint8")`) takes 0-255 pixels.
 
     Returns:
         A `keras.Model`.
@@ -98,4 +106,9 @@ def cifar_resnet(
         noise_std=noise_std,
         seed=seed,
         gate_regularizer=gate_regularizer,
+        preprocessing=(
+            preprocessing_layers(CIFAR10_MEAN, CIFAR10_STD)
+            if include_preprocessing
+            else None
+        ),
     )

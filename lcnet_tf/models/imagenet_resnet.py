@@ -1,7 +1,10 @@
 import keras
 
+from lcnet_tf.data.imagenet import IMAGENET_MEAN
+from lcnet_tf.data.imagenet import IMAGENET_STD
 from lcnet_tf.layers.gated_basic_block import GatedBasicBlock
 from lcnet_tf.layers.gated_bottleneck_block import GatedBottleneckBlock
+from lcnet_tf.models.preprocessing import preprocessing_layers
 from lcnet_tf.models.resnet_builder import build_resnet
 from lcnet_tf.models.resnet_builder import conv_bn_relu
 
@@ -37,6 +40,7 @@ def imagenet_resnet(
     seed=None,
     name=None,
     gate_regularizer=None,
+    include_preprocessing=False,
 ):
     """ImageNet ResNet (v1.5) with optional L-Net/C-Net gating.
 
@@ -64,6 +68,8 @@ def imagenet_resnet(
         gate_regularizer: `lcnet_tf.layers.GateRegularizer` or None.
             Keep-rate bounds and batch-shaping for the L-Net and C-Net
             gates (keeps routing per image; see `GateSchedule`).
+        include_preprocessing: bool. Put ImageNet's `Rescaling` and
+            `Normalization` in front, so the model takes 0-255 pixels.
 
     Returns:
         A `keras.Model`.
@@ -101,4 +107,9 @@ def imagenet_resnet(
         noise_std=noise_std,
         seed=seed,
         gate_regularizer=gate_regularizer,
+        preprocessing=(
+            preprocessing_layers(IMAGENET_MEAN, IMAGENET_STD)
+            if include_preprocessing
+            else None
+        ),
     )

@@ -30,6 +30,7 @@ def build_resnet(
     budget_weight,
     name,
     depth,
+    preprocessing=None,
     **block_kwargs,
 ):
     """Builds a (gated) ResNet as a functional `keras.Model`.
@@ -47,6 +48,8 @@ def build_resnet(
         budget_weight: float >= 0. Weight of the budget loss.
         name: str or None. Model name; defaults to e.g. `lc_resnet20`.
         depth: int. Network depth, for the default name.
+        preprocessing: list of layers applied to the input before the
+            stem (see `preprocessing_layers`), or None.
         **block_kwargs: gate settings passed to every block (`scale`,
             `tau`, `channel_groups`, `gate_hidden_units`, `noise_std`,
             `seed`).
@@ -61,7 +64,10 @@ def build_resnet(
         prefix = "" if gating == "none" else f"{gating}_"
         name = f"{prefix}resnet{depth}"
     inputs = keras.Input(shape=tuple(input_shape), name="images")
-    x = stem(inputs)
+    x = inputs
+    for layer in preprocessing or ():
+        x = layer(x)
+    x = stem(x)
     seed = block_kwargs.pop("seed", None)
     blocks, flops, decisions = [], [], []
     for stage, (filters, count, strides) in enumerate(

@@ -13,7 +13,7 @@ from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.routing_stats import routing_codes
 from lcnet_tf.training.routing_stats import routing_stats
-from lcnet_tf.validation import check_images
+from lcnet_tf.validation import check_model_images
 
 
 def per_image_results(model, dataset):
@@ -43,11 +43,10 @@ def per_image_results(model, dataset):
     """
     blocks = gated_blocks(model)
     runner = decision_model(model) if blocks else model
-    input_shape = model.inputs[0].shape[1:]
     labels, predictions, flops, keeps, runs, channels = [], [], [], [], [], []
     static = count_flops(model, gates=False)
     for images, batch_labels in dataset:
-        images = check_images(np.asarray(images), input_shape)
+        images = check_model_images(model, np.asarray(images))
         outputs = runner.predict_on_batch(images)
         if blocks:
             logits = np.asarray(outputs["logits"])

@@ -8,7 +8,7 @@ import numpy as np
 from lcnet_tf.flops import count_flops
 from lcnet_tf.flops import flops_from_decisions
 from lcnet_tf.flops import gated_blocks
-from lcnet_tf.validation import check_images
+from lcnet_tf.validation import check_model_images
 
 
 def block_inputs_model(model, blocks):
@@ -66,7 +66,7 @@ def gate_decisions(model, images, training=False, batch_size=128):
     blocks = gated_blocks(model)
     if not blocks:
         raise ValueError(f"Model '{model.name}' has no gates.")
-    images = check_images(images, model.inputs[0].shape[1:])
+    images = check_model_images(model, images)
     if int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
     features_model = block_inputs_model(model, blocks)

@@ -110,6 +110,28 @@ def test_export_int8_with_real_calibration(tmp_path, cifar10_dir):
     assert report["parity"]["images"] == 10
 
 
+def test_export_published_model_for_camera_pixels(tmp_path, cifar10_dir):
+    from lcnet_tf.cli.export import export_file
+    from lcnet_tf.export import TFLiteModel
+
+    report = export_file(
+        os.path.join(
+            REPO, "pretrained", "lc_resnet20_t30_e10_r3_cifar10.keras"
+        ),
+        str(tmp_path / "pixels.tflite"),
+        data_dir=cifar10_dir,
+        parity_examples=64,
+        input="uint8",
+    )
+    assert report["preprocessing_added"] == "cifar10"
+    assert report["gpu_compatible"]
+    parity = report["parity"]
+    assert parity["decision_agreement"] == 1.0, parity
+    assert parity["top1_agreement"] == 1.0, parity
+    assert parity["max_logit_diff"] < 1e-3, parity
+    assert TFLiteModel(report["tflite"]).input_dtype == "uint8"
+
+
 def test_export_missing_model(tmp_path):
     from lcnet_tf.cli.export import export_file
 

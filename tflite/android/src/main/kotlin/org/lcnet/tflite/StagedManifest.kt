@@ -78,6 +78,14 @@ class StagedManifest private constructor(json: JSONObject) {
                     "expected [1, height, width, channels]"
             )
         }
+        val dtype = input.optString("dtype", "float32")
+        if (dtype != "float32") {
+            // uint8 stems (to_tflite(input="uint8")) would need byte inputs.
+            throw StagedManifestException(
+                "Field 'input.dtype' is '$dtype'; this runner feeds float32 " +
+                    "images: export the staged form with input=\"float32\""
+            )
+        }
         stem = field("stem") { json.getString("stem") }
         head = field("head") { json.getString("head") }
         numClasses = field("num_classes") { json.getInt("num_classes") }

@@ -106,6 +106,8 @@ class StagedManifestTest {
         val message = refused(edited { it.getJSONObject("input").put("shape", listOf(4, 32, 32, 3)) })
         assertTrue("'input.shape' is [4, 32, 32, 3]" in message, message)
         assertTrue("not valid JSON" in refused("{\"format\": "))
+        val pixels = refused(edited { it.getJSONObject("input").put("dtype", "uint8") })
+        assertTrue("'input.dtype' is 'uint8'" in pixels, pixels)
     }
 
     @Test
