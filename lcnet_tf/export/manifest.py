@@ -10,29 +10,23 @@ MANIFEST_VERSION = 1
 _BLOCK_KEYS = ("name", "gate", "body", "skippable", "channel_gated", "flops")
 
 
-def write_manifest(path, network, stages, tflite_path, quantization=None):
-    """Writes the manifest of a staged export.
+def staged_manifest(network, stages, quantization=None):
+    """The manifest of a staged export, without its file fields.
 
     Args:
-        path: str. The `.json` file to write.
         network: the `FoldedNetwork` exported.
         stages: per-block stage dicts from `forms.staged_functions`.
-        tflite_path: str. The `.tflite` file the manifest describes.
         quantization: the quantization used, or None.
 
     Returns:
-        The manifest as a dict.
+        dict: everything but `tflite` and `tflite_sha256`, which
+        `write_manifest` adds once the model file exists.
     """
     inside = sum(int(b.keras_block.base_flops()) for b in network.blocks)
-    manifest = {
+    return {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
         "model": network.name,
-        "tflite": os.path.relpath(
-            os.path.abspath(tflite_path),
-            os.path.dirname(os.path.abspath(path)),
-        ),
-        "tflite_sha256": file_sha256(tflite_path),
         "quantization": quantization,
         "input": {
             "signature": "stem",
@@ -49,6 +43,26 @@ def write_manifest(path, network, stages, tflite_path, quantization=None):
         },
         "blocks": stages,
     }
+
+
+def write_manifest(path, network, stages, tflite_path, quantization=None):
+    """Writes the manifest of a staged export.
+
+    Args:
+        path: str. The `.json` file to write.
+        network: the `FoldedNetwork` exported.
+        stages: per-block stage dicts from `forms.staged_functions`.
+        tflite_path: str. The `.tflite` file the manifest describes.
+        quantization: the quantization used, or None.
+
+    Returns:
+        The manifest as a dict.
+    """
+    manifest = staged_manifest(network, stages, quantization)
+    manifest["tflite"] = os.path.relpath(
+        os.path.abspath(tflite_path), os.path.dirname(os.path.abspath(path))
+    )
+    manifest["tflite_sha256"] = file_sha256(tflite_path)
     with open(path, "w") as f:
         json.dump(manifest, f, indent=2)
     return manifest

@@ -6,6 +6,7 @@ from absl import logging
 from lcnet_tf.export import webgpu
 from lcnet_tf.export.interpreter import load_interpreter
 from lcnet_tf.export.manifest import read_manifest
+from lcnet_tf.export.staged_host import run_staged
 from lcnet_tf.validation import check_images
 
 ACCELERATORS = ("auto", "gpu", "cpu")
@@ -189,40 +190,7 @@ class StagedRunner:
                 f"The staged form runs one image at a time; received a "
                 f"batch of {len(images)}. Use predict() to loop."
             )
-        run = self._run
-        x = run(self.manifest["stem"], {"images": images})["features"]
-        flops = self.manifest["flops"]["outside_blocks"]
-        decisions = []
-        for block in self.manifest["blocks"]:
-            body_inputs = {"features": x}
-            runs, kept = 1.0, 1.0
-            if block["gate"]:
-                gate = run(block["gate"], {"features": x})
-                if block["channel_gated"]:
-                    body_inputs["channel_scale"] = gate["channel_scale"]
-                    kept = float(np.mean(gate["channel_keep"]))
-                if block["skippable"]:
-                    runs = float(gate["run"].reshape(-1)[0])
-                    body_inputs["block_scale"] = gate["block_scale"]
-                decisions.append([runs, kept * runs])
-            flops += block["flops"]["always"]
-            if runs > 0.5:
-                body, body_flops = block["body"], block["flops"]["body"]
-                if "widths" in block:
-                    # Nested channels: the body of exactly the kept width.
-                    width = str(int(round(np.sum(gate["channel_keep"]))))
-                    body = block["widths"][width]
-                    body_flops = block["flops"]["body_by_width"][width]
-                x = run(body, body_inputs)["features"]
-                flops += body_flops
-        logits = run(self.manifest["head"], {"features": x})["logits"]
-        outputs = {
-            "logits": np.asarray(logits),
-            "flops": np.array([flops], np.int64),
-        }
-        if decisions:
-            outputs["decisions"] = np.array([decisions], np.float32)
-        return outputs
+        return run_staged(self.manifest, self._run, images)
 
     def _run(self, signature, inputs):
         start = time.perf_counter()

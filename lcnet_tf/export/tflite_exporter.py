@@ -6,11 +6,15 @@ import tensorflow as tf
 
 from lcnet_tf.export import forms
 from lcnet_tf.export.folding import fold_model
+from lcnet_tf.export.manifest import staged_manifest
 from lcnet_tf.export.manifest import write_manifest
+from lcnet_tf.export.staged_host import run_staged
 from lcnet_tf.validation import check_images
 
 QUANTIZATIONS = (None, "float16", "dynamic_range", "int8")
 INPUTS = ("float32", "uint8")
+# Positional order of the staged signatures' inputs.
+_STAGE_INPUTS = ("images", "features", "channel_scale", "block_scale")
 
 
 @dataclasses.dataclass
@@ -128,7 +132,12 @@ def to_tflite(
         functions, stages = forms.staged_functions(network)
     representative = None
     if quantization == "int8":
-        representative = _representative(form, functions, representative_data)
+        manifest = None
+        if form == "staged":
+            manifest = staged_manifest(network, stages, quantization)
+        representative = _representative(
+            form, functions, representative_data, manifest
+        )
     flatbuffer = _convert(functions, quantization, representative)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as f:
@@ -183,50 +192,26 @@ def _check_representative(data, input_shape, input):
     )
 
 
-def _representative(form, functions, data):
+def _representative(form, functions, data, manifest=None):
     def single():
         for image in data:
             yield [image[None]]
 
+    def run(calls):
+        def call(signature, inputs):
+            calls.append((signature, inputs))
+            return functions[signature](
+                *[inputs[key] for key in _STAGE_INPUTS if key in inputs]
+            )
+
+        return call
+
     def staged():
         for image in data:
-            inputs = {"images": tf.constant(image[None])}
-            yield "stem", inputs
-            x = functions["stem"](**inputs)["features"]
-            index = 0
-            while f"block{index}_body" in functions:
-                gate = functions.get(f"block{index}_gate")
-                body_inputs = {"features": x}
-                run = True
-                if gate is not None:
-                    yield f"block{index}_gate", {"features": x}
-                    g = gate(features=x)
-                    if "channel_scale" in g:
-                        body_inputs["channel_scale"] = g["channel_scale"]
-                    if "block_scale" in g:
-                        body_inputs["block_scale"] = g["block_scale"]
-                        run = float(g["run"][0, 0]) > 0.5
-                # Calibrate every body, also the ones this image skips,
-                # and every width body of a nested channel gate.
-                for name in functions:
-                    if name == f"block{index}_body" or name.startswith(
-                        f"block{index}_body_w"
-                    ):
-                        yield name, body_inputs
-                if run:
-                    body = functions[f"block{index}_body"]
-                    x = body(
-                        *[
-                            body_inputs[key]
-                            for key in (
-                                "features",
-                                "channel_scale",
-                                "block_scale",
-                            )
-                            if key in body_inputs
-                        ]
-                    )["features"]
-                index += 1
-            yield "head", {"features": x}
+            calls = []
+            run_staged(
+                manifest, run(calls), tf.constant(image[None]), calibrate=True
+            )
+            yield from calls
 
     return staged if form == "staged" else single

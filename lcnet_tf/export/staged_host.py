@@ -1,0 +1,79 @@
+"""The staged form's host loop: the one place that decides what runs.
+
+`StagedRunner` runs it over LiteRT signatures; the int8 exporter runs it
+over the TensorFlow functions to feed the calibration, so both follow
+the same bodies (the Kotlin runner follows the same protocol, and its
+tests replay this loop's trace).
+"""
+
+import numpy as np
+
+
+def run_staged(manifest, run, images, calibrate=False):
+    """Runs one image through a staged model, as the manifest says.
+
+    Run `stem`; for each block run its gate, skip the body when the
+    block gate is closed, else run the body with the channel and block
+    scales (for a nested channel gate, the body of exactly the kept
+    width); run `head`.
+
+    Args:
+        manifest: dict. A staged manifest (`read_manifest`), or the one
+            `staged_manifest` builds before the file is written.
+        run: callable `run(signature, inputs) -> dict of outputs`.
+        images: the stem's input, batch 1.
+        calibrate: bool. Also run every other body of each block (the
+            ones this image skips and every width of a nested gate), so
+            int8 calibration sees each signature; the outputs are the
+            same.
+
+    Returns:
+        `{"logits": (1, classes), "flops": (1,), "decisions": (1,
+        gated_blocks, 2)}` (no `"decisions"` without gates); the FLOPs
+        are exactly what ran.
+
+    Example:
+    ```python
+    outputs = run_staged(manifest, lambda s, i: runners[s](**i), images)
+    ```
+    """
+    x = run(manifest["stem"], {"images": images})["features"]
+    flops = manifest["flops"]["outside_blocks"]
+    decisions = []
+    for block in manifest["blocks"]:
+        body_inputs = {"features": x}
+        runs, kept = 1.0, 1.0
+        body = block["body"]
+        body_flops = block["flops"]["body"]
+        if block["gate"]:
+            gate = run(block["gate"], {"features": x})
+            if block["channel_gated"]:
+                keep = np.asarray(gate["channel_keep"])
+                body_inputs["channel_scale"] = gate["channel_scale"]
+                kept = float(np.mean(keep))
+                if "widths" in block:
+                    # Nested channels: the body of exactly the kept width.
+                    width = str(int(round(np.sum(keep))))
+                    body = block["widths"][width]
+                    body_flops = block["flops"]["body_by_width"][width]
+            if block["skippable"]:
+                runs = float(np.asarray(gate["run"]).reshape(-1)[0])
+                body_inputs["block_scale"] = gate["block_scale"]
+            decisions.append([runs, kept * runs])
+        flops += block["flops"]["always"]
+        if calibrate:
+            others = [block["body"], *block.get("widths", {}).values()]
+            for other in others:
+                if other != body or runs <= 0.5:
+                    run(other, body_inputs)
+        if runs > 0.5:
+            x = run(body, body_inputs)["features"]
+            flops += body_flops
+    logits = run(manifest["head"], {"features": x})["logits"]
+    outputs = {
+        "logits": np.asarray(logits),
+        "flops": np.array([flops], np.int64),
+    }
+    if decisions:
+        outputs["decisions"] = np.array([decisions], np.float32)
+    return outputs
