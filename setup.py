@@ -31,7 +31,10 @@ setup(
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "tflite": ["ai-edge-litert"],
+        # Keras' JAX backend for the layers, models and model.fit.
+        "jax": ["jax[cpu]"],
         "dev": [
+            "jax[cpu]",
             "pytest",
             "ruff",
             "matplotlib",

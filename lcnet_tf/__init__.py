@@ -6,7 +6,17 @@ from lcnet_tf import flops
 from lcnet_tf import layers
 from lcnet_tf import losses
 from lcnet_tf import models
-from lcnet_tf import training
+
+
+def __getattr__(name):
+    # The trainer is TensorFlow's (tf.data, tf.distribute): it loads on
+    # first use, so the rest imports on a Keras backend without it.
+    if name == "training":
+        import importlib
+
+        return importlib.import_module("lcnet_tf.training")
+    raise AttributeError(f"module 'lcnet_tf' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

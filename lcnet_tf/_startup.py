@@ -27,6 +27,8 @@ def _import_tensorflow_quietly():
     try:
         os.dup2(devnull, 2)
         import tensorflow  # noqa: F401
+    except ImportError:
+        pass  # A Keras backend without TensorFlow.
     finally:
         os.dup2(saved, 2)
         os.close(saved)

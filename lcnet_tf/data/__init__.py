@@ -1,23 +1,32 @@
-"""Input pipelines: CIFAR-10 (local binary files or tfds) and ImageNet."""
+"""Input pipelines: CIFAR-10 (local binary files or tfds) and ImageNet.
 
-from lcnet_tf.data.cifar10 import CIFAR10_MEAN
-from lcnet_tf.data.cifar10 import CIFAR10_STD
-from lcnet_tf.data.cifar10 import cifar10_arrays
-from lcnet_tf.data.cifar10 import cifar10_dataset
-from lcnet_tf.data.cifar10 import cifar10_raw
-from lcnet_tf.data.cifar10 import find_binary_files
-from lcnet_tf.data.cifar10 import locate_cifar10
-from lcnet_tf.data.cifar10 import normalize_cifar10
-from lcnet_tf.data.imagenet import imagenet_dataset
+The pipelines are tf.data (TensorFlow); they load on first use, so the
+layers and models import on a Keras backend without TensorFlow.
+"""
 
-__all__ = [
-    "CIFAR10_MEAN",
-    "CIFAR10_STD",
-    "cifar10_arrays",
-    "cifar10_dataset",
-    "cifar10_raw",
-    "find_binary_files",
-    "imagenet_dataset",
-    "locate_cifar10",
-    "normalize_cifar10",
-]
+import importlib
+
+from lcnet_tf.data.statistics import CIFAR10_MEAN
+from lcnet_tf.data.statistics import CIFAR10_STD
+
+_PIPELINES = {
+    "cifar10_arrays": "cifar10",
+    "cifar10_dataset": "cifar10",
+    "cifar10_raw": "cifar10",
+    "find_binary_files": "cifar10",
+    "locate_cifar10": "cifar10",
+    "normalize_cifar10": "cifar10",
+    "imagenet_dataset": "imagenet",
+}
+
+
+def __getattr__(name):
+    if name not in _PIPELINES:
+        raise AttributeError(
+            f"module 'lcnet_tf.data' has no attribute {name!r}"
+        )
+    module = importlib.import_module(f"lcnet_tf.data.{_PIPELINES[name]}")
+    return getattr(module, name)
+
+
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", *_PIPELINES]

@@ -5,6 +5,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from lcnet_tf.data.statistics import CIFAR10_MEAN
+from lcnet_tf.data.statistics import CIFAR10_STD
+
 RECORD_BYTES = 1 + 32 * 32 * 3
 NUM_CLASSES = 10
 CLASS_NAMES = (
@@ -19,8 +22,6 @@ CLASS_NAMES = (
     "ship",
     "truck",
 )
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 BINARY_FOLDER = "cifar-10-batches-bin"
 SPLIT_FILES = {
     "train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),

@@ -2,8 +2,9 @@
 
 import tensorflow as tf
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from lcnet_tf.data.statistics import IMAGENET_MEAN
+from lcnet_tf.data.statistics import IMAGENET_STD
+
 # Eval images are resized so that the center crop keeps 87.5% of the
 # shorter side, the standard ResNet evaluation protocol.
 CENTER_CROP_FRACTION = 0.875

@@ -10,6 +10,8 @@ runner = StagedRunner(export.manifest_path)        # GPU when available
 ```
 """
 
+# Before anything imports it: a clear error when TensorFlow is missing.
+from lcnet_tf import _tensorflow_check  # noqa: F401
 from lcnet_tf.export.folding import fold_model
 from lcnet_tf.export.forms import FORMS
 from lcnet_tf.export.forms import executed_flops

@@ -32,7 +32,8 @@ class FlopsBudget(keras.layers.Layer):
     (as Keras regularizers do), so a plain `compile(loss=...)` + `fit`
     trains toward the budget. It also tracks metrics that show up in the
     `fit` / `evaluate` logs: `flops_ratio` and one `keep_<block>` per gated
-    block (the fraction of that block's body that ran).
+    block (the fraction of that block's body that ran); not on the JAX
+    backend, where Keras cannot update a layer's metrics in `call`.
 
     With `loss="rate"` (the ConvNet-AIG baseline) the loss is instead
     ConvNet-AIG's target-rate loss, `weight * mean_l (r_l - t) ** 2` over
@@ -106,10 +107,17 @@ class FlopsBudget(keras.layers.Layer):
         self.block_names = list(block_names)
         self._initial_target = check_budget_target(target)
         self._initial_weight = check_budget_weight(weight)
-        self.flops_ratio_metric = keras.metrics.Mean(name="flops_ratio")
-        self.keep_metrics = [
-            keras.metrics.Mean(name=f"keep_{name}") for name in self.block_names
-        ]
+        # Metrics updated inside `call` break JAX's stateless training
+        # step (keras-team/keras#21639), so on JAX the logs lack them;
+        # `lcnet_tf.flops.flops_per_image` gives the same figures there.
+        self.flops_ratio_metric = None
+        self.keep_metrics = []
+        if keras.backend.backend() != "jax":
+            self.flops_ratio_metric = keras.metrics.Mean(name="flops_ratio")
+            self.keep_metrics = [
+                keras.metrics.Mean(name=f"keep_{name}")
+                for name in self.block_names
+            ]
 
     def build(self, input_shape):
         self.target_variable = self.add_weight(
@@ -188,7 +196,8 @@ class FlopsBudget(keras.layers.Layer):
                     mean_ratio, self.target_variable, self.weight_variable
                 )
             )
-        self.flops_ratio_metric.update_state(ratio)
+        if self.flops_ratio_metric is not None:
+            self.flops_ratio_metric.update_state(ratio)
         for metric, decision in zip(self.keep_metrics, decisions):
             metric.update_state(decision[:, 0] * decision[:, 1])
         return logits

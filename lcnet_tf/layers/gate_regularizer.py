@@ -12,9 +12,12 @@ def _beta_cdf_table(alpha, beta):
     """The Beta(alpha, beta) CDF on a uniform grid of [0, 1]."""
     grid = np.linspace(0.0, 1.0, _CDF_POINTS)
     if keras.backend.backend() == "jax":
+        import jax
         from jax.scipy.special import betainc
 
-        table = np.asarray(betainc(alpha, beta, grid), dtype=np.float64)
+        # A constant, even when first needed inside a traced step.
+        with jax.ensure_compile_time_eval():
+            table = np.array(betainc(alpha, beta, grid), dtype=np.float64)
     else:
         import tensorflow as tf
 
@@ -148,6 +151,7 @@ class GateRegularizer:
 
     def noise_factor(self, progress):
         """The share of the exploration noise left at a progress."""
+        progress = ops.convert_to_tensor(progress, "float32")
         if not self.noise_anneal:
             return ops.ones_like(progress)
         return ops.relu(1.0 - progress / self.noise_anneal)

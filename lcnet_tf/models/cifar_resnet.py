@@ -1,5 +1,5 @@
-from lcnet_tf.data.cifar10 import CIFAR10_MEAN
-from lcnet_tf.data.cifar10 import CIFAR10_STD
+from lcnet_tf.data.statistics import CIFAR10_MEAN
+from lcnet_tf.data.statistics import CIFAR10_STD
 from lcnet_tf.layers.gated_basic_block import GatedBasicBlock
 from lcnet_tf.models.preprocessing import preprocessing_layers
 from lcnet_tf.models.resnet_builder import build_resnet

@@ -1,7 +1,7 @@
 import keras
 
-from lcnet_tf.data.imagenet import IMAGENET_MEAN
-from lcnet_tf.data.imagenet import IMAGENET_STD
+from lcnet_tf.data.statistics import IMAGENET_MEAN
+from lcnet_tf.data.statistics import IMAGENET_STD
 from lcnet_tf.layers.gated_basic_block import GatedBasicBlock
 from lcnet_tf.layers.gated_bottleneck_block import GatedBottleneckBlock
 from lcnet_tf.models.preprocessing import preprocessing_layers

@@ -73,8 +73,8 @@ def add_preprocessing(model, mean=None, std=None):
     raw.predict(uint8_images.astype("float32"))
     ```
     """
-    from lcnet_tf.data.cifar10 import CIFAR10_MEAN
-    from lcnet_tf.data.cifar10 import CIFAR10_STD
+    from lcnet_tf.data.statistics import CIFAR10_MEAN
+    from lcnet_tf.data.statistics import CIFAR10_STD
 
     if has_preprocessing(model):
         raise ValueError(

@@ -1,5 +1,7 @@
 """Training loop, configuration and evaluation reports."""
 
+# Before anything imports it: a clear error when TensorFlow is missing.
+from lcnet_tf import _tensorflow_check  # noqa: F401
 from lcnet_tf.training.batch_norm_recalibration import BatchNormRecalibration
 from lcnet_tf.training.batch_norm_recalibration import recalibrate_batch_norm
 from lcnet_tf.training.config import TrainConfig

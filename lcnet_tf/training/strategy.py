@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 
+import keras
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 _MIRRORED = {}
 
@@ -134,6 +136,13 @@ def make_strategy(name, worker_timeout=300.0, cpu_replicas=None):
     import tensorflow as tf
 
     check_strategy(name)
+    if name != "default" and keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            f"`strategy={name!r}` is tf.distribute, which needs Keras' "
+            f"TensorFlow backend (KERAS_BACKEND=tensorflow); this one is "
+            f"{keras.backend.backend()!r}. On JAX use strategy='default' "
+            f"or keras.distribution (DataParallel) around model.fit."
+        )
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
