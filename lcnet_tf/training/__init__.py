@@ -13,6 +13,7 @@ from lcnet_tf.training.evaluation import write_report
 from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.gate_schedule import GateSchedule
+from lcnet_tf.training.history_log import HistoryLog
 from lcnet_tf.training.routing_stats import routing_stats
 from lcnet_tf.training.run_backup import RunBackup
 from lcnet_tf.training.trainer import build_model
@@ -24,6 +25,7 @@ __all__ = [
     "BatchNormRecalibration",
     "GateSchedule",
     "GatedDistiller",
+    "HistoryLog",
     "RunBackup",
     "TrainConfig",
     "build_model",

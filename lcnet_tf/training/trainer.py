@@ -19,6 +19,7 @@ from lcnet_tf.training.distiller import GatedDistiller
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_schedule import GateSchedule
+from lcnet_tf.training.history_log import HistoryLog
 from lcnet_tf.training.run_backup import RunBackup
 
 CIFAR10_TRAIN_SIZE = 50_000
@@ -336,6 +337,12 @@ def train(config, callbacks=(), strategy=None):
     if not chief:
         backup = os.path.join(backup, f"worker{strategies.task_id(strategy)}")
     all_callbacks = [RunBackup(backup)]
+    if chief:
+        # Before the backup: a kill between the two redoes an epoch whose
+        # row `HistoryLog` then replaces, rather than losing the row.
+        all_callbacks.insert(
+            0, HistoryLog(os.path.join(config.model_dir, "history.csv"))
+        )
     if config.budget_anneal or config.gate_regularizer() is not None:
         all_callbacks.append(
             GateSchedule(
@@ -362,9 +369,6 @@ def train(config, callbacks=(), strategy=None):
             if isinstance(model, GatedDistiller)
             else keras.callbacks.ModelCheckpoint(last),
             keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs")),
-            keras.callbacks.CSVLogger(
-                os.path.join(config.model_dir, "history.csv"), append=True
-            ),
         ]
     history = model.fit(
         train_ds.repeat(),
