@@ -53,6 +53,11 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         assert frozen.freeze_row == f"lc_resnet20_{target}_e10_r3"
         assert frozen.init_from_row == "resnet20_static"
         assert frozen.config.budget_weight == 0.0
+    # Recipe 4 is recipe 3 at a quarter of the fine-tuning rate, frozen
+    # twins included.
+    for name in ("lc_resnet20_t65_e10_r4", "lc_resnet20_t30_e10_r4_frozen"):
+        assert rows[name].config.learning_rate == 0.005
+    assert rows["lc_resnet20_t65_e10_r3"].config.learning_rate == 0.02
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
