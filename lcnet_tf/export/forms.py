@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from lcnet_tf.export import tf_ops
+from lcnet_tf.export.gate_heads import block_gates
 
 FORMS = ("masked", "dynamic", "staged")
 
@@ -175,19 +176,15 @@ def _block_stage(index, block, x_spec):
         @tf.function(input_signature=[x_spec])
         def gate_fn(features):
             outputs = {}
-            pooled = tf_ops.pool(features)
-            if block.block_gate is not None:
-                run, scale = tf_ops.gate_values(
-                    block.block_gate, features, pooled
-                )
+            lgate, cgate = block_gates(block, features)
+            if lgate is not None:
+                run, scale = lgate
                 outputs["run"] = run
                 # The body only runs where run is 1, so run stands in for
                 # the scale of gates that have none.
                 outputs["block_scale"] = run if scale is None else scale
-            if block.channel_gate is not None:
-                keep, scale = tf_ops.gate_values(
-                    block.channel_gate, features, pooled
-                )
+            if cgate is not None:
+                keep, scale = cgate
                 outputs["channel_keep"] = keep
                 outputs["channel_scale"] = tf_ops.times_scale(keep, scale)
             return outputs

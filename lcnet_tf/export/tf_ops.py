@@ -8,8 +8,9 @@ every form takes the same decisions as the trained model.
 
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
+
+from lcnet_tf.export.gate_heads import block_gates
 
 
 def conv(x, folded, relu=False):
@@ -40,60 +41,6 @@ def run_stem(network, x):
 def run_head(network, x):
     pooled = tf.reduce_mean(x, axis=[1, 2])
     return tf.matmul(pooled, network.head_kernel) + network.head_bias
-
-
-def pool(x):
-    return tf.reduce_mean(x, axis=[1, 2])
-
-
-def gate_values(gate, x, pooled=None):
-    """Per-image `(keep, scale)`, each `(batch, units)`; keep is 0. or 1.
-
-    `pooled` lets the two gates of a block share one pooling. The scale is
-    None for gates without one (`scale="none"`): a `ones_like` would put
-    shape ops, which the GPU delegate rejects, into the graph.
-    """
-    if pooled is None:
-        pooled = pool(x)
-    hidden = tf.nn.relu(
-        tf.matmul(pooled, gate.hidden_kernel) + gate.hidden_bias
-    )
-    prob = tf.sigmoid(tf.matmul(hidden, gate.keep_kernel) + gate.keep_bias)
-    # keep = [prob >= tau] with arithmetic only: tau - prob <= 0 exactly
-    # when prob >= tau, and relu(tau - prob) is in (0, 1] otherwise, so
-    # 1 + floor(-relu(tau - prob)) is 1 or 0. No comparison or bool cast
-    # splits the XNNPACK partitions, and every op runs on the GPU.
-    keep = 1.0 + tf.floor(-tf.nn.relu(np.float32(gate.tau) - prob))
-    if gate.nested:
-        keep, prob = _prefix(gate, keep, prob)
-    if gate.scale == "learned":
-        logits = tf.matmul(hidden, gate.scale_kernel) + gate.scale_bias
-        scale = 2.0 * tf.sigmoid(logits)
-    elif gate.scale == "gate":
-        scale = prob
-    else:
-        scale = None
-    return keep, scale
-
-
-def _prefix(gate, keep, prob):
-    """Nested selection: a group runs only if every earlier one passes.
-
-    As matrix products (GPU-delegable, no CUMPROD): with `M[j, k] =
-    1 / groups` where channel `j`'s group is not after channel `k`'s,
-    `(1 - keep) @ M` counts the closed groups up to `k`'s, and
-    `log(prob) @ M` sums their log-probabilities.
-    """
-    channels = gate.keep_kernel.shape[-1]
-    group = np.arange(channels) // gate.groups
-    up_to = (group[:, None] <= group[None, :]).astype(np.float32)
-    up_to /= np.float32(gate.groups)
-    closed = tf.matmul(1.0 - keep, up_to)
-    keep = tf.nn.relu(1.0 - closed)
-    # A floor keeps log finite: -inf * 0 in the product would be NaN.
-    log_prob = tf.math.log(tf.maximum(prob, 1e-30))
-    prob = tf.exp(tf.matmul(log_prob, up_to))
-    return keep, prob
 
 
 def times_scale(values, scale):
@@ -134,14 +81,14 @@ def masked_block(block, x):
         the block does not run.
     """
     mask = scale = kept = run = None
-    pooled = pool(x) if block.gated else None
-    if block.channel_gate is not None:
-        mask, c_scale = gate_values(block.channel_gate, x, pooled)
+    lgate, cgate = block_gates(block, x) if block.gated else (None, None)
+    if cgate is not None:
+        mask, c_scale = cgate
         scale = times_scale(mask, c_scale)
         kept = tf.reduce_mean(mask, axis=-1, keepdims=True)
     residual = full_body(block, x, mask, scale)
-    if block.block_gate is not None:
-        run, b_scale = gate_values(block.block_gate, x, pooled)
+    if lgate is not None:
+        run, b_scale = lgate
         residual = residual * _channels(times_scale(run, b_scale))
     outputs = tf.nn.relu(shortcut(block, x) + residual)
     # Built from elementwise ops only (no shape-dependent ones), so the
@@ -281,7 +228,9 @@ def dynamic_block(block, x, chunks):
         `(outputs, decision (1, 2), chunks_run (1,))`.
     """
 
-    pooled = pool(x)
+    # Both heads before the conditional: fused, they cost fewer ops than
+    # the channel head alone inside it.
+    lgate, cgate = block_gates(block, x)
 
     def run_body():
         base = shortcut(block, x)
@@ -294,7 +243,7 @@ def dynamic_block(block, x, chunks):
                 residual = residual * _channels(block_scale)
             outputs = tf.nn.relu(base + residual)
             return outputs, tf.ones([1, 1]), tf.constant([float(chunks)])
-        keep, c_scale = gate_values(block.channel_gate, x, pooled)
+        keep, c_scale = cgate
         kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
         if block.channel_gate.nested:
             residual, count = _nested_residual(
@@ -319,7 +268,7 @@ def dynamic_block(block, x, chunks):
     if block.block_gate is None:
         outputs, kept, count = run_body()
         return outputs, tf.concat([tf.ones([1, 1]), kept], -1), count
-    b_keep, b_scale = gate_values(block.block_gate, x, pooled)
+    b_keep, b_scale = lgate
     outputs, kept, count = tf.cond(
         tf.cast(tf.reshape(b_keep, []), tf.bool),
         run_body,
