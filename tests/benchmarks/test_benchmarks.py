@@ -128,3 +128,30 @@ def test_nested_channels_benchmark(cifar10_dir, tmp_path):
     )
     assert points["nested", 0.5]["flops_ratio"] < 0.5
     assert (tmp_path / "nested_channels.png").exists()
+
+
+def test_webgpu_staged_benchmark(saved_model, cifar10_dir, tmp_path):
+    from benchmarks import webgpu_staged
+    from lcnet_tf.export import gpu_available
+
+    if not gpu_available():
+        if os.environ.get("LCNET_REQUIRE_GPU"):
+            pytest.fail("LCNET_REQUIRE_GPU is set but no Vulkan driver found")
+        pytest.skip("no Vulkan driver for LiteRT's WebGPU accelerator")
+    webgpu_staged.run_benchmark(saved_model, cifar10_dir, 5, str(tmp_path))
+    assert os.path.exists(tmp_path / "webgpu_staged.png")
+    variants = json.loads((tmp_path / "webgpu_staged.json").read_text())[
+        "variants"
+    ]
+    assert set(variants) == {"static", "routed", "gates_open", "blocks_closed"}
+    assert (
+        variants["blocks_closed"]["flops_ratio"]
+        < (variants["routed"]["flops_ratio"])
+    )
+    assert (
+        variants["routed"]["flops_ratio"]
+        <= (variants["gates_open"]["flops_ratio"])
+    )
+    # The routed run decides as the model does: same accuracy as open
+    # gates only by chance, but never a different image count.
+    assert variants["routed"]["images"] == variants["static"]["images"] == 5

@@ -1,0 +1,130 @@
+"""Staged form on a real GPU delegate: does closing blocks save GPU time?
+
+LiteRT's WebGPU accelerator (ai-edge-litert; on this machine it runs on
+SwiftShader, a software GPU, so only ratios mean anything) runs the
+staged form of a gated model with its own routing of real test images,
+with every gate open and with every skippable block closed, and the
+staged form of the static network of the same depth, taking turns in
+one run. Writes `webgpu_staged.json` and a plot:
+
+    python benchmarks/webgpu_staged.py \
+        --gated_model=pretrained/lc_resnet20_t30_e10_r3_cifar10.keras \
+        --data_dir=../shared/data/cifar10 --examples=60
+"""
+
+import json
+import os
+import tempfile
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("gated_model", None, "Trained gated `.keras` model.")
+    flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
+    flags.DEFINE_integer("examples", 60, "Test images timed per variant.")
+    flags.DEFINE_string(
+        "output_dir", "benchmarks/results", "Where JSON and plot go."
+    )
+
+
+def _exports(gated, static, directory):
+    """Staged exports of every variant: {name: manifest path}."""
+    from lcnet_tf.export import to_tflite
+    from lcnet_tf.models import set_threshold
+
+    def staged(model, name):
+        path = os.path.join(directory, f"{name}.tflite")
+        return to_tflite(model, path, form="staged").manifest_path
+
+    paths = {"static": staged(static, "static"), "routed": None}
+    paths["routed"] = staged(gated, "routed")
+    set_threshold(gated, 0.0)
+    paths["gates_open"] = staged(gated, "gates_open")
+    set_threshold(gated, 1.0, kind="block")
+    paths["blocks_closed"] = staged(gated, "blocks_closed")
+    return paths
+
+
+def run_benchmark(gated_model, data_dir, examples, output_dir):
+    """The benchmark as a library function; returns the results dict."""
+    import numpy as np
+
+    from lcnet_tf.data.cifar10 import cifar10_arrays
+    from lcnet_tf.export import StagedRunner
+    from lcnet_tf.export.latency import measure_interleaved
+    from lcnet_tf.export.latency import stack_outputs
+    from lcnet_tf.flops import count_flops
+    from lcnet_tf.models import cifar_resnet
+    from lcnet_tf.models.saving import load_model
+
+    gated = load_model(gated_model, compile=False)
+    depth = int(gated.name.rsplit("resnet", 1)[-1] or 20)
+    static = cifar_resnet(depth, gating="none")
+    static_flops = count_flops(static, gates=False)
+    images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
+    results = {
+        "gated_model": gated_model,
+        "images": int(len(images)),
+        "delegate": "LiteRT WebGPU accelerator (SwiftShader here)",
+        "variants": {},
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        runners = {}
+        for name, path in _exports(gated, static, directory).items():
+            runners[name] = StagedRunner(path, accelerator="gpu")
+            if not runners[name].fully_on_gpu:
+                raise RuntimeError(f"{name}: not every op ran on the GPU.")
+        stats, outputs = measure_interleaved(
+            runners, images, warmup=3, rounds=5
+        )
+    base = stats["static"]["mean_ms"]
+    for name, entry in stats.items():
+        result = stack_outputs(outputs[name])
+        entry["flops_ratio"] = float(np.mean(result["flops"]) / static_flops)
+        entry["latency_vs_static"] = entry["mean_ms"] / base
+        entry["top1"] = float(np.mean(result["logits"].argmax(-1) == labels))
+        results["variants"][name] = entry
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "webgpu_staged.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    _plot(results, os.path.join(output_dir, "webgpu_staged.png"))
+    return results
+
+
+def _plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = results["variants"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([0, 1.05], [0, 1.05], ":", color="gray", label="time = FLOPs")
+    for name, entry in variants.items():
+        ax.scatter(entry["flops_ratio"], entry["latency_vs_static"])
+        ax.annotate(name, (entry["flops_ratio"], entry["latency_vs_static"]))
+    ax.set_xlabel("FLOPs ratio (vs static ResNet)")
+    ax.set_ylabel("latency ratio (vs static, same delegate)")
+    ax.set_title(f"Staged form on WebGPU, {results['images']} images")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv):
+    del argv
+    if not FLAGS.gated_model:
+        raise app.UsageError("--gated_model is required.")
+    results = run_benchmark(
+        FLAGS.gated_model, FLAGS.data_dir, FLAGS.examples, FLAGS.output_dir
+    )
+    print(json.dumps(results["variants"], indent=2))
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
