@@ -54,26 +54,29 @@ def main(argv):
     from lcnet_tf.analysis.results_page import budget_text
     from lcnet_tf.models.pretrained import publish_pretrained
 
-    targets = sorted(float(t) for t in FLAGS.targets)
+    targets = sorted(float(t) for t in FLAGS.targets) or [0.3]
     rows = experiments.rows_from_flags()
     names = [row.name for row in rows]
     finished = {row["row"]: row for row in load_rows(FLAGS.root, names)}
     if FLAGS.table == "dynamic":
         page = FLAGS.page or "results/cifar10_dynamic.md"
-        depth, tail = 20, f"_e{FLAGS.finetune_epochs or 10}"
+        finetune = f"_e{FLAGS.finetune_epochs or 10}"
+        # The table's gated rows also carry their recipe's tag.
+        depth, tail = 20, f"{finetune}_r3"
         single = f"_resnet20_t{int(round(FLAGS.ablation_target * 100)):02d}"
         compare = [f"{g}{single}{tail}" for g in ("l", "c", "aig")]
         compare += [f"lc{single}{tail}_frozen"]
     else:
         page = FLAGS.page or "results/cifar10.md"
         depth, tail = FLAGS.depth, ""
+        finetune = ""
         single = f"_resnet{depth}_t{int(round(targets[0] * 100)):02d}"
         compare = [f"{g}{single}" for g in FLAGS.gatings if g != "lc"]
         compare += [f"lc{single}_kd"]
     suffix = f"resnet{depth}_t{int(round(targets[0] * 100)):02d}{tail}"
     # The static row of the same budget, or the baseline it starts from
     # while that row is not trained yet.
-    static_row = f"resnet{depth}_static_ft{tail}"
+    static_row = f"resnet{depth}_static_ft{finetune}"
     if static_row not in finished:
         static_row = f"resnet{depth}_static"
     try:
