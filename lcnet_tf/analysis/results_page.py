@@ -329,10 +329,28 @@ def budget_text(rows):
         config = tuned[0]["config"]
         epochs = sorted({r["config"]["epochs"] for r in tuned})
         count = f"{len(tuned)} row" + ("" if len(tuned) == 1 else "s")
+        rates = sorted(
+            {r["config"]["learning_rate"] for r in tuned},
+            key=lambda rate: (
+                -sum(r["config"]["learning_rate"] == rate for r in tuned)
+            ),
+        )
+        others = "".join(
+            f" ({rate} for "
+            + _names(
+                [
+                    r["row"]
+                    for r in tuned
+                    if r["config"]["learning_rate"] == rate
+                ]
+            )
+            + ")"
+            for rate in rates[1:]
+        )
         text = (
             f"- Every other row ({count}) starts from that static network "
             f"and trains {', '.join(map(str, epochs))} more epochs with "
-            f"one recipe: learning rate {config['learning_rate']} "
+            f"one recipe: learning rate {rates[0]}{others} "
             f"({config['schedule']}), the rest as above"
         )
         # The budget and the noise belong to the gated rows; the static

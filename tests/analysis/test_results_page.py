@@ -87,6 +87,11 @@ def test_budget_text_takes_the_budget_from_gated_rows():
         distill_weight=0.5,
     )
     assert "temperature 4, weight 0.5" in budget_text(rows + [kd])
+    assert "learning rate 0.02 (cosine)" in text
+    slow = _row("slow", "lc", "static/model.keras", learning_rate=0.005)
+    assert "learning rate 0.02 (0.005 for `slow`) (cosine)" in budget_text(
+        rows + [slow]
+    )
 
 
 def test_results_table_deltas_reductions_and_aig_scale():
