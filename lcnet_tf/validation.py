@@ -6,12 +6,17 @@ import numpy as np
 _INPUT_DTYPES = ("float32", "pixels", "uint8")
 
 
-def has_preprocessing(model):
-    """Whether `model` takes 0-255 pixels (starts with a `Rescaling`)."""
+def first_layer(model):
+    """The first layer of `model` after its inputs, or None."""
     for layer in model.layers:
         if not isinstance(layer, keras.layers.InputLayer):
-            return isinstance(layer, keras.layers.Rescaling)
-    return False
+            return layer
+    return None
+
+
+def has_preprocessing(model):
+    """Whether `model` takes 0-255 pixels (starts with a `Rescaling`)."""
+    return isinstance(first_layer(model), keras.layers.Rescaling)
 
 
 def check_model_images(model, images, name="images"):

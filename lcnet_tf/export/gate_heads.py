@@ -9,6 +9,8 @@ every keep logit (and, likewise, every scale logit): the same values up
 to float rounding, half the ops.
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -26,6 +28,15 @@ def gate_values(gate, x, pooled=None):
     """
     if pooled is None:
         pooled = pool(x)
+    keep, prob, learned = _head(gate, pooled)
+    if gate.nested:
+        keep, prob = prefix(gate, keep, prob)
+    return keep, _scale(gate, prob, learned)
+
+
+def _head(gate, pooled):
+    """`(keep, prob, learned scale or None)` before any prefix; `gate.tau`
+    may be one threshold per unit (fused heads)."""
     hidden = tf.nn.relu(
         tf.matmul(pooled, gate.hidden_kernel) + gate.hidden_bias
     )
@@ -35,16 +46,17 @@ def gate_values(gate, x, pooled=None):
     # 1 + floor(-relu(tau - prob)) is 1 or 0. No comparison or bool cast
     # splits the XNNPACK partitions, and every op runs on the GPU.
     keep = 1.0 + tf.floor(-tf.nn.relu(np.float32(gate.tau) - prob))
-    if gate.nested:
-        keep, prob = prefix(gate, keep, prob)
+    learned = None
     if gate.scale == "learned":
         logits = tf.matmul(hidden, gate.scale_kernel) + gate.scale_bias
-        scale = 2.0 * tf.sigmoid(logits)
-    elif gate.scale == "gate":
-        scale = prob
-    else:
-        scale = None
-    return keep, scale
+        learned = 2.0 * tf.sigmoid(logits)
+    return keep, prob, learned
+
+
+def _scale(gate, prob, learned):
+    if gate.scale == "learned":
+        return learned
+    return prob if gate.scale == "gate" else None
 
 
 def prefix(gate, keep, prob):
@@ -87,41 +99,26 @@ def block_gates(block, x, pooled=None):
             None if lgate is None else gate_values(lgate, x, pooled),
             None if cgate is None else gate_values(cgate, x, pooled),
         )
-    fused = fuse_heads(lgate, cgate)
-    hidden = tf.nn.relu(
-        tf.matmul(pooled, fused["hidden_kernel"]) + fused["hidden_bias"]
-    )
-    prob = tf.sigmoid(
-        tf.matmul(hidden, fused["keep_kernel"]) + fused["keep_bias"]
-    )
-    # As in `gate_values`: [prob >= tau] with arithmetic only.
-    keep = 1.0 + tf.floor(-tf.nn.relu(fused["tau"] - prob))
-    scale = None
-    if lgate.scale == "learned":
-        logits = tf.matmul(hidden, fused["scale_kernel"]) + fused["scale_bias"]
-        scale = 2.0 * tf.sigmoid(logits)
-    elif lgate.scale == "gate":
-        scale = prob
-    run, c_keep = keep[:, :1], keep[:, 1:]
-    c_prob = prob[:, 1:]
+    keep, prob, learned = _head(fuse_heads(lgate, cgate), pooled)
+    run, c_keep, c_prob = keep[:, :1], keep[:, 1:], prob[:, 1:]
     if cgate.nested:
         c_keep, c_prob = prefix(cgate, c_keep, c_prob)
-    b_scale = c_scale = None
-    if scale is not None:
-        b_scale, c_scale = scale[:, :1], scale[:, 1:]
-        if lgate.scale == "gate":
-            c_scale = c_prob
-    return (run, b_scale), (c_keep, c_scale)
+    b_learned = c_learned = None
+    if learned is not None:
+        b_learned, c_learned = learned[:, :1], learned[:, 1:]
+    return (
+        (run, _scale(lgate, prob[:, :1], b_learned)),
+        (c_keep, _scale(cgate, c_prob, c_learned)),
+    )
 
 
 def fuse_heads(lgate, cgate):
-    """The two `FoldedGate`s' weights as one hidden and one output layer.
+    """The two `FoldedGate`s as one: one hidden and one output layer.
 
     Returns:
-        dict of float32 arrays: `hidden_kernel`, `hidden_bias`,
-        `keep_kernel`, `keep_bias`, `tau` (one per output) and, for
-        learned scales, `scale_kernel`, `scale_bias`. Output 0 is the
-        block gate's; outputs 1.. are the channel gate's.
+        A `FoldedGate` whose output 0 is the block gate's and outputs 1..
+        the channel gate's, with one threshold per output (`tau` is an
+        array) and no prefix (the caller applies the channel gate's).
     """
 
     def diagonal(top, bottom):
@@ -133,23 +130,30 @@ def fuse_heads(lgate, cgate):
         out[top.shape[0] :, top.shape[1] :] = bottom
         return out
 
-    fused = {
-        "hidden_kernel": np.concatenate(
+    learned = lgate.scale == "learned"
+    return dataclasses.replace(
+        lgate,
+        hidden_kernel=np.concatenate(
             [lgate.hidden_kernel, cgate.hidden_kernel], axis=1
         ),
-        "hidden_bias": np.concatenate([lgate.hidden_bias, cgate.hidden_bias]),
-        "keep_kernel": diagonal(lgate.keep_kernel, cgate.keep_kernel),
-        "keep_bias": np.concatenate([lgate.keep_bias, cgate.keep_bias]),
-        "tau": np.concatenate(
+        hidden_bias=np.concatenate([lgate.hidden_bias, cgate.hidden_bias]),
+        keep_kernel=diagonal(lgate.keep_kernel, cgate.keep_kernel),
+        keep_bias=np.concatenate([lgate.keep_bias, cgate.keep_bias]),
+        scale_kernel=(
+            diagonal(lgate.scale_kernel, cgate.scale_kernel)
+            if learned
+            else None
+        ),
+        scale_bias=(
+            np.concatenate([lgate.scale_bias, cgate.scale_bias])
+            if learned
+            else None
+        ),
+        tau=np.concatenate(
             [
                 np.full(lgate.keep_bias.shape, lgate.tau, np.float32),
                 np.full(cgate.keep_bias.shape, cgate.tau, np.float32),
             ]
         ),
-    }
-    if lgate.scale == "learned":
-        fused["scale_kernel"] = diagonal(lgate.scale_kernel, cgate.scale_kernel)
-        fused["scale_bias"] = np.concatenate(
-            [lgate.scale_bias, cgate.scale_bias]
-        )
-    return {key: value.astype(np.float32) for key, value in fused.items()}
+        nested=False,
+    )

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from lcnet_tf.validation import first_layer
 from lcnet_tf.validation import has_preprocessing
 
 
@@ -85,7 +86,9 @@ def add_preprocessing(model, mean=None, std=None):
         CIFAR10_MEAN if mean is None else mean,
         CIFAR10_STD if std is None else std,
     )
-    first = _first_layer(model)
+    first = first_layer(model)
+    if first is None:
+        raise ValueError(f"Model '{model.name}' has no layers.")
 
     def call(layer, *args, **kwargs):
         if layer.name == first.name:
@@ -100,10 +103,3 @@ def add_preprocessing(model, mean=None, std=None):
         if layer.weights:
             copy.get_layer(layer.name).set_weights(layer.get_weights())
     return copy
-
-
-def _first_layer(model):
-    for layer in model.layers:
-        if not isinstance(layer, keras.layers.InputLayer):
-            return layer
-    raise ValueError(f"Model '{model.name}' has no layers.")
