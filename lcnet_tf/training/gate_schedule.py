@@ -20,7 +20,7 @@ class GateSchedule(keras.callbacks.Callback):
     sub-network in the first steps.
 
     Progress comes from the optimizer's step counter, so a run resumed by
-    `BackupAndRestore` continues the schedule where it stopped.
+    `RunBackup` continues the schedule where it stopped.
 
     Args:
         total_steps: int >= 1. Optimizer steps of the whole run.

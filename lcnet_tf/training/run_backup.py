@@ -1,22 +1,43 @@
-"""The resume state of a training run, with a clear error when corrupt."""
+"""The resume state of a training run, written so that a kill cannot
+corrupt it, with a clear error when it is corrupt anyway."""
 
+import glob
 import json
+import os
+import re
+import shutil
 
 import keras
+from absl import logging
+
+_STATE = re.compile(r"epoch-(\d+)\.json")
+# What `keras.callbacks.BackupAndRestore(double_checkpoint=True)` wrote;
+# runs begun before this callback changed its layout resume from it.
+_LEGACY = (
+    ("training_metadata.json", "latest.weights.h5"),
+    ("training_metadata.json.bkp", "latest.weights.h5.bkp"),
+)
 
 
-class RunBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that keeps two states and says when both fail.
+class RunBackup(keras.callbacks.Callback):
+    """Saves the training state after every epoch and resumes from it.
 
-    The state is saved at the end of every epoch, the previous one kept
-    beside it (`double_checkpoint`): a kill while the state is being
-    written leaves the previous epoch's state, which is restored instead.
-    When neither can be read, training stops with an error that names the
-    folder and says how to restart, instead of a bare HDF5 or JSON error.
+    What `keras.callbacks.BackupAndRestore` does, made safe against a kill
+    at any instant (the case it exists for). Each epoch's state is two
+    files, `epoch-<n>.weights.h5` (model and optimizer variables) and
+    `epoch-<n>.json`, each written under a temporary name and renamed into
+    place, the JSON last: a state counts only once its JSON is there, so a
+    kill while writing leaves the previous state whole. The two newest
+    states are kept. On resume the newest state that loads is restored
+    (an older one, with a warning, when the newest cannot be read); when
+    states exist and none loads, training stops with an error that names
+    the folder and says how to restart, instead of a bare HDF5 or JSON
+    error. The folder is deleted when training ends.
 
     Args:
         backup_dir: str. Folder of the resume state (only this callback
             may write there).
+        keep: int. How many epochs' states to keep (at least 1).
 
     Example:
 
@@ -25,17 +46,109 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     ```
     """
 
-    def __init__(self, backup_dir):
-        super().__init__(backup_dir, double_checkpoint=True)
+    def __init__(self, backup_dir, keep=2):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("RunBackup needs a backup_dir; got an empty one.")
+        if int(keep) < 1:
+            raise ValueError(f"keep must be at least 1; got {keep}.")
+        self.backup_dir = backup_dir
+        self.keep = int(keep)
+
+    def _path(self, name):
+        return os.path.join(self.backup_dir, name)
+
+    def _states(self):
+        """(metadata, weights) paths of the saved states, newest first."""
+        found = []
+        for path in glob.glob(self._path("epoch-*.json")):
+            match = _STATE.fullmatch(os.path.basename(path))
+            if match:
+                found.append((int(match.group(1)), path))
+        states = [
+            (meta, meta[: -len(".json")] + ".weights.h5")
+            for _, meta in sorted(found, reverse=True)
+        ]
+        legacy = [
+            (self._path(meta), self._path(weights))
+            for meta, weights in _LEGACY
+            if os.path.exists(self._path(weights))
+        ]
+        return states + legacy
 
     def on_train_begin(self, logs=None):
-        try:
-            super().on_train_begin(logs)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+        if not self.model.built:
+            raise ValueError(
+                "RunBackup needs a built model before `fit`; call the model "
+                "on a batch first."
+            )
+        states = self._states()
+        errors = []
+        for meta, weights in states:
+            try:
+                epoch = self._restore(meta, weights)
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                errors.append(f"{os.path.basename(weights)}: {error}")
+                continue
+            if errors:
+                logging.warning(
+                    "Resumed from an older state, %s (epoch %d), as the "
+                    "newer one could not be read: %s",
+                    os.path.basename(meta),
+                    epoch,
+                    "; ".join(errors),
+                )
+            self.model._initial_epoch = epoch
+            return
+        if states:
             raise RuntimeError(
                 f"The resume state in '{self.backup_dir}' is corrupt and "
-                f"its previous copy cannot be used either ({error}). "
-                f"Delete '{self.backup_dir}' to start the run again from "
-                f"its first epoch (the run's checkpoints/last.keras keeps "
-                f"the last finished epoch's model)."
-            ) from error
+                f"its previous copy cannot be used either "
+                f"({'; '.join(errors)}). Delete '{self.backup_dir}' to "
+                f"start the run again from its first epoch (the run's "
+                f"checkpoints/last.keras keeps the last finished epoch's "
+                f"model)."
+            )
+
+    def _restore(self, meta, weights):
+        with open(meta) as f:
+            epoch = int(json.load(f)["epoch"])
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        return epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch-{epoch + 1:04d}"
+        weights = self._path(f"{name}.weights.h5")
+        # The temporary names still end in `.weights.h5`/`.json`, as
+        # `save_weights` asks, but do not match a state's pattern.
+        partial = self._path(f".partial-{name}.weights.h5")
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, weights)
+        partial_meta = self._path(f".partial-{name}.json")
+        with open(partial_meta, "w") as f:
+            json.dump({"epoch": epoch + 1}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial_meta, self._path(f"{name}.json"))
+        self._prune()
+
+    def _prune(self):
+        states = self._states()
+        newest = states[: self.keep]
+        for meta, weights in states[self.keep :]:
+            for path in (meta, weights):
+                if os.path.exists(path):
+                    os.remove(path)
+        kept = {p for pair in newest for p in pair}
+        # Weights whose JSON never came (a kill between the two renames).
+        for path in glob.glob(self._path("epoch-*.weights.h5")):
+            if path not in kept:
+                os.remove(path)
+
+    def on_train_end(self, logs=None):
+        if os.path.exists(self.backup_dir):
+            shutil.rmtree(self.backup_dir)

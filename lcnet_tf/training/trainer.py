@@ -431,7 +431,7 @@ def build_distiller(config, student):
         temperature=config.distill_temperature,
         distillation_weight=config.distill_weight,
     )
-    # `BackupAndRestore` needs a built model before `fit`; a subclassed
+    # `RunBackup` needs a built model before `fit`; a subclassed
     # model is built by one call.
     distiller(keras.ops.zeros((1, *student.input_shape[1:])))
     return distiller

@@ -109,15 +109,16 @@ def test_a_corrupt_resume_state_falls_back_or_says_how_to_restart(
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[interrupt_at_epoch(1)])
     backup = os.path.join(config.model_dir, "backup")
-    latest = os.path.join(backup, "latest.weights.h5")
+    newest = os.path.join(backup, "epoch-0002.weights.h5")
     # The state written last is unreadable: the previous epoch's is used,
     # so only the epochs after it run again.
-    _corrupt(latest)
+    _corrupt(newest)
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[interrupt_at_epoch(1)])
     # Both states unreadable: a clear error naming the folder.
-    _corrupt(latest)
-    _corrupt(latest + ".bkp")
+    for name in os.listdir(backup):
+        if name.endswith(".weights.h5"):
+            _corrupt(os.path.join(backup, name))
     with pytest.raises(RuntimeError, match="Delete '.*backup'"):
         train(config)
     # Following the advice restarts the run.
