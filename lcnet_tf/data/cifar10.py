@@ -119,10 +119,15 @@ def _to_float(images):
     return tf.cast(images, tf.float32)
 
 
-def _augment(image, label):
+def _augment(example, seed):
+    # Stateless ops seeded per image: the same `shuffle_seed` gives the
+    # same crops and flips whatever order the parallel map runs in, so a
+    # seeded run is reproducible and every worker of a distributed run
+    # sees the images a one-process run would.
+    image, label = example
     image = tf.image.pad_to_bounding_box(image, 4, 4, 40, 40)
-    image = tf.image.random_crop(image, (32, 32, 3))
-    image = tf.image.random_flip_left_right(image)
+    image = tf.image.stateless_random_crop(image, (32, 32, 3), seed=seed[0])
+    image = tf.image.stateless_random_flip_left_right(image, seed=seed[1])
     return image, label
 
 
@@ -182,7 +187,8 @@ def cifar10_dataset(
         training: bool or None. Augment and shuffle; defaults to
             `split == "train"`.
         num_examples: int or None. Use only the first `num_examples`.
-        shuffle_seed: int or None. Seed of the shuffle and augmentation.
+        shuffle_seed: int or None. Seed of the shuffle and augmentation:
+            a seed gives the same images in the same order every time.
         drop_remainder: bool or None. Defaults to `training`.
         normalize: bool. False keeps 0-255 pixel values (as float32),
             for a model built with `include_preprocessing=True`.
@@ -214,7 +220,13 @@ def cifar10_dataset(
         dataset = dataset.shuffle(
             50_000, seed=shuffle_seed, reshuffle_each_iteration=True
         )
-        dataset = dataset.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+        # Two seeds per image, new ones each epoch.
+        seeds = tf.data.Dataset.random(
+            seed=shuffle_seed, rerandomize_each_iteration=True
+        ).batch(4)
+        dataset = tf.data.Dataset.zip(
+            dataset, seeds.map(lambda s: tf.reshape(s, (2, 2)))
+        ).map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
     prepare = normalize_cifar10 if normalize else _to_float
     dataset = dataset.map(
         lambda image, label: (prepare(image), label),

@@ -53,6 +53,35 @@ def test_pipeline_normalises_and_augments(cifar10_dir):
     assert not np.allclose(np.sort(first.ravel()), np.sort(second.ravel()))
 
 
+def _epochs(data_dir, seed, epochs=2):
+    train = cifar10_dataset(
+        "train", data_dir, batch_size=16, num_examples=32, shuffle_seed=seed
+    )
+    return [
+        np.concatenate([b[0].numpy() for b in train]) for _ in range(epochs)
+    ]
+
+
+def test_a_seed_gives_the_same_augmented_images(cifar10_dir):
+    # Whatever order the parallel map runs in: distributed workers and a
+    # one-process run see the same images (test_distributed_runs.py).
+    first, again, other = (
+        _epochs(cifar10_dir, 7),
+        _epochs(cifar10_dir, 7),
+        _epochs(cifar10_dir, 8),
+    )
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0])
+    # Every epoch has new crops and flips of the same images.
+    assert not np.array_equal(np.sort(first[0], 0), np.sort(first[1], 0))
+    np.testing.assert_allclose(
+        np.sort(first[0].mean((1, 2, 3))),
+        np.sort(first[1].mean((1, 2, 3))),
+        atol=0.5,
+    )
+
+
 def test_exact_prefix_folder(cifar10_dir):
     folder = f"{cifar10_dir}/exact-prefix"
     labels = [int(y) for _, y in cifar10_raw("test", folder)]

@@ -102,44 +102,73 @@ def test_two_workers_train_and_only_the_chief_writes(cifar10_dir, tmp_path):
     assert [row["epoch"] for row in rows] == ["0", "1"]
 
 
-def test_two_workers_end_with_the_same_weights(cifar10_dir, tmp_path):
+def _weights_run(config, out, env=None):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(HERE, "worker_weights_run.py"),
+            json.dumps(config),
+            str(out),
+        ],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_workers_end_with_the_weights_of_a_one_process_run(
+    cifar10_dir, tmp_path
+):
     ports = _free_ports(2)
-    workers = []
-    for index in (0, 1):
-        config = dict(
-            data_dir=cifar10_dir,
-            model_dir=str(tmp_path / "run"),
-            depth=8,
-            train_examples=256,
-            eval_examples=64,
-            batch_size=64,
-            epochs=2,
-            verbose=0,
-            strategy="multi_worker",
+    config = dict(
+        data_dir=cifar10_dir,
+        depth=8,
+        train_examples=256,
+        eval_examples=64,
+        batch_size=64,
+        epochs=2,
+        verbose=0,
+    )
+    runs = [
+        _weights_run(
+            dict(
+                config,
+                model_dir=str(tmp_path / "run"),
+                strategy="multi_worker",
+            ),
+            tmp_path / f"weights{index}.npz",
+            env={"TF_CONFIG": _tf_config(ports, index)},
         )
-        workers.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    os.path.join(HERE, "worker_weights_run.py"),
-                    json.dumps(config),
-                    str(tmp_path / f"weights{index}.npz"),
-                ],
-                cwd=REPO,
-                env={**os.environ, "TF_CONFIG": _tf_config(ports, index)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+        for index in (0, 1)
+    ]
+    # The same global batch in one process: two replicas, each with half
+    # of every batch, as each worker has.
+    runs.append(
+        _weights_run(
+            dict(
+                config,
+                model_dir=str(tmp_path / "one"),
+                strategy="mirrored",
+                cpu_replicas=2,
+            ),
+            tmp_path / "one.npz",
         )
-    for code, _, err in _finish(workers, timeout=400):
+    )
+    for code, _, err in _finish(runs, timeout=400):
         assert code == 0, err[-3000:]
-    first = np.load(tmp_path / "weights0.npz")
-    second = np.load(tmp_path / "weights1.npz")
-    assert len(first.files) == len(second.files) > 10
-    # Gradients are all-reduced, so every variable moves identically.
+    first, second, one = (
+        np.load(tmp_path / name)
+        for name in ("weights0.npz", "weights1.npz", "one.npz")
+    )
+    assert len(first.files) == len(second.files) == len(one.files) > 10
+    # Gradients are all-reduced, so every variable moves identically; the
+    # data pipeline is seeded per image, so the workers' halves are the
+    # one-process run's.
     for name in first.files:
         np.testing.assert_allclose(first[name], second[name], atol=1e-6)
+        np.testing.assert_allclose(first[name], one[name], atol=1e-5)
     # And the chief's saved model is those weights.
     model = load_model(str(tmp_path / "run" / "model.keras"))
     for index, weight in enumerate(model.get_weights()):
