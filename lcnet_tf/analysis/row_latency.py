@@ -10,9 +10,10 @@ def latency_vs_static(model, static_model, images, num_threads=1):
     """Times a gated model's dynamic TFLite form against a static one.
 
     Both are exported (`form="dynamic"`: skipped blocks and channels are
-    not computed) and run with LiteRT on the CPU, taking turns over the
-    same images (`measure_interleaved`), so the ratio comes from one run
-    on one machine.
+    not computed; a model whose every gate is constant, a frozen routing,
+    as the static pruned network it is, `prune=True`) and run with LiteRT
+    on the CPU, taking turns over the same images (`measure_interleaved`),
+    so the ratio comes from one run on one machine.
 
     Args:
         model: a trained `keras.Model` built by lcnet_tf (gated or not).
@@ -24,7 +25,8 @@ def latency_vs_static(model, static_model, images, num_threads=1):
         num_threads: int. LiteRT CPU threads.
 
     Returns:
-        dict: `images`, `threads`, `model_ms` and `static_ms` (mean ms per
+        dict: `images`, `threads`, `form` (`"dynamic"` or `"pruned"`),
+        `model_ms` and `static_ms` (mean ms per
         image), `latency_ratio` (model / static, below 1 is faster) and
         `speedup` (static / model).
 
@@ -35,8 +37,10 @@ def latency_vs_static(model, static_model, images, num_threads=1):
     ```
     """
     from lcnet_tf.export import TFLiteModel
+    from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
     from lcnet_tf.export.latency import measure_interleaved
+    from lcnet_tf.export.pruning import has_constant_gates
 
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or not len(images):
@@ -44,6 +48,7 @@ def latency_vs_static(model, static_model, images, num_threads=1):
             f"`images` must be a non-empty (n, H, W, C) array. Received "
             f"shape {images.shape}."
         )
+    pruned = has_constant_gates(fold_model(model))
     with tempfile.TemporaryDirectory() as directory:
         paths = {}
         for name, network in (("model", model), ("static", static_model)):
@@ -51,7 +56,12 @@ def latency_vs_static(model, static_model, images, num_threads=1):
                 paths[name] = os.fspath(network)
                 continue
             paths[name] = os.path.join(directory, f"{name}.tflite")
-            to_tflite(network, paths[name], form="dynamic")
+            to_tflite(
+                network,
+                paths[name],
+                form="dynamic",
+                prune=pruned and name == "model",
+            )
         runners = {
             name: TFLiteModel(path, num_threads=num_threads)
             for name, path in paths.items()
@@ -64,6 +74,7 @@ def latency_vs_static(model, static_model, images, num_threads=1):
     return {
         "images": int(len(images)),
         "threads": int(num_threads),
+        "form": "pruned" if pruned else "dynamic",
         "model_ms": model_ms,
         "static_ms": static_ms,
         "latency_ratio": model_ms / static_ms,

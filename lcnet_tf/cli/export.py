@@ -51,6 +51,12 @@ def define_flags():
         "or 'uint8' camera pixels (0-255; a model trained on normalised "
         "images gets CIFAR-10's Rescaling + Normalization put in front).",
     )
+    flags.DEFINE_boolean(
+        "prune",
+        False,
+        "For a model whose gates are all constant (a frozen routing): "
+        "export the static pruned network it is (masked or dynamic form).",
+    )
     flags.DEFINE_integer(
         "parity_examples",
         0,
@@ -68,6 +74,7 @@ def export_file(
     channel_chunks=None,
     parity_examples=0,
     input="float32",
+    prune=False,
 ):
     """Exports a saved model; the library side of the CLI.
 
@@ -107,6 +114,7 @@ def export_file(
         representative_data=representative,
         channel_chunks=channel_chunks,
         input=input,
+        prune=prune,
     )
     gpu = check_gpu_compatible(export.path)
     report = {
@@ -115,6 +123,7 @@ def export_file(
         "form": form,
         "quantization": quantization,
         "input": input,
+        "pruned": bool(prune),
         "preprocessing_added": "cifar10" if added else None,
         "size_bytes": export.size_bytes,
         "signatures": len(export.signatures),
@@ -161,6 +170,7 @@ def main(argv):
         channel_chunks=FLAGS.channel_chunks,
         parity_examples=FLAGS.parity_examples,
         input=FLAGS.input,
+        prune=FLAGS.prune,
     )
     print(json.dumps(report, indent=2))
 

@@ -21,6 +21,7 @@ from lcnet_tf.export.gpu_compatibility import check_gpu_compatible
 from lcnet_tf.export.manifest import read_manifest
 from lcnet_tf.export.parity import keras_reference
 from lcnet_tf.export.parity import parity_report
+from lcnet_tf.export.pruning import prune_network
 from lcnet_tf.export.staged_runner import StagedRunner
 from lcnet_tf.export.tflite_exporter import QUANTIZATIONS
 from lcnet_tf.export.tflite_exporter import TFLiteExport
@@ -39,6 +40,7 @@ __all__ = [
     "read_manifest",
     "keras_reference",
     "parity_report",
+    "prune_network",
     "StagedRunner",
     "QUANTIZATIONS",
     "TFLiteExport",

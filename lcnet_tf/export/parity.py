@@ -46,7 +46,8 @@ def parity_report(reference, outputs, labels=None):
     Returns:
         dict: `images`, `top1_agreement`, `decision_agreement` (share of
         images whose every block decision and kept fraction match),
-        `max_logit_diff` and, with labels, `keras_top1`/`export_top1`.
+        `max_logit_diff` (a pruned export, which has no decisions, gets
+        no `decision_agreement`) and, with labels, `keras_top1`/`export_top1`.
     """
     ref_logits = np.asarray(reference["logits"])
     logits = np.asarray(outputs["logits"])
@@ -57,7 +58,7 @@ def parity_report(reference, outputs, labels=None):
         ),
         "max_logit_diff": float(np.max(np.abs(ref_logits - logits))),
     }
-    if reference.get("decisions") is not None:
+    if reference.get("decisions") is not None and "decisions" in outputs:
         same = np.abs(reference["decisions"] - outputs["decisions"]) < 1e-6
         report["decision_agreement"] = float(np.mean(same.all(axis=(1, 2))))
     if labels is not None:

@@ -58,6 +58,9 @@ def _channels(values):
 
 def full_body(block, x, channel_mask=None, channel_scale=None):
     """The residual branch over every middle channel, masked if given."""
+    if not block.convs:
+        # A pruned block that keeps only its shortcut.
+        return tf.constant(0.0)
     if block.kind == "basic":
         y = conv(x, block.convs[0], relu=True)
         if channel_scale is not None:

@@ -8,6 +8,7 @@ from lcnet_tf.export import forms
 from lcnet_tf.export.folding import fold_model
 from lcnet_tf.export.manifest import staged_manifest
 from lcnet_tf.export.manifest import write_manifest
+from lcnet_tf.export.pruning import prune_network
 from lcnet_tf.export.staged_host import run_staged
 from lcnet_tf.validation import check_images
 
@@ -56,6 +57,7 @@ def to_tflite(
     channel_chunks=None,
     batch_size=None,
     input="float32",
+    prune=False,
 ):
     """Exports a trained lcnet_tf ResNet to TFLite (builtin ops only).
 
@@ -84,6 +86,11 @@ def to_tflite(
         input: str. `"float32"` (what the model takes), or `"uint8"`:
             camera pixels as they come, for a model that takes 0-255
             pixels (`include_preprocessing=True` or `add_preprocessing`).
+        prune: bool. For a model whose every gate is constant (a frozen
+            routing, `lcnet_tf.training.freeze_routing`): export the
+            static pruned network it is, closed blocks and channels left
+            out and scales folded into the weights (`prune_network`);
+            masked or dynamic form, logits only.
 
     Returns:
         A `TFLiteExport`.
@@ -109,6 +116,14 @@ def to_tflite(
             f"`input` must be one of {INPUTS}. Received: input={input!r}"
         )
     network = dataclasses.replace(fold_model(model), input_dtype=input)
+    if prune:
+        if form == "staged":
+            raise ValueError(
+                "`prune=True` gives a network without gates, which has no "
+                "stages for a host to skip; export the masked or dynamic "
+                "form."
+            )
+        network = prune_network(network)
     if input == "uint8" and not network.takes_pixels:
         raise ValueError(
             f"`input='uint8'` needs a model that takes 0-255 pixels; "

@@ -15,6 +15,8 @@ from lcnet_tf.models import pretrained
 from lcnet_tf.models import pretrained_manifest
 from lcnet_tf.training.experiments import cifar10_rows
 from lcnet_tf.training.experiments import run_rows
+from lcnet_tf.training.frozen_routing import freeze_routing
+from lcnet_tf.training.frozen_routing import most_frequent_routing
 from tests.fixtures import random_images
 from tests.fixtures import randomize_gates
 
@@ -47,6 +49,18 @@ def test_latency_rejects_bad_images():
     model = cifar_resnet(8)
     with pytest.raises(ValueError, match="non-empty"):
         latency_vs_static(model, model, np.zeros((0, 32, 32, 3)))
+
+
+def test_latency_times_a_frozen_routing_as_the_pruned_network():
+    static = cifar_resnet(8)
+    gated = cifar_resnet(8, gating="lc")
+    randomize_gates(gated)
+    images = random_images(2)
+    report = latency_vs_static(gated, static, images)
+    assert report["form"] == "dynamic" and report["model_ms"] > 0
+    routing, _ = most_frequent_routing(gated, images)
+    freeze_routing(gated, routing, images)
+    assert latency_vs_static(gated, static, images)["form"] == "pruned"
 
 
 @pytest.mark.slow
