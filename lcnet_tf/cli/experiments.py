@@ -118,6 +118,8 @@ def main(argv):
                 source = f"frozen {row.freeze_row}"
                 if row.init_from_row:
                     source += f" on {row.init_from_row} weights"
+            if row.fix_gates_row:
+                source = f"{row.fix_gates_row}, gates fixed"
             line = f"{row.name} <- {source}"
             if row.teacher_row:
                 line += f", distilled from {row.teacher_row}"

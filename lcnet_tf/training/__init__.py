@@ -10,6 +10,9 @@ from lcnet_tf.training.evaluation import evaluate_model
 from lcnet_tf.training.evaluation import format_report
 from lcnet_tf.training.evaluation import per_image_results
 from lcnet_tf.training.evaluation import write_report
+from lcnet_tf.training.frozen_routing import fix_gates
+from lcnet_tf.training.frozen_routing import freeze_routing
+from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.gate_schedule import GateSchedule
@@ -33,8 +36,11 @@ __all__ = [
     "compile_model",
     "decision_agreement",
     "evaluate_model",
+    "fix_gates",
     "format_report",
+    "freeze_routing",
     "gate_decisions",
+    "most_frequent_routing",
     "per_image_results",
     "recalibrate_batch_norm",
     "routing_stats",

@@ -94,6 +94,11 @@ class TrainConfig:
             `init_from`, the pruned network starts from that static
             model's weights (learned scales 1) instead of the gated
             model's.
+        fix_gates_from: str or None. A trained gated `.keras` model:
+            train its body only, from all its weights, its gates fixed
+            (`lcnet_tf.training.fix_gates`: each still decides per
+            image, as in inference). Its architecture replaces `depth`,
+            `gating` and the gate fields.
     """
 
     dataset: str = "cifar10"
@@ -142,6 +147,7 @@ class TrainConfig:
     regularize_channel_gates: bool = True
     gate_weight_decay: bool = True
     freeze_routing_from: str | None = None
+    fix_gates_from: str | None = None
     dtype_policy: str = "float32"
 
     def __post_init__(self):
@@ -269,6 +275,25 @@ class TrainConfig:
                 "regularizers (bounds, shaping, noise_anneal). Received: "
                 f"gating={self.gating!r}"
             )
+        if self.fix_gates_from:
+            clashes = {
+                "freeze_routing_from": self.freeze_routing_from,
+                "init_from": self.init_from,
+                "noise_std": self.noise_std,
+                "budget_anneal": self.budget_anneal,
+                "bounds_weight": self.bounds_weight,
+                "shaping_weight": self.shaping_weight,
+                "noise_anneal": self.noise_anneal,
+            }
+            set_fields = {k: v for k, v in clashes.items() if v}
+            if set_fields or self.gating == "none":
+                raise ValueError(
+                    "`fix_gates_from` trains a gated model's body with its "
+                    "gates fixed: it excludes gating 'none', other starting "
+                    "weights and anything that trains gates. Received: "
+                    f"gating={self.gating!r}, "
+                    + ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
+                )
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
         if self.noise_anneal and not self.noise_std:

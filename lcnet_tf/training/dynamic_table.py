@@ -41,6 +41,13 @@ BLOCK_RECIPE = dict(DYNAMIC_RECIPE, regularize_channel_gates=False)
 # restarting at 0.02 undoes part of the static training.
 FINETUNE_LR_PROBE = 0.005
 
+# Recipe 5 (rows `..._r5`), a probe of why the frozen rows beat the LC
+# rows: recipe 3 for the first `GATE_EPOCHS` of the fine-tuning, then the
+# gates fixed (`TrainConfig.fix_gates_from`) and the body trained for
+# the rest on exactly the per-image routing inference takes, as a frozen
+# row trains its one routing. Same epochs in all.
+GATE_EPOCHS = 6
+
 _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 
 
@@ -166,6 +173,7 @@ def cifar10_dynamic_rows(
         for t in frozen_targets
     ]
     rows += _recipe_comparison_rows(finetune, suffix, static)
+    rows += _fixed_gates_rows(0.65, finetune, suffix, static)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):
         raise ValueError(f"Rows repeat a name: {names}")
@@ -209,6 +217,38 @@ def _frozen_row(source, target, finetune, static=None):
         teacher_row=static,
         freeze_row=source,
     )
+
+
+def _fixed_gates_rows(target, finetune, suffix, static):
+    """Recipe 5 at `target`: the gate-training row (`GATE_EPOCHS`), then
+    the row that fine-tunes its body with the gates fixed."""
+    name = f"lc_resnet20_{_tag(target)}_{suffix}_r5"
+    gates = f"{name}_gates"
+    body_epochs = finetune["epochs"] - GATE_EPOCHS
+    if body_epochs < 1:
+        return []
+    return [
+        _distilled_row(
+            gates,
+            "lc",
+            target,
+            BLOCK_RECIPE,
+            dict(finetune, epochs=GATE_EPOCHS),
+            static,
+        ),
+        ExperimentRow(
+            name,
+            TrainConfig(
+                gating="lc",
+                budget_target=target,
+                budget_weight=0.0,
+                **DISTILL_RECIPE,
+                **dict(finetune, epochs=body_epochs),
+            ),
+            teacher_row=static,
+            fix_gates_row=gates,
+        ),
+    ]
 
 
 def _recipe_comparison_rows(finetune, suffix, static):

@@ -33,6 +33,8 @@ class ExperimentRow:
         freeze_row: str or None. A gated row whose most frequent routing
             this row freezes and fine-tunes
             (`TrainConfig.freeze_routing_from`).
+        fix_gates_row: str or None. A gated row whose model this row
+            fine-tunes with its gates fixed (`TrainConfig.fix_gates_from`).
     """
 
     name: str
@@ -40,6 +42,7 @@ class ExperimentRow:
     init_from_row: str | None = None
     teacher_row: str | None = None
     freeze_row: str | None = None
+    fix_gates_row: str | None = None
 
 
 def cifar10_rows(
@@ -271,6 +274,11 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
             config = dataclasses.replace(
                 config,
                 freeze_routing_from=_row_model(root, row.freeze_row, row.name),
+            )
+        if row.fix_gates_row:
+            config = dataclasses.replace(
+                config,
+                fix_gates_from=_row_model(root, row.fix_gates_row, row.name),
             )
         if row.teacher_row:
             config = dataclasses.replace(

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from lcnet_tf.flops import gated_blocks
+from lcnet_tf.models.gate_controls import set_budget
 from lcnet_tf.training.gate_decisions import block_inputs_model
 from lcnet_tf.training.gate_decisions import gate_decisions
 
@@ -142,3 +143,45 @@ def _fix(gate, keep, mean_hidden, unit_scales):
         scale.bias.assign(bias.astype(np.float32))
     gate.noise_std = 0.0
     gate.trainable = False
+
+
+def fix_gates(model):
+    """Stops the gates of a trained gated model from learning, in place.
+
+    Unlike `freeze_routing`, each gate still decides per image; it keeps
+    its weights and now decides in training as in inference (no
+    exploration noise or Gumbel sampling), adds no regularizer loss, and
+    the FLOPs budget's weight becomes 0. Fine-tuning the result trains
+    the body for exactly the routing inference takes, which the gates
+    chose while they were learning.
+
+    Args:
+        model: a gated model built by lcnet_tf.
+
+    Returns:
+        The model.
+
+    Example:
+
+    ```python
+    model = fix_gates(load_model("runs/lc/model.keras", compile=False))
+    model.compile(...)
+    model.fit(...)  # trains the body only
+    ```
+    """
+    blocks = gated_blocks(model)
+    if not blocks:
+        raise ValueError(
+            f"Model '{model.name}' has no gates to fix: it is not gated."
+        )
+    for block in blocks:
+        for gate in block.gates:
+            gate.noise_std = 0.0
+            # Not config: a reloaded model samples again if trained again.
+            gate.sampling = False
+            if gate.regularizer is not None:
+                gate.regularizer.bounds_weight = 0.0
+                gate.regularizer.shaping_weight = 0.0
+            gate.trainable = False
+    set_budget(model, weight=0.0)
+    return model

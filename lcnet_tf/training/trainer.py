@@ -16,6 +16,7 @@ from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import strategy as strategies
 from lcnet_tf.training.batch_norm_recalibration import BatchNormRecalibration
 from lcnet_tf.training.distiller import GatedDistiller
+from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_schedule import GateSchedule
@@ -61,6 +62,8 @@ def _build_model(config):
     )
     if config.freeze_routing_from:
         model = _frozen_routing_model(config)
+    elif config.fix_gates_from:
+        model = _fixed_gates_model(config)
     elif config.dataset == "cifar10":
         model = cifar_resnet(config.depth, **kwargs)
     else:
@@ -94,6 +97,18 @@ def _frozen_routing_model(config):
     freeze_routing(model, routing, images, unit_scales=bool(config.init_from))
     set_budget(model, config.budget_target, config.budget_weight)
     return model
+
+
+def _fixed_gates_model(config):
+    from lcnet_tf.models.saving import load_model
+
+    model = load_model(config.fix_gates_from, compile=False)
+    if not gated_blocks(model):
+        raise ValueError(
+            f"`fix_gates_from` must be a gated model; "
+            f"{config.fix_gates_from} has no gates."
+        )
+    return fix_gates(model)
 
 
 def use_synchronized_batch_norm(model):

@@ -64,3 +64,19 @@ def test_frozen_routing_may_start_from_static_weights():
     assert config.init_from == "s.keras"
     with pytest.raises(ValueError, match="freeze_routing_from"):
         TrainConfig(freeze_routing_from="lc.keras", bounds_weight=1.0)
+
+
+def test_fixed_gates_exclude_what_trains_gates():
+    assert TrainConfig(fix_gates_from="lc.keras").fix_gates_from
+    for fields in (
+        dict(noise_std=0.5),
+        dict(init_from="s.keras"),
+        dict(bounds_weight=1.0),
+        dict(budget_anneal=0.3),
+        dict(freeze_routing_from="lc.keras"),
+    ):
+        name = next(iter(fields))
+        with pytest.raises(ValueError, match=f"fix_gates_from.*{name}"):
+            TrainConfig(fix_gates_from="lc.keras", **fields)
+    with pytest.raises(ValueError, match="gating='none'"):
+        TrainConfig(fix_gates_from="lc.keras", gating="none")

@@ -7,12 +7,19 @@ def test_every_row_sees_the_same_epochs():
     rows = {row.name: row for row in cifar10_dynamic_rows()}
     for name, row in rows.items():
         epochs = row.config.epochs
-        source = row.init_from_row or row.freeze_row
+        source = row.init_from_row or row.freeze_row or row.fix_gates_row
         while source is not None:
             parent = rows[source]
             epochs += parent.config.epochs
-            source = parent.init_from_row or parent.freeze_row
+            source = (
+                parent.init_from_row
+                or parent.freeze_row
+                or parent.fix_gates_row
+            )
         expected = 30 if name == "resnet20_static" else 40
+        # Recipe 5's gate-training row is its first 6 fine-tuning epochs.
+        if name == "lc_resnet20_t65_e10_r5_gates":
+            expected = 36
         # The first recipe's frozen row also trains its parent's 10.
         if name == "lc_resnet20_t30_e10_frozen":
             expected = 50
@@ -58,6 +65,14 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     for name in ("lc_resnet20_t65_e10_r4", "lc_resnet20_t30_e10_r4_frozen"):
         assert rows[name].config.learning_rate == 0.005
     assert rows["lc_resnet20_t65_e10_r3"].config.learning_rate == 0.02
+    # Recipe 5: recipe 3 for 6 epochs, then the body alone for 4.
+    gates = rows["lc_resnet20_t65_e10_r5_gates"]
+    fixed = rows["lc_resnet20_t65_e10_r5"]
+    assert gates.config.bounds_weight == lc.bounds_weight
+    assert gates.init_from_row == "resnet20_static"
+    assert fixed.fix_gates_row == gates.name and fixed.init_from_row is None
+    assert fixed.teacher_row == "resnet20_static"
+    assert (fixed.config.noise_std, fixed.config.budget_weight) == (0.0, 0.0)
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"

@@ -1,9 +1,12 @@
+import keras
 import numpy as np
 import pytest
 
 from lcnet_tf.flops import flops_per_image
+from lcnet_tf.layers import GateRegularizer
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import gate_decisions
+from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_decisions import block_inputs_model
@@ -77,3 +80,49 @@ def test_routing_must_cover_every_block():
     model = _model()
     with pytest.raises(ValueError, match="no decisions"):
         freeze_routing(model, {})
+
+
+def test_fixed_gates_decide_as_in_inference_and_only_the_body_learns():
+    model = cifar_resnet(
+        14,
+        gating="lc",
+        input_shape=(8, 8, 3),
+        channel_groups=8,
+        noise_std=2.0,
+        gate_regularizer=GateRegularizer(bounds_weight=5.0, shaping_weight=5.0),
+    )
+    randomize_gates(model, seed=2, scale=0.5)
+    images = random_images(n=32, size=8)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    # Before: noise makes training-mode decisions differ from inference,
+    # and the regularizer and budget add losses.
+    model(images, training=True)
+    assert float(keras.ops.sum(model.losses)) > 0
+    fix_gates(model)
+    model(images, training=True)
+    assert float(keras.ops.sum(model.losses)) == 0.0
+    blocks = [b for b in model.layers if hasattr(b, "gates") and b.gates]
+    features = block_inputs_model(model, blocks).predict(images, verbose=0)
+    for block, x in zip(blocks, features):
+        for gate in block.gates:
+            trained = np.asarray(gate(x, training=True)[0])
+            np.testing.assert_array_equal(trained, np.asarray(gate(x)[0]))
+    before = {g.path: [np.array(w) for w in g.weights] for g in gates}
+    body = [np.array(w) for w in model.get_layer("stem_conv").weights]
+    model.compile(
+        keras.optimizers.SGD(0.1),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(images, np.arange(32) % 10, epochs=1, verbose=0)
+    for gate in gates:
+        for old, new in zip(before[gate.path], gate.weights):
+            np.testing.assert_array_equal(old, np.array(new))
+    assert any(
+        not np.array_equal(old, np.array(new))
+        for old, new in zip(body, model.get_layer("stem_conv").weights)
+    )
+
+
+def test_fix_gates_needs_gates():
+    with pytest.raises(ValueError, match="not gated"):
+        fix_gates(cifar_resnet(8, input_shape=(8, 8, 3)))

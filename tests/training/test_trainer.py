@@ -184,3 +184,44 @@ def test_a_kill_mid_epoch_resumes_from_the_last_finished_epoch(
     assert history.epoch == [1, 2]
     with open(os.path.join(config.model_dir, "history.csv")) as f:
         assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1", "2"]
+
+
+def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
+    source = tiny_train_config(
+        tmp_path, cifar10_dir, epochs=1, noise_std=0.5, channel_groups=4
+    )
+    train(source)
+    path = os.path.join(source.model_dir, "model.keras")
+    fixed = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=2,
+        fix_gates_from=path,
+        distill_from=path,
+        budget_weight=0.0,
+        model_dir=str(tmp_path / "fixed"),
+    )
+    model, history = train(fixed)
+    before = load_model(path)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    assert gates
+    for gate in gates:
+        old = before.get_layer(gate.path.split("/")[0])
+        old_gate = next(g for g in old.gates if g.name == gate.name)
+        for a, b in zip(old_gate.weights, gate.weights):
+            np.testing.assert_array_equal(np.array(a), np.array(b))
+    changed = [
+        not np.array_equal(np.array(a), np.array(b))
+        for a, b in zip(
+            before.get_layer("stem_conv").weights,
+            model.get_layer("stem_conv").weights,
+        )
+    ]
+    assert any(changed)
+    assert len(history.history["val_flops_ratio"]) == 2
+    # The saved model is a plain gated model that loads and runs.
+    saved = load_model(os.path.join(fixed.model_dir, "model.keras"))
+    x = np.zeros((2, 32, 32, 3), "float32")
+    np.testing.assert_allclose(
+        saved.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
