@@ -8,6 +8,7 @@ import re
 import shutil
 
 import keras
+import numpy as np
 from absl import logging
 
 _STATE = re.compile(r"epoch-(\d+)\.json")
@@ -27,7 +28,11 @@ class RunBackup(keras.callbacks.Callback):
     files, `epoch-<n>.weights.h5` (model and optimizer variables) and
     `epoch-<n>.json`, each written under a temporary name and renamed into
     place, the JSON last: a state counts only once its JSON is there, so a
-    kill while writing leaves the previous state whole. The two newest
+    kill while writing leaves the previous state whole. The JSON also
+    holds the random seed states (exploration noise), which Keras leaves
+    out of weight files, so a resumed run draws the noise the
+    uninterrupted run would have drawn; with `resume_epoch` skipping the
+    data already seen, it continues as if never stopped. The two newest
     states are kept. On resume the newest state that loads is restored
     (an older one, with a warning, when the newest cannot be read); when
     states exist and none loads, training stops with an error that names
@@ -57,6 +62,26 @@ class RunBackup(keras.callbacks.Callback):
 
     def _path(self, name):
         return os.path.join(self.backup_dir, name)
+
+    def resume_epoch(self):
+        """The epoch a rerun will resume at (0 for a fresh run).
+
+        Read before `fit`, to skip the data of the finished epochs
+        (`dataset.skip(epoch * steps_per_epoch)` on the repeated
+        training data), as the newest saved state says; should that state
+        prove unreadable, the run resumes from an older one with a
+        warning that the data no longer lines up.
+        """
+        for meta, weights in self._states():
+            if os.path.exists(meta) and os.path.exists(weights):
+                try:
+                    with open(meta) as f:
+                        self._expected_epoch = int(json.load(f)["epoch"])
+                    return self._expected_epoch
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+        self._expected_epoch = 0
+        return 0
 
     def _states(self):
         """(metadata, weights) paths of the saved states, newest first."""
@@ -99,6 +124,15 @@ class RunBackup(keras.callbacks.Callback):
                     "; ".join(errors),
                 )
             self.model._initial_epoch = epoch
+            expected = getattr(self, "_expected_epoch", epoch)
+            if expected != epoch:
+                logging.warning(
+                    "Resumed at epoch %d, but the training data was "
+                    "positioned for epoch %d: the rest of the run sees "
+                    "the data in another order than an uninterrupted run.",
+                    epoch,
+                    expected,
+                )
             return
         if states:
             raise RuntimeError(
@@ -112,12 +146,24 @@ class RunBackup(keras.callbacks.Callback):
 
     def _restore(self, meta, weights):
         with open(meta) as f:
-            epoch = int(json.load(f)["epoch"])
+            state = json.load(f)
+        epoch = int(state["epoch"])
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(weights)
+        seeds = state.get("seed_states")
+        variables = self._seed_states()
+        if seeds is not None and len(seeds) == len(variables):
+            for variable, value in zip(variables, seeds):
+                variable.assign(np.asarray(value, variable.dtype))
         return epoch
+
+    def _seed_states(self):
+        """The model's variables that its weight files leave out: the
+        states of its random seed generators."""
+        weights = {id(w) for w in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in weights]
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.backup_dir, exist_ok=True)
@@ -129,8 +175,12 @@ class RunBackup(keras.callbacks.Callback):
         self.model.save_weights(partial, overwrite=True)
         os.replace(partial, weights)
         partial_meta = self._path(f".partial-{name}.json")
+        seeds = [
+            np.asarray(keras.ops.convert_to_numpy(v)).tolist()
+            for v in self._seed_states()
+        ]
         with open(partial_meta, "w") as f:
-            json.dump({"epoch": epoch + 1}, f)
+            json.dump({"epoch": epoch + 1, "seed_states": seeds}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial_meta, self._path(f"{name}.json"))

@@ -351,7 +351,8 @@ def train(config, callbacks=(), strategy=None):
     backup = os.path.join(config.model_dir, "backup")
     if not chief:
         backup = os.path.join(backup, f"worker{strategies.task_id(strategy)}")
-    all_callbacks = [RunBackup(backup)]
+    run_backup = RunBackup(backup)
+    all_callbacks = [run_backup]
     if chief:
         # Before the backup: a kill between the two redoes an epoch whose
         # row `HistoryLog` then replaces, rather than losing the row.
@@ -385,8 +386,11 @@ def train(config, callbacks=(), strategy=None):
             else keras.callbacks.ModelCheckpoint(last),
             keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs")),
         ]
+    # A resumed run skips the batches its finished epochs saw: the data
+    # (seeded per image) then continues where the interrupted run was.
+    train_ds = train_ds.repeat().skip(run_backup.resume_epoch() * steps)
     history = model.fit(
-        train_ds.repeat(),
+        train_ds,
         epochs=config.epochs,
         steps_per_epoch=steps,
         validation_data=val_ds,

@@ -186,6 +186,42 @@ def test_a_kill_mid_epoch_resumes_from_the_last_finished_epoch(
         assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1", "2"]
 
 
+def _history(run):
+    with open(os.path.join(run, "history.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_killed_and_resumed_run_ends_as_the_uninterrupted_one(
+    tmp_path, cifar10_dir
+):
+    # Same seed, exploration noise on: killed mid-epoch (and again at an
+    # epoch's end) and resumed, the run ends with the weights, optimizer
+    # state and history of a run never stopped. The data skips the
+    # batches of the finished epochs; the noise's seed state is restored.
+    fields = dict(noise_std=0.5, train_examples=96, epochs=4)
+    whole = tiny_train_config(
+        tmp_path, cifar10_dir, model_dir=str(tmp_path / "whole"), **fields
+    )
+    expected = _State(after_epoch=3)
+    train(whole, callbacks=[expected])
+    config = tiny_train_config(tmp_path, cifar10_dir, **fields)
+    with pytest.raises(KeyboardInterrupt, match="mid-epoch"):
+        train(config, callbacks=[_State(kill_at_batch=(1, 1))])
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[interrupt_at_epoch(2)])
+    resumed = _State(after_epoch=3)
+    train(config, callbacks=[resumed])
+    for a, b in zip(expected.snapshot[0], resumed.snapshot[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(expected.snapshot[1], resumed.snapshot[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    rows, whole_rows = _history(config.model_dir), _history(whole.model_dir)
+    assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"]
+    for row, other in zip(rows, whole_rows):
+        for key in ("loss", "accuracy", "val_loss", "val_flops_ratio"):
+            assert float(row[key]) == pytest.approx(float(other[key]), 1e-5)
+
+
 def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
     source = tiny_train_config(
         tmp_path, cifar10_dir, epochs=1, noise_std=0.5, channel_groups=4
