@@ -386,9 +386,13 @@ def train(config, callbacks=(), strategy=None):
             else keras.callbacks.ModelCheckpoint(last),
             keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs")),
         ]
-    # A resumed run skips the batches its finished epochs saw: the data
-    # (seeded per image) then continues where the interrupted run was.
-    train_ds = train_ds.repeat().skip(run_backup.resume_epoch() * steps)
+    train_ds = train_ds.repeat()
+    if config.dataset == "cifar10":
+        # A resumed run skips the batches its finished epochs saw: the
+        # data (seeded per image) then continues where the interrupted
+        # run was. CIFAR-10 only: skipping means producing them, which
+        # for ImageNet would decode every image of every finished epoch.
+        train_ds = train_ds.skip(run_backup.resume_epoch() * steps)
     history = model.fit(
         train_ds,
         epochs=config.epochs,
