@@ -140,9 +140,13 @@ def staged_functions(network):
     """
     functions = {}
 
+    blocks = network.blocks
+    following = blocks[1:] + [None]
+
     @tf.function(input_signature=[_image_spec(network, 1)])
     def stem(images):
-        return {"features": tf_ops.run_stem(network, images)}
+        features = tf_ops.run_stem(network, images)
+        return _with_next_gate({"features": features}, blocks[0], features)
 
     functions["stem"] = stem
     stages = []
@@ -151,8 +155,10 @@ def staged_functions(network):
         tf.float32,
         name="features",
     )
-    for index, block in enumerate(network.blocks):
-        stage, gate_fn, bodies, out_spec = _block_stage(index, block, x_spec)
+    for index, (block, after) in enumerate(zip(blocks, following)):
+        stage, gate_fn, bodies, out_spec = _block_stage(
+            index, block, x_spec, after
+        )
         if gate_fn is not None:
             functions[stage["gate"]] = gate_fn
         functions.update(bodies)
@@ -167,7 +173,35 @@ def staged_functions(network):
     return functions, stages
 
 
-def _block_stage(index, block, x_spec):
+def _gate_outputs(block, features):
+    """What a block's gate signature returns."""
+    outputs = {}
+    lgate, cgate = block_gates(block, features)
+    if lgate is not None:
+        run, scale = lgate
+        outputs["run"] = run
+        # The body only runs where run is 1, so run stands in for the
+        # scale of gates that have none.
+        outputs["block_scale"] = run if scale is None else scale
+    if cgate is not None:
+        keep, scale = cgate
+        outputs["channel_keep"] = keep
+        outputs["channel_scale"] = tf_ops.times_scale(keep, scale)
+    return outputs
+
+
+def _with_next_gate(outputs, following, features):
+    """Adds the following block's gate outputs (prefixed `next_`) to a
+    stage that produced its input features: the host then reads the
+    decisions from the call it made anyway, one signature call fewer per
+    block (each call is a round trip on a GPU delegate)."""
+    if following is not None and following.gated:
+        for key, value in _gate_outputs(following, features).items():
+            outputs[f"next_{key}"] = value
+    return outputs
+
+
+def _block_stage(index, block, x_spec, following=None):
     name = f"block{index}"
     channels = block.filters
     gate_fn = None
@@ -175,19 +209,7 @@ def _block_stage(index, block, x_spec):
 
         @tf.function(input_signature=[x_spec])
         def gate_fn(features):
-            outputs = {}
-            lgate, cgate = block_gates(block, features)
-            if lgate is not None:
-                run, scale = lgate
-                outputs["run"] = run
-                # The body only runs where run is 1, so run stands in for
-                # the scale of gates that have none.
-                outputs["block_scale"] = run if scale is None else scale
-            if cgate is not None:
-                keep, scale = cgate
-                outputs["channel_keep"] = keep
-                outputs["channel_scale"] = tf_ops.times_scale(keep, scale)
-            return outputs
+            return _gate_outputs(block, features)
 
     specs = [x_spec]
     if block.channel_gate is not None:
@@ -210,13 +232,17 @@ def _block_stage(index, block, x_spec):
         if block_scale is not None:
             residual = residual * block_scale[:, :, None, None]
         outputs = tf.nn.relu(tf_ops.shortcut(block, features) + residual)
-        return {"features": outputs}
+        return _with_next_gate({"features": outputs}, following, outputs)
 
     out_shape = body_fn.get_concrete_function().structured_outputs["features"]
     keras_block = block.keras_block
     stage = {
         "name": block.name,
         "gate": f"{name}_gate" if block.gated else None,
+        # The stem or the previous block's bodies also return this gate's
+        # outputs (`next_...`); the gate signature is for when the
+        # previous block was skipped.
+        "gate_fused": block.gated,
         "body": f"{name}_body",
         "skippable": block.block_gate is not None,
         "channel_gated": block.channel_gate is not None,
@@ -237,7 +263,7 @@ def _block_stage(index, block, x_spec):
         stage["widths"], stage["flops"]["body_by_width"] = {}, {}
         for width in range(0, channels + 1, groups):
             signature = f"{name}_body_w{width}"
-            bodies[signature] = _width_body(block, width, specs)
+            bodies[signature] = _width_body(block, width, specs, following)
             stage["widths"][str(width)] = signature
             stage["flops"]["body_by_width"][str(width)] = int(
                 keras_block.body_flops(width)
@@ -247,7 +273,7 @@ def _block_stage(index, block, x_spec):
     return stage, gate_fn, bodies, out_spec
 
 
-def _width_body(block, width, specs):
+def _width_body(block, width, specs, following=None):
     """The body over the first `width` middle channels only."""
 
     @tf.function(input_signature=specs)
@@ -263,7 +289,8 @@ def _width_body(block, width, specs):
             residual = base * 0.0 + block.convs[-1].bias
         if block_scale:
             residual = residual * block_scale[0][:, :, None, None]
-        return {"features": tf.nn.relu(base + residual)}
+        outputs = tf.nn.relu(base + residual)
+        return _with_next_gate({"features": outputs}, following, outputs)
 
     return body
 

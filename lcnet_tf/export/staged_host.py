@@ -12,10 +12,12 @@ import numpy as np
 def run_staged(manifest, run, images, calibrate=False):
     """Runs one image through a staged model, as the manifest says.
 
-    Run `stem`; for each block run its gate, skip the body when the
-    block gate is closed, else run the body with the channel and block
-    scales (for a nested channel gate, the body of exactly the kept
-    width); run `head`.
+    Run `stem`; for each block take its gate's outputs from the stage
+    that produced the block's input (a stem or body also runs the next
+    block's gate heads, `gate_fused`), or run its gate signature when the
+    block before was skipped; skip the body when the block gate is
+    closed, else run the body with the channel and block scales (for a
+    nested channel gate, the body of exactly the kept width); run `head`.
 
     Args:
         manifest: dict. A staged manifest (`read_manifest`), or the one
@@ -23,9 +25,9 @@ def run_staged(manifest, run, images, calibrate=False):
         run: callable `run(signature, inputs) -> dict of outputs`.
         images: the stem's input, batch 1.
         calibrate: bool. Also run every other body of each block (the
-            ones this image skips and every width of a nested gate), so
-            int8 calibration sees each signature; the outputs are the
-            same.
+            ones this image skips and every width of a nested gate) and
+            every gate signature, so int8 calibration sees each
+            signature; the outputs are the same.
 
     Returns:
         `{"logits": (1, classes), "flops": (1,), "decisions": (1,
@@ -37,7 +39,8 @@ def run_staged(manifest, run, images, calibrate=False):
     outputs = run_staged(manifest, lambda s, i: runners[s](**i), images)
     ```
     """
-    x = run(manifest["stem"], {"images": images})["features"]
+    stage = run(manifest["stem"], {"images": images})
+    x = stage["features"]
     flops = manifest["flops"]["outside_blocks"]
     decisions = []
     for block in manifest["blocks"]:
@@ -46,7 +49,14 @@ def run_staged(manifest, run, images, calibrate=False):
         body = block["body"]
         body_flops = block["flops"]["body"]
         if block["gate"]:
-            gate = run(block["gate"], {"features": x})
+            # The call that produced `x` also ran this gate (`gate_fused`);
+            # after a skipped block, `x` is older: run the gate alone.
+            gate = _next_gate(stage) if block.get("gate_fused") else None
+            if gate is None or calibrate:
+                alone = run(block["gate"], {"features": x})
+                gate = alone if gate is None else gate
+        stage = None
+        if block["gate"]:
             if block["channel_gated"]:
                 keep = np.asarray(gate["channel_keep"])
                 body_inputs["channel_scale"] = gate["channel_scale"]
@@ -67,7 +77,8 @@ def run_staged(manifest, run, images, calibrate=False):
                 if other != body or runs <= 0.5:
                     run(other, body_inputs)
         if runs > 0.5:
-            x = run(body, body_inputs)["features"]
+            stage = run(body, body_inputs)
+            x = stage["features"]
             flops += body_flops
     logits = run(manifest["head"], {"features": x})["logits"]
     outputs = {
@@ -77,3 +88,11 @@ def run_staged(manifest, run, images, calibrate=False):
     if decisions:
         outputs["decisions"] = np.array([decisions], np.float32)
     return outputs
+
+
+def _next_gate(stage):
+    """The next block's gate outputs a stage returned, or None."""
+    if stage is None:
+        return None
+    gate = {k[len("next_") :]: v for k, v in stage.items() if k[:5] == "next_"}
+    return gate or None

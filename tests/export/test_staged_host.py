@@ -6,8 +6,11 @@ from lcnet_tf.export import keras_reference
 from lcnet_tf.export.forms import staged_functions
 from lcnet_tf.export.manifest import staged_manifest
 from lcnet_tf.export.staged_host import run_staged
+from lcnet_tf.models import cifar_resnet
 from tests.export.conftest import make_model
 from tests.fixtures import random_images
+from tests.fixtures import randomize_gates
+from tests.fixtures import warm_up_batch_norm
 
 _ORDER = ("images", "features", "channel_scale", "block_scale")
 
@@ -41,3 +44,45 @@ def test_host_loop_over_tf_functions_matches_keras_and_calibrates_all():
         assert calibrated["flops"][0] == plain["flops"][0]
     # Calibration reaches every signature, also the widths never chosen.
     assert called == set(functions)
+
+
+def test_each_gate_runs_in_the_call_that_made_its_input():
+    # One signature call per block that runs: the stem and each body also
+    # return the next block's gate outputs. A gate signature is called
+    # only after a skipped block, whose output is its input.
+    model = cifar_resnet(14, gating="lc", channel_groups=4)
+    warm_up_batch_norm(model, random_images(8, seed=5))
+    randomize_gates(model, seed=3)
+    network = fold_model(model)
+    functions, stages = staged_functions(network)
+    manifest = staged_manifest(network, stages)
+    images = random_images(12, seed=5)
+    reference = keras_reference(model, images)
+    blocks = manifest["blocks"]
+    skips = 0
+    for index in range(len(images)):
+        calls = []
+
+        def run(signature, inputs, calls=calls):
+            calls.append(signature)
+            args = [inputs[key] for key in _ORDER if key in inputs]
+            return functions[signature](*args)
+
+        out = run_staged(manifest, run, tf.constant(images[index : index + 1]))
+        np.testing.assert_array_equal(
+            out["decisions"][0], reference["decisions"][index]
+        )
+        runs = [True] * len(blocks)
+        gated = [i for i, b in enumerate(blocks) if b["gate"]]
+        for position, i in enumerate(gated):
+            runs[i] = out["decisions"][0][position][0] > 0.5
+        expected = ["stem"]
+        for i, block in enumerate(blocks):
+            if block["gate"] and i > 0 and not runs[i - 1]:
+                expected.append(block["gate"])
+            if runs[i]:
+                expected.append(block["body"])
+        expected.append("head")
+        assert calls == expected
+        skips += runs.count(False)
+    assert skips  # the images skip some blocks

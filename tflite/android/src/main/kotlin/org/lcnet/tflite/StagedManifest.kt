@@ -12,6 +12,8 @@ class StagedManifestException(message: String) : IllegalArgumentException(messag
 data class StagedBlock(
     val name: String,
     val gate: String?,
+    /** The stem or the previous block's bodies also return this gate's outputs. */
+    val gateFused: Boolean = false,
     val body: String,
     val skippable: Boolean,
     val channelGated: Boolean,
@@ -110,6 +112,7 @@ class StagedManifest private constructor(json: JSONObject) {
             StagedBlock(
                 name = of("name") { b.getString("name") },
                 gate = of("gate") { if (b.isNull("gate")) null else b.getString("gate") },
+                gateFused = of("gate_fused") { b.optBoolean("gate_fused", false) },
                 body = of("body") { b.getString("body") },
                 skippable = of("skippable") { b.getBoolean("skippable") },
                 channelGated = of("channel_gated") { b.getBoolean("channel_gated") },

@@ -15,9 +15,11 @@ class StagedResult(
  * Runs a staged lcnet-tf export: the host runs each block's gate and
  * skips the body when the block gate is closed. The same protocol as the
  * Python reference, `lcnet_tf.export.StagedRunner`: run `stem`; per
- * block, run its gate signature, skip the body when the block gate is
- * closed, else run the body with the channel and block scales; run
- * `head`. For a nested channel gate, the body of exactly the kept width
+ * block, take its gate's outputs from the call that produced the
+ * block's input (the stem and each body also run the next block's gate
+ * heads, `gate_fused`), or run its gate signature when the block before
+ * was skipped; skip the body when the block gate is closed, else run the
+ * body with the channel and block scales; run `head`. For a nested channel gate, the body of exactly the kept width
  * runs (nothing is computed for the other channels). One image at a
  * time.
  *
@@ -54,7 +56,9 @@ class StagedRunner(
                 "got ${image.size}"
         }
         require(image.none { it.isNaN() }) { "The image contains NaN" }
-        var x = output(manifest.stem, mapOf(manifest.inputName to image), "features")
+        var stage: Map<String, FloatArray>? =
+            signatures.run(manifest.stem, mapOf(manifest.inputName to image))
+        var x = stage!!.need(manifest.stem, "features")
         var flops = manifest.outsideFlops
         val decisions = mutableListOf<FloatArray>()
         for (block in manifest.blocks) {
@@ -63,8 +67,12 @@ class StagedRunner(
             var kept = 1f
             var body = block.body
             var bodyFlops = block.bodyFlops
+            // The call that produced `x` also ran this gate (gate_fused);
+            // after a skipped block, `x` is older: run the gate alone.
+            val fused = if (block.gateFused) nextGate(stage) else null
+            stage = null
             if (block.gate != null) {
-                val gate = signatures.run(block.gate, mapOf("features" to x))
+                val gate = fused ?: signatures.run(block.gate, mapOf("features" to x))
                 if (block.channelGated) {
                     inputs["channel_scale"] = gate.need(block.gate, "channel_scale")
                     val keep = gate.need(block.gate, "channel_keep")
@@ -87,7 +95,8 @@ class StagedRunner(
             }
             flops += block.alwaysFlops
             if (runs > 0.5f) {
-                x = output(body, inputs, "features")
+                stage = signatures.run(body, inputs)
+                x = stage.need(body, "features")
                 flops += bodyFlops
             }
         }
@@ -101,10 +110,22 @@ class StagedRunner(
         name: String,
     ): FloatArray = signatures.run(signature, inputs).need(signature, name)
 
+    /** The next block's gate outputs a stage returned (`next_...`), or null. */
+    private fun nextGate(stage: Map<String, FloatArray>?): Map<String, FloatArray>? {
+        val gate = stage.orEmpty()
+            .filterKeys { it.startsWith(NEXT) }
+            .mapKeys { it.key.removePrefix(NEXT) }
+        return gate.ifEmpty { null }
+    }
+
     private fun Map<String, FloatArray>.need(signature: String, name: String) =
         this[name] ?: throw StagedManifestException(
             "Signature '$signature' has no output '$name' (it has ${keys.sorted()})"
         )
 
     override fun close() = signatures.close()
+
+    private companion object {
+        const val NEXT = "next_"
+    }
 }
