@@ -24,6 +24,12 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string("gated_model", None, "Trained gated `.keras` model.")
+    flags.DEFINE_string(
+        "static_model",
+        "pretrained/resnet20_static_cifar10.keras",
+        "Trained static `.keras` model of the same depth (empty: an "
+        "untrained one; latency is the same, top-1 is not).",
+    )
     flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
     flags.DEFINE_integer("examples", 60, "Test images timed per variant.")
     flags.DEFINE_string(
@@ -44,12 +50,19 @@ def _exports(gated, static, directory):
     paths["routed"] = staged(gated, "routed")
     set_threshold(gated, 0.0)
     paths["gates_open"] = staged(gated, "gates_open")
+    # The same, each gate in its own signature call (no `next_...`).
+    path = os.path.join(directory, "gates_open_unfused.tflite")
+    paths["gates_open_unfused"] = to_tflite(
+        gated, path, form="staged", fuse_gates=False
+    ).manifest_path
     set_threshold(gated, 1.0, kind="block")
     paths["blocks_closed"] = staged(gated, "blocks_closed")
     return paths
 
 
-def run_benchmark(gated_model, data_dir, examples, output_dir):
+def run_benchmark(
+    gated_model, data_dir, examples, output_dir, static_model=None
+):
     """The benchmark as a library function; returns the results dict."""
     import numpy as np
 
@@ -63,11 +76,15 @@ def run_benchmark(gated_model, data_dir, examples, output_dir):
 
     gated = load_model(gated_model, compile=False)
     depth = int(gated.name.rsplit("resnet", 1)[-1] or 20)
-    static = cifar_resnet(depth, gating="none")
+    if static_model:
+        static = load_model(static_model, compile=False)
+    else:
+        static = cifar_resnet(depth, gating="none")
     static_flops = count_flops(static, gates=False)
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
     results = {
         "gated_model": gated_model,
+        "static_model": static_model,
         "images": int(len(images)),
         "delegate": "LiteRT WebGPU accelerator (SwiftShader here)",
         "variants": {},
@@ -120,7 +137,11 @@ def main(argv):
     if not FLAGS.gated_model:
         raise app.UsageError("--gated_model is required.")
     results = run_benchmark(
-        FLAGS.gated_model, FLAGS.data_dir, FLAGS.examples, FLAGS.output_dir
+        FLAGS.gated_model,
+        FLAGS.data_dir,
+        FLAGS.examples,
+        FLAGS.output_dir,
+        static_model=FLAGS.static_model or None,
     )
     print(json.dumps(results["variants"], indent=2))
 

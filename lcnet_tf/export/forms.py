@@ -131,8 +131,13 @@ def dynamic_function(network, chunks=None):
     return dynamic
 
 
-def staged_functions(network):
+def staged_functions(network, fuse_gates=True):
     """One function per stage, keyed by signature name.
+
+    Args:
+        network: a `FoldedNetwork`.
+        fuse_gates: bool. The stem and each body also return the next
+            block's gate outputs (`next_...`, manifest `gate_fused`).
 
     Returns:
         `(functions, stages)`: a dict of `tf.function`s and the list of
@@ -142,11 +147,14 @@ def staged_functions(network):
 
     blocks = network.blocks
     following = blocks[1:] + [None]
+    if not fuse_gates:
+        following = [None] * len(blocks)
 
     @tf.function(input_signature=[_image_spec(network, 1)])
     def stem(images):
         features = tf_ops.run_stem(network, images)
-        return _with_next_gate({"features": features}, blocks[0], features)
+        first = blocks[0] if fuse_gates else None
+        return _with_next_gate({"features": features}, first, features)
 
     functions["stem"] = stem
     stages = []
@@ -157,7 +165,7 @@ def staged_functions(network):
     )
     for index, (block, after) in enumerate(zip(blocks, following)):
         stage, gate_fn, bodies, out_spec = _block_stage(
-            index, block, x_spec, after
+            index, block, x_spec, after, fused=fuse_gates
         )
         if gate_fn is not None:
             functions[stage["gate"]] = gate_fn
@@ -201,7 +209,7 @@ def _with_next_gate(outputs, following, features):
     return outputs
 
 
-def _block_stage(index, block, x_spec, following=None):
+def _block_stage(index, block, x_spec, following=None, fused=True):
     name = f"block{index}"
     channels = block.filters
     gate_fn = None
@@ -242,7 +250,7 @@ def _block_stage(index, block, x_spec, following=None):
         # The stem or the previous block's bodies also return this gate's
         # outputs (`next_...`); the gate signature is for when the
         # previous block was skipped.
-        "gate_fused": block.gated,
+        "gate_fused": block.gated and fused,
         "body": f"{name}_body",
         "skippable": block.block_gate is not None,
         "channel_gated": block.channel_gate is not None,

@@ -58,6 +58,7 @@ def to_tflite(
     batch_size=None,
     input="float32",
     prune=False,
+    fuse_gates=True,
 ):
     """Exports a trained lcnet_tf ResNet to TFLite (builtin ops only).
 
@@ -91,6 +92,10 @@ def to_tflite(
             static pruned network it is, closed blocks and channels left
             out and scales folded into the weights (`prune_network`);
             masked or dynamic form, logits only.
+        fuse_gates: bool. Staged form: the stem and each body also return
+            the next block's gate outputs, so the host makes one call per
+            block that runs (False: a gate call for every gated block, as
+            exports before manifest field `gate_fused`).
 
     Returns:
         A `TFLiteExport`.
@@ -144,7 +149,7 @@ def to_tflite(
             "serving_default": forms.dynamic_function(network, channel_chunks)
         }
     else:
-        functions, stages = forms.staged_functions(network)
+        functions, stages = forms.staged_functions(network, fuse_gates)
     representative = None
     if quantization == "int8":
         manifest = None

@@ -143,7 +143,16 @@ def test_webgpu_staged_benchmark(saved_model, cifar10_dir, tmp_path):
     variants = json.loads((tmp_path / "webgpu_staged.json").read_text())[
         "variants"
     ]
-    assert set(variants) == {"static", "routed", "gates_open", "blocks_closed"}
+    assert set(variants) == {
+        "static",
+        "routed",
+        "gates_open",
+        "gates_open_unfused",
+        "blocks_closed",
+    }
+    fused, apart = variants["gates_open"], variants["gates_open_unfused"]
+    for key in ("flops_ratio", "top1"):
+        assert fused[key] == apart[key]
     assert (
         variants["blocks_closed"]["flops_ratio"]
         < (variants["routed"]["flops_ratio"])

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from lcnet_tf.export import fold_model
@@ -46,15 +47,17 @@ def test_host_loop_over_tf_functions_matches_keras_and_calibrates_all():
     assert called == set(functions)
 
 
-def test_each_gate_runs_in_the_call_that_made_its_input():
+@pytest.mark.parametrize("fuse_gates", [True, False])
+def test_each_gate_runs_in_the_call_that_made_its_input(fuse_gates):
     # One signature call per block that runs: the stem and each body also
     # return the next block's gate outputs. A gate signature is called
-    # only after a skipped block, whose output is its input.
+    # only after a skipped block, whose output is its input (or for every
+    # gated block in an unfused export).
     model = cifar_resnet(14, gating="lc", channel_groups=4)
     warm_up_batch_norm(model, random_images(8, seed=5))
     randomize_gates(model, seed=3)
     network = fold_model(model)
-    functions, stages = staged_functions(network)
+    functions, stages = staged_functions(network, fuse_gates)
     manifest = staged_manifest(network, stages)
     images = random_images(12, seed=5)
     reference = keras_reference(model, images)
@@ -78,7 +81,8 @@ def test_each_gate_runs_in_the_call_that_made_its_input():
             runs[i] = out["decisions"][0][position][0] > 0.5
         expected = ["stem"]
         for i, block in enumerate(blocks):
-            if block["gate"] and i > 0 and not runs[i - 1]:
+            after_skip = i > 0 and not runs[i - 1]
+            if block["gate"] and (after_skip or not fuse_gates):
                 expected.append(block["gate"])
             if runs[i]:
                 expected.append(block["body"])
