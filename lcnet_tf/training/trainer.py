@@ -79,17 +79,23 @@ def _build_model(config):
     return model
 
 
+def _gated_model(path, field):
+    """The trained gated model at `path`, named by its config field."""
+    from lcnet_tf.models.saving import load_model
+
+    model = load_model(path, compile=False)
+    if not gated_blocks(model):
+        raise ValueError(
+            f"`{field}` must be a gated model; {path} has no gates."
+        )
+    return model
+
+
 def _frozen_routing_model(config):
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.models.gate_controls import set_budget
-    from lcnet_tf.models.saving import load_model
 
-    model = load_model(config.freeze_routing_from, compile=False)
-    if not gated_blocks(model):
-        raise ValueError(
-            f"`freeze_routing_from` must be a gated model; "
-            f"{config.freeze_routing_from} has no gates."
-        )
+    model = _gated_model(config.freeze_routing_from, "freeze_routing_from")
     images, _ = cifar10_arrays("test", config.data_dir)
     routing, _ = most_frequent_routing(model, images)
     # From static weights (`init_from`, applied by the caller) the scales
@@ -100,15 +106,7 @@ def _frozen_routing_model(config):
 
 
 def _fixed_gates_model(config):
-    from lcnet_tf.models.saving import load_model
-
-    model = load_model(config.fix_gates_from, compile=False)
-    if not gated_blocks(model):
-        raise ValueError(
-            f"`fix_gates_from` must be a gated model; "
-            f"{config.fix_gates_from} has no gates."
-        )
-    return fix_gates(model)
+    return fix_gates(_gated_model(config.fix_gates_from, "fix_gates_from"))
 
 
 def use_synchronized_batch_norm(model):
