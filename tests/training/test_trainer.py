@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from lcnet_tf.flops import flops_per_image
 from lcnet_tf.models import load_model
 from lcnet_tf.training import TrainConfig
 from lcnet_tf.training import train
@@ -261,3 +262,40 @@ def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
     np.testing.assert_allclose(
         saved.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
+
+
+def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
+    source = tiny_train_config(tmp_path, cifar10_dir, epochs=1, noise_std=0.5)
+    train(source)
+    path = os.path.join(source.model_dir, "model.keras")
+    frozen = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        freeze_routing_from=path,
+        budget_weight=0.0,
+        model_dir=str(tmp_path / "frozen"),
+    )
+    model, history = train(frozen)
+    # Every image costs the same: one routing, whatever the image.
+    assert history.history["val_flops_ratio"][-1] > 0
+    images = np.random.default_rng(0).normal(size=(16, 32, 32, 3))
+    assert len(set(flops_per_image(model, images.astype("float32")))) == 1
+    static = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        gating="none",
+        model_dir=str(tmp_path / "static"),
+    )
+    train(static)
+    for field in ("freeze_routing_from", "fix_gates_from"):
+        config = tiny_train_config(
+            tmp_path,
+            cifar10_dir,
+            epochs=1,
+            model_dir=str(tmp_path / field),
+            **{field: os.path.join(static.model_dir, "model.keras")},
+        )
+        with pytest.raises(ValueError, match=f"`{field}` must be a gated"):
+            train(config)
