@@ -304,7 +304,11 @@ def budget_text(rows):
 
     def started(row):
         config = row["config"]
-        return config.get("init_from") or config.get("freeze_routing_from")
+        return (
+            config.get("init_from")
+            or config.get("freeze_routing_from")
+            or config.get("fix_gates_from")
+        )
 
     static = [r for r in rows if not started(r)]
     tuned = [r for r in rows if started(r)]
@@ -389,6 +393,24 @@ def budget_text(rows):
                 "; frozen-routing rows fix their LC row's most frequent "
                 "routing (no budget loss) and start from "
                 + " or ".join(part for part in starts if part)
+            )
+        fixed = [r["row"] for r in tuned if r["config"].get("fix_gates_from")]
+        if fixed:
+            text += (
+                f"; {_names(fixed)} "
+                + ("starts" if len(fixed) == 1 else "start")
+                + " from a gated row's model (`"
+                + "`, `".join(
+                    sorted(
+                        {
+                            _stem(r["config"]["fix_gates_from"])
+                            for r in tuned
+                            if r["config"].get("fix_gates_from")
+                        }
+                    )
+                )
+                + "`), its gates fixed (no noise, no gate regularizer; "
+                "the budget loss kept) and trains only its body"
             )
         distilled = [c for c in gated if c.get("distill_from")]
         if distilled:

@@ -92,6 +92,11 @@ def test_budget_text_takes_the_budget_from_gated_rows():
     assert "learning rate 0.02 (0.005 for `slow`) (cosine)" in budget_text(
         rows + [slow]
     )
+    # A gates-fixed row is not from scratch: it starts from a gated row.
+    fixed = _row("lc_fixed", "lc", None, fix_gates_from="runs/lc/model.keras")
+    text = budget_text(rows + [fixed])
+    assert "`lc_fixed` from scratch" not in text
+    assert "`lc_fixed` starts from a gated row's model (`lc`)" in text
 
 
 def test_results_table_deltas_reductions_and_aig_scale():
