@@ -87,7 +87,10 @@ def cifar10_dynamic_rows(
     - the earlier recipes' rows at target 0.3, kept as the evidence for
       the choice: the second (`..._r2`, `DYNAMIC_RECIPE`), and the first
       (`lc_resnet20_t30_eN`) with its frozen twin, which started from
-      the gated row's weights.
+      the gated row's weights; recipe 4's rows (a quarter of the
+      learning rate) at 0.65 and 0.3 with frozen twins; recipe 5 at 0.65
+      (`GATE_EPOCHS` of recipe 3, then the body trained with the gates
+      fixed).
 
     Args:
         targets: FLOPs targets of the LC rows.
