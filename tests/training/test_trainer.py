@@ -223,12 +223,17 @@ def test_a_killed_and_resumed_run_ends_as_the_uninterrupted_one(
             assert float(row[key]) == pytest.approx(float(other[key]), 1e-5)
 
 
-def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
+def _trained_lc(tmp_path, cifar10_dir, **fields):
+    """Trains a tiny noisy LC model for one epoch; returns its file."""
     source = tiny_train_config(
-        tmp_path, cifar10_dir, epochs=1, noise_std=0.5, channel_groups=4
+        tmp_path, cifar10_dir, epochs=1, noise_std=0.5, **fields
     )
     train(source)
-    path = os.path.join(source.model_dir, "model.keras")
+    return os.path.join(source.model_dir, "model.keras")
+
+
+def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
+    path = _trained_lc(tmp_path, cifar10_dir, channel_groups=4)
     fixed = tiny_train_config(
         tmp_path,
         cifar10_dir,
@@ -265,9 +270,7 @@ def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
 
 
 def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
-    source = tiny_train_config(tmp_path, cifar10_dir, epochs=1, noise_std=0.5)
-    train(source)
-    path = os.path.join(source.model_dir, "model.keras")
+    path = _trained_lc(tmp_path, cifar10_dir)
     frozen = tiny_train_config(
         tmp_path,
         cifar10_dir,
