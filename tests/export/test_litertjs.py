@@ -42,6 +42,14 @@ def _traced_calls(runner, image):
 
     runner._backend.run = record
     runner(image)
+    # With fused gates the host calls a gate signature only after a
+    # skipped block; call each one on its block's input too, so every
+    # signature is traced.
+    for signature, inputs, _ in list(calls):
+        gate = signature.replace("_body", "_gate")
+        if signature.endswith("_body") and gate in runner._backend.signatures():
+            features = {"features": inputs["features"]}
+            calls.append((gate, features, run(gate, features)))
     return calls
 
 
