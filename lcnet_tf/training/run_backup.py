@@ -59,6 +59,8 @@ class RunBackup(keras.callbacks.Callback):
             raise ValueError(f"keep must be at least 1; got {keep}.")
         self.backup_dir = backup_dir
         self.keep = int(keep)
+        # The epoch `resume_epoch` told the data to start at, if asked.
+        self._expected_epoch = None
 
     def _path(self, name):
         return os.path.join(self.backup_dir, name)
@@ -75,8 +77,7 @@ class RunBackup(keras.callbacks.Callback):
         for meta, weights in self._states():
             if os.path.exists(meta) and os.path.exists(weights):
                 try:
-                    with open(meta) as f:
-                        self._expected_epoch = int(json.load(f)["epoch"])
+                    self._expected_epoch = _read_state(meta)["epoch"]
                     return self._expected_epoch
                 except (OSError, ValueError, KeyError, TypeError):
                     continue
@@ -124,8 +125,8 @@ class RunBackup(keras.callbacks.Callback):
                     "; ".join(errors),
                 )
             self.model._initial_epoch = epoch
-            expected = getattr(self, "_expected_epoch", epoch)
-            if expected != epoch:
+            expected = self._expected_epoch
+            if expected is not None and expected != epoch:
                 logging.warning(
                     "Resumed at epoch %d, but the training data was "
                     "positioned for epoch %d: the rest of the run sees "
@@ -145,9 +146,8 @@ class RunBackup(keras.callbacks.Callback):
             )
 
     def _restore(self, meta, weights):
-        with open(meta) as f:
-            state = json.load(f)
-        epoch = int(state["epoch"])
+        state = _read_state(meta)
+        epoch = state["epoch"]
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
@@ -202,3 +202,11 @@ class RunBackup(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)
+
+
+def _read_state(meta):
+    """A state's JSON, its epoch as an int (raises on a bad file)."""
+    with open(meta) as f:
+        state = json.load(f)
+    state["epoch"] = int(state["epoch"])
+    return state
