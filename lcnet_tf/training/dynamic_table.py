@@ -48,6 +48,11 @@ FINETUNE_LR_PROBE = 0.005
 # row trains its one routing. Same epochs in all.
 GATE_EPOCHS = 6
 
+# Channels per group of the nested C-Net rows (`..._nested`): 2, 4 and 8
+# widths in ResNet-20's three stages, so the dynamic export has few
+# width branches per block (tflite/README.md, "The dynamic form").
+NESTED_GROUPS = 8
+
 _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 
 
@@ -61,6 +66,7 @@ def cifar10_dynamic_rows(
     static_epochs=30,
     finetune_epochs=10,
     frozen_targets=(0.3, 0.5, 0.65),
+    nested_gatings=("c", "lc"),
     recipe=None,
     recipe_tag="r3",
     data_dir=None,
@@ -90,7 +96,10 @@ def cifar10_dynamic_rows(
       the gated row's weights; recipe 4's rows (a quarter of the
       learning rate) at 0.65 and 0.3 with frozen twins; recipe 5 at 0.65
       (`GATE_EPOCHS` of recipe 3, then the body trained with the gates
-      fixed).
+      fixed);
+    - C-Net and LC-Net at `single_target` with nested channel selection
+      (`..._nested`, groups of `NESTED_GROUPS` channels): the same recipe,
+      with a prefix of channels kept so that exports skip it for real.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -98,6 +107,7 @@ def cifar10_dynamic_rows(
         static_epochs: int. Epochs of the static ResNet-20.
         finetune_epochs: int. Epochs of every fine-tuned row.
         frozen_targets: LC targets that get a frozen-routing row.
+        nested_gatings: gatings that get a nested-channel row.
         recipe: dict of `TrainConfig` fields of the gated rows (default
             `BLOCK_RECIPE`; the AIG row takes only its budget fields).
         recipe_tag: str. Suffix of the gated rows' names.
@@ -169,6 +179,19 @@ def cifar10_dynamic_rows(
                 static,
             )
         )
+    nested = dict(channel_groups=NESTED_GROUPS, channel_selection="nested")
+    rows += [
+        _distilled_row(
+            f"{gating}_resnet20_{_tag(single_target)}_{suffix}_{recipe_tag}"
+            "_nested",
+            gating,
+            single_target,
+            dict(recipe, **nested),
+            finetune,
+            static,
+        )
+        for gating in nested_gatings
+    ]
     rows += [
         _frozen_row(
             f"lc_resnet20_{_tag(t)}_{suffix}_{recipe_tag}", t, finetune, static

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from lcnet_tf.training.dynamic_table import cifar10_dynamic_rows
@@ -90,3 +92,19 @@ def test_recipe_override_reaches_the_gated_rows():
     assert set(weights.values()) == {4.0}
     with pytest.raises(ValueError, match="noise_anneal"):
         cifar10_dynamic_rows(recipe=dict(noise_std=0.5, noise_anneal=2.0))
+
+
+def test_nested_rows_differ_from_their_free_twins_only_in_selection():
+    rows = {row.name: row for row in cifar10_dynamic_rows()}
+    for gating in ("c", "lc"):
+        free = rows[f"{gating}_resnet20_t50_e10_r3"].config
+        nested = rows[f"{gating}_resnet20_t50_e10_r3_nested"].config
+        assert nested.channel_selection == "nested"
+        assert nested.channel_groups == 8
+        assert free.channel_selection == "free"
+        assert (
+            dataclasses.replace(
+                nested, channel_selection="free", channel_groups=1
+            )
+            == free
+        )
