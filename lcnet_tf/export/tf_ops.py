@@ -189,36 +189,62 @@ def width_residual(block, x, width, scale):
     return conv(y, last.input_slice(0, width)) + last.bias
 
 
-def _nested_residual(block, x, keep, scale):
-    """Nested C-Net (batch 1): one conditional branch per kept width.
+def _nested_block(block, x, lgate, cgate):
+    """A nested C-gated block (batch 1): one conditional per kept width.
 
     The gate keeps a prefix of its groups, so the number of kept groups
-    picks the branch; each branch is a constant-weight convolution of
-    that width (`width 0`: only the folded bias of the last convolution).
+    picks the width; each width's whole block (shortcut, a
+    constant-weight residual of that width, ReLU) sits under its own
+    conditional, side by side in the enclosing graph, and exactly one
+    runs (none where the block gate skips). Measured on XNNPACK,
+    conditionals nested inside the block's conditional cost about ten
+    times more each than these side-by-side ones, whose untaken branches
+    only pass their input on (tflite/README.md, "Where the time goes").
 
     Returns:
-        `(residual, groups_run)`.
+        `(outputs, decision (1, 2), groups_run (1,))`.
     """
+    keep, c_scale = cgate
+    scale = times_scale(keep, c_scale)
     groups = block.channel_gate.groups
     count = tf.reshape(tf.reduce_sum(keep) / float(groups), [])
     out_shape = _out_shape(block)
+    if block.block_gate is None:
+        run, block_scale = tf.ones([1, 1]), None
+        # Every width is a branch; the first taken one replaces this.
+        outputs = tf.zeros(out_shape)
+    else:
+        run, b_scale = lgate
+        block_scale = times_scale(run, b_scale)
+        # Inputs of a skippable block are ReLU outputs: relu(x) == x.
+        outputs = x
+    taken = tf.reshape(run, []) > 0.5
     last_bias = tf.constant(block.convs[-1].bias)[None, None, None, :]
 
-    def up_to(kept):
-        # Widths <= kept: the narrower ones sit inside the false branch,
-        # so only the chosen width's convolutions ever run.
+    def width_block(kept):
         if kept == 0:
-            return tf.broadcast_to(last_bias, out_shape)
-        return tf.ensure_shape(
+            residual = tf.broadcast_to(last_bias, out_shape)
+        else:
+            residual = width_residual(block, x, kept * groups, scale)
+        if block_scale is not None:
+            residual = residual * _channels(block_scale)
+        return tf.nn.relu(shortcut(block, x) + residual)
+
+    for kept in range(block.filters // groups + 1):
+        outputs = tf.ensure_shape(
             tf.cond(
-                count > kept - 0.5,
-                lambda: width_residual(block, x, kept * groups, scale),
-                lambda: up_to(kept - 1),
+                tf.logical_and(taken, tf.abs(count - kept) < 0.5),
+                lambda kept=kept: width_block(kept),
+                lambda outputs=outputs: outputs,
             ),
             out_shape,
         )
-
-    return up_to(block.filters // groups), tf.reshape(count, [1])
+    kept_share = tf.reduce_mean(keep, axis=-1, keepdims=True) * run
+    return (
+        outputs,
+        tf.concat([run, kept_share], -1),
+        tf.reshape(count * tf.reshape(run, []), [1]),
+    )
 
 
 def dynamic_block(block, x, chunks):
@@ -234,6 +260,8 @@ def dynamic_block(block, x, chunks):
     # Both heads before the conditional: fused, they cost fewer ops than
     # the channel head alone inside it.
     lgate, cgate = block_gates(block, x)
+    if block.channel_gate is not None and block.channel_gate.nested:
+        return _nested_block(block, x, lgate, cgate)
 
     def run_body():
         base = shortcut(block, x)
@@ -248,13 +276,6 @@ def dynamic_block(block, x, chunks):
             return outputs, tf.ones([1, 1]), tf.constant([float(chunks)])
         keep, c_scale = cgate
         kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
-        if block.channel_gate.nested:
-            residual, count = _nested_residual(
-                block, x, keep, times_scale(keep, c_scale)
-            )
-            if block_scale is not None:
-                residual = residual * _channels(block_scale)
-            return tf.nn.relu(base + residual), kept, count
         if chunks == 1:
             # One chunk: mask the channels, no inner conditional.
             residual = full_body(block, x, keep, times_scale(keep, c_scale))
