@@ -11,7 +11,8 @@ runs a narrower convolution. The nested model also goes through the
 staged form (the host runs each block's body of exactly the kept
 width, as the Android runner does), timed against the static network
 through the same staged protocol, so both pay the same per-call
-overhead. Writes `benchmarks/results/nested_channels.json` and a plot:
+overhead. Writes `benchmarks/results/nested_channels.json` and a plot
+(`nested_channels_2threads.json` with `--threads=2`):
 
     python benchmarks/nested_channels.py --data_dir=../shared/data/cifar10
 """
@@ -31,7 +32,9 @@ def define_flags():
     flags.DEFINE_integer("examples", 200, "Test images timed per variant.")
     flags.DEFINE_list("keep", ["1.0", "0.75", "0.5", "0.25"], "Kept shares.")
     flags.DEFINE_integer("threads", 1, "XNNPACK threads.")
-    flags.DEFINE_integer("groups", 4, "Channels per C-Net group.")
+    flags.DEFINE_integer(
+        "groups", 8, "Channels per C-Net group (the nested rows' groups)."
+    )
     flags.DEFINE_string(
         "output_dir", "benchmarks/results", "Where JSON and plot go."
     )
@@ -60,7 +63,7 @@ def _fix_channel_gates(model, keep, spread):
         )
 
 
-def run_benchmark(data_dir, examples, keeps, threads, output_dir, groups=4):
+def run_benchmark(data_dir, examples, keeps, threads, output_dir, groups=8):
     """The benchmark as a library function; returns the results dict."""
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.export import TFLiteModel
@@ -137,9 +140,10 @@ def run_benchmark(data_dir, examples, keeps, threads, output_dir, groups=4):
     results["static_ms"] = static_ms
     results["staged_static_ms"] = stats["staged-static"]["mean_ms"]
     os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "nested_channels.json"), "w") as f:
+    stem = "nested_channels" + ("" if threads == 1 else f"_{threads}threads")
+    with open(os.path.join(output_dir, f"{stem}.json"), "w") as f:
         json.dump(results, f, indent=2)
-    _plot(results, os.path.join(output_dir, "nested_channels.png"))
+    _plot(results, os.path.join(output_dir, f"{stem}.png"))
     return results
 
 
