@@ -11,7 +11,10 @@ runs a narrower convolution. The nested model also goes through the
 staged form (the host runs each block's body of exactly the kept
 width, as the Android runner does), timed against the static network
 through the same staged protocol, so both pay the same per-call
-overhead. Writes `benchmarks/results/nested_channels.json` and a plot
+overhead. The nested widths are also exported as the static network
+they are (`prune=True`): what those FLOPs cost without any gating, the
+limit a dynamic form can approach. Writes
+`benchmarks/results/nested_channels.json` and a plot
 (`nested_channels_2threads.json` with `--threads=2`):
 
     python benchmarks/nested_channels.py --data_dir=../shared/data/cifar10
@@ -41,26 +44,25 @@ def define_flags():
 
 
 def _fix_channel_gates(model, keep, spread):
-    """Every C-Net gate keeps `keep` of its groups, whatever the image."""
+    """Every block runs and every C-Net gate keeps `keep` of its groups,
+    whatever the image (`freeze_routing`, unit scales)."""
     import numpy as np
 
     from lcnet_tf.flops import gated_blocks
+    from lcnet_tf.training import freeze_routing
 
+    routing = {}
     for block in gated_blocks(model):
-        gate = block.channel_gate
-        units = gate.units
+        units = block.channel_gate.units
         count = int(round(keep * units))
         if spread:
             order = np.argsort((np.arange(units) * 7919) % units)
-            chosen = np.zeros(units, bool)
-            chosen[order[:count]] = True
+            chosen = np.zeros(units, np.int8)
+            chosen[order[:count]] = 1
         else:
-            chosen = np.arange(units) < count
-        kernel = gate.keep_logits.kernel
-        kernel.assign(np.zeros(kernel.shape, np.float32))
-        gate.keep_logits.bias.assign(
-            np.where(chosen, 5.0, -5.0).astype(np.float32)
-        )
+            chosen = (np.arange(units) < count).astype(np.int8)
+        routing[block.name] = {"run": 1, "channels": chosen}
+    freeze_routing(model, routing, unit_scales=True)
 
 
 def run_benchmark(data_dir, examples, keeps, threads, output_dir, groups=8):
@@ -113,6 +115,14 @@ def run_benchmark(data_dir, examples, keeps, threads, output_dir, groups=8):
                     flops_per_image(model, images[:1])[0] / count_flops(static)
                 )
                 if selection == "nested":
+                    # The same widths as a static network: what no
+                    # gating at all costs at these FLOPs.
+                    pruned = os.path.join(directory, f"pruned@{keep:g}.tflite")
+                    to_tflite(model, pruned, "dynamic", prune=True)
+                    runners[f"pruned@{keep:g}"] = TFLiteModel(
+                        pruned, num_threads=threads
+                    )
+                    ratios[f"pruned@{keep:g}"] = ratios[name]
                     staged = to_tflite(
                         model,
                         path.replace(".tflite", "_staged.tflite"),
@@ -165,6 +175,7 @@ def _plot(results, path):
     labels = {
         "free": "free selection, dynamic form",
         "nested": "nested selection, dynamic form",
+        "pruned": "the same widths as a static pruned network",
         "staged-nested": "nested selection, staged form (vs staged static)",
     }
     for selection, label in labels.items():

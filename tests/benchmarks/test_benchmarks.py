@@ -115,7 +115,7 @@ def test_nested_channels_benchmark(cifar10_dir, tmp_path):
     points = {(p["selection"], p["keep"]): p for p in results["points"]}
     assert set(points) == {
         (selection, keep)
-        for selection in ("free", "nested", "staged-nested")
+        for selection in ("free", "nested", "staged-nested", "pruned")
         for keep in (1.0, 0.5)
     }
     assert results["staged_static_ms"] > 0
