@@ -54,6 +54,21 @@ def row_kind(config):
     return gating
 
 
+def kind_label(config):
+    """The table's words for a row's kind, nested channel selection named.
+
+    Args:
+        config: dict. A row's `TrainConfig`.
+
+    Returns:
+        str, e.g. `"C-Net only, nested channels"`.
+    """
+    label = KIND_LABELS[row_kind(config)]
+    if config.get("channel_selection") == "nested":
+        label += ", nested channels"
+    return label
+
+
 def row_label(name, config):
     """A short label of a row for plots: its target, scale or name.
 
@@ -75,6 +90,8 @@ def row_label(name, config):
         label += f", scale {config['scale']}"
     if kind == "distilled":
         label += ", distilled"
+    if config.get("channel_selection") == "nested":
+        label += ", nested"
     return label
 
 
@@ -119,7 +136,7 @@ def results_table(rows, static_row):
         )
         delta = 100 * (row["top1"] - static_row["top1"])
         lines.append(
-            f"| `{row['row']}` | {KIND_LABELS[kind]} "
+            f"| `{row['row']}` | {kind_label(config)} "
             f"| {scale} "
             f"| {target} | {_pct(row['top1'])} | {delta:+.2f} "
             f"| {row['flops_mean'] / 1e6:.2f}M "

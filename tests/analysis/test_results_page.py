@@ -1,5 +1,6 @@
 from lcnet_tf.analysis.results_page import anchors_table
 from lcnet_tf.analysis.results_page import budget_text
+from lcnet_tf.analysis.results_page import kind_label
 from lcnet_tf.analysis.results_page import results_table
 from lcnet_tf.analysis.results_page import row_kind
 from lcnet_tf.analysis.results_page import row_label
@@ -39,6 +40,14 @@ def test_row_kinds_and_anchors_are_marked_as_theirs():
     distilled = {**gated, "distill_from": "runs/static/model.keras"}
     assert row_kind(distilled) == "distilled"
     assert row_label("lc_resnet20_t30_kd", distilled) == "0.3, distilled"
+    nested = {**distilled, "channel_selection": "nested"}
+    assert row_label("x", nested) == "0.3, distilled, nested"
+    assert (
+        kind_label(nested) == "LC-Net, distilled from static, nested channels"
+    )
+    assert kind_label({"gating": "c", "channel_selection": "free"}) == (
+        "C-Net only"
+    )
     table = anchors_table()
     assert "theirs" in table and "93.6%" in table and "55.4 MMAC" in table
 
