@@ -39,6 +39,7 @@ def _variants(gated, static, directory):
     """Exports every variant; returns {name: (kind, path, network)}."""
     from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.flops import gated_blocks
     from lcnet_tf.models import set_threshold
 
     variants = {}
@@ -62,10 +63,11 @@ def _variants(gated, static, directory):
     path = os.path.join(directory, "gates_open.tflite")
     to_tflite(gated, path, form="dynamic")
     variants["dynamic_gates_open"] = ("model", path, fold_model(gated))
-    set_threshold(gated, 1.0, kind="block")
-    path = os.path.join(directory, "blocks_closed.tflite")
-    to_tflite(gated, path, form="dynamic")
-    variants["dynamic_blocks_closed"] = ("model", path, fold_model(gated))
+    if any(block.block_gate is not None for block in gated_blocks(gated)):
+        set_threshold(gated, 1.0, kind="block")
+        path = os.path.join(directory, "blocks_closed.tflite")
+        to_tflite(gated, path, form="dynamic")
+        variants["dynamic_blocks_closed"] = ("model", path, fold_model(gated))
     for block in gated.layers:
         for gate, tau in zip(
             getattr(block, "gates", []), taus.get(block.name, [])

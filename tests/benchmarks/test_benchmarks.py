@@ -46,6 +46,21 @@ def test_latency_benchmark_writes_json_and_plot(
     assert results["variants"]["dynamic"]["threads_1"]["mean_ms"] > 0
 
 
+def test_latency_benchmark_of_a_model_without_block_gates(
+    cifar10_dir, tmp_path
+):
+    path = str(tmp_path / "c_resnet8.keras")
+    make_model("c", channel_groups=4, channel_selection="nested").save(path)
+    results = tflite_latency.run_benchmark(
+        path, None, cifar10_dir, 8, [1], str(tmp_path)
+    )
+    variants = results["variants"]
+    # Nothing to close: no blocks-closed variant, the rest as usual.
+    assert "dynamic_blocks_closed" not in variants
+    assert variants["dynamic"]["top1"] == variants["masked"]["top1"]
+    assert variants["dynamic"]["flops_ratio"] < 1.0
+
+
 def test_quantization_benchmark(saved_model, cifar10_dir, tmp_path):
     results = tflite_quantization.run_benchmark(
         saved_model, cifar10_dir, 20, 8, ["masked"], str(tmp_path)
