@@ -116,6 +116,7 @@ def read_manifest(path, check_model=True):
         ]
     if missing:
         raise ValueError(f"Manifest '{path}' lacks fields: {missing}")
+    _check_widths(path, manifest["blocks"])
     dtype = manifest["input"].get("dtype", "float32")
     if dtype not in ("float32", "uint8"):
         raise ValueError(
@@ -137,3 +138,32 @@ def read_manifest(path, check_model=True):
                 f"(SHA-256 differs): re-export them together."
             )
     return manifest, tflite_path
+
+
+def _check_widths(path, blocks):
+    """A nested block's widths: whole channel counts up to its channels,
+    each with its FLOPs, from none to all of them."""
+    for block in blocks:
+        if "widths" not in block:
+            continue
+        name, channels = block["name"], block.get("channels")
+        try:
+            widths = sorted(int(key) for key in block["widths"])
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Manifest '{path}': block '{name}' has widths "
+                f"{list(block['widths'])}; expected channel counts."
+            ) from None
+        wrong = [w for w in widths if not 0 <= w <= (channels or 0)]
+        if wrong or not widths or widths[0] != 0 or widths[-1] != channels:
+            raise ValueError(
+                f"Manifest '{path}': block '{name}' has {channels} channels "
+                f"but widths {widths}; a nested block needs widths from 0 "
+                f"to its channels (not {wrong or 'missing ends'})."
+            )
+        by_width = block["flops"].get("body_by_width", {})
+        if sorted(by_width, key=int) != [str(w) for w in widths]:
+            raise ValueError(
+                f"Manifest '{path}': block '{name}' has FLOPs for widths "
+                f"{sorted(by_width, key=int)} but bodies of widths {widths}."
+            )

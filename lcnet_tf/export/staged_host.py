@@ -64,6 +64,12 @@ def run_staged(manifest, run, images, calibrate=False):
                 if "widths" in block:
                     # Nested channels: the body of exactly the kept width.
                     width = str(int(round(np.sum(keep))))
+                    if width not in block["widths"]:
+                        raise ValueError(
+                            f"Block '{block['name']}' kept {width} channels "
+                            f"but has bodies of widths "
+                            f"{sorted(block['widths'], key=int)}."
+                        )
                     body = block["widths"][width]
                     body_flops = block["flops"]["body_by_width"][width]
             if block["skippable"]:

@@ -173,6 +173,21 @@ class StagedRunner:
                 f"Manifest '{manifest_path}' names signatures {missing} that "
                 f"'{self.tflite_path}' does not have."
             )
+        # A width body the manifest leaves out would never run: the file
+        # and the manifest describe different gates.
+        for block in self.manifest["blocks"]:
+            listed = set(block.get("widths", {}).values())
+            extra = sorted(
+                name
+                for name in available
+                if name.startswith(f"{block['body']}_w") and name not in listed
+            )
+            if extra:
+                raise ValueError(
+                    f"'{self.tflite_path}' has width signatures {extra} of "
+                    f"block '{block['name']}' that manifest "
+                    f"'{manifest_path}' does not list."
+                )
 
     def __call__(self, images):
         """Runs one image.

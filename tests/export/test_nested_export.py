@@ -141,3 +141,65 @@ def test_int8_staged_export_calibrates_every_width_body(export_dir):
     # Width bodies are most of the weights: left uncalibrated, they stay
     # float and the int8 file is not much smaller than the float one.
     assert sizes["int8"] < 0.4 * sizes[None], sizes
+
+
+def test_staged_manifest_width_errors_name_the_block(tmp_path):
+    import json
+    import shutil
+
+    from lcnet_tf.export.staged_host import run_staged
+    from lcnet_tf.models import set_threshold
+
+    model = make_model("lc", channel_groups=4, channel_selection="nested")
+    set_threshold(model, 0.0)
+    export = to_tflite(model, str(tmp_path / "n.tflite"), "staged")
+    manifest = json.load(open(export.manifest_path))
+    index = next(i for i, b in enumerate(manifest["blocks"]) if "widths" in b)
+    block = manifest["blocks"][index]
+    name, channels = block["name"], block["channels"]
+
+    def runner_for(blocks, label):
+        folder = tmp_path / label
+        folder.mkdir()
+        shutil.copy(export.path, folder / "n.tflite")
+        path = folder / "n.json"
+        path.write_text(json.dumps(dict(manifest, blocks=blocks)))
+        return lambda: StagedRunner(str(path), accelerator="cpu")
+
+    def with_block(**changes):
+        blocks = [dict(b) for b in manifest["blocks"]]
+        blocks[index] = dict(block, **changes)
+        return blocks
+
+    # A width signature the file has but the manifest leaves out.
+    dropped = {k: v for k, v in block["widths"].items() if k != "4"}
+    flops = dict(
+        block["flops"],
+        body_by_width={
+            k: v for k, v in block["flops"]["body_by_width"].items() if k != "4"
+        },
+    )
+    runner = runner_for(with_block(widths=dropped, flops=flops), "extra")
+    with pytest.raises(ValueError, match=f"width signatures .* '{name}'"):
+        runner()
+    # A width the block does not have.
+    wider = dict(block["widths"], **{str(channels + 4): block["body"]})
+    runner = runner_for(with_block(widths=wider), "wider")
+    with pytest.raises(ValueError, match=f"'{name}' has {channels} channels"):
+        runner()
+    # Bodies and FLOPs of different widths.
+    runner = runner_for(with_block(widths=dropped), "flops")
+    with pytest.raises(ValueError, match=f"'{name}' has FLOPs for widths"):
+        runner()
+    # A missing width signature.
+    gone = dict(block["widths"], **{"4": "no_such_body"})
+    runner = runner_for(with_block(widths=gone), "missing")
+    with pytest.raises(ValueError, match="no_such_body"):
+        runner()
+    # A decision the manifest has no body for, found while running: with
+    # every gate open, the block keeps all its channels.
+    narrow = [dict(b) for b in manifest["blocks"]]
+    narrow[index] = dict(block, widths={"0": block["widths"]["0"]})
+    run = StagedRunner(export.manifest_path, accelerator="cpu")._run
+    with pytest.raises(ValueError, match=f"Block '{name}' kept {channels} "):
+        run_staged(dict(manifest, blocks=narrow), run, random_images(1))

@@ -105,6 +105,16 @@ class StagedManifest private constructor(json: JSONObject) {
                 val w = b.getJSONObject("widths")
                 w.keySet().associate { it.toInt() to w.getString(it) }
             }
+            if (widths.isNotEmpty()) {
+                val channels = of("channels") { b.getInt("channels") }
+                val sorted = widths.keys.sorted()
+                if (sorted.first() != 0 || sorted.last() != channels || sorted.any { it > channels }) {
+                    throw StagedManifestException(
+                        "Block '${b.optString("name")}' has $channels channels but widths " +
+                            "$sorted; a nested block needs widths from 0 to its channels"
+                    )
+                }
+            }
             val widthFlops = if (widths.isEmpty()) emptyMap() else of("flops.body_by_width") {
                 val f = blockFlops.getJSONObject("body_by_width")
                 widths.keys.associateWith { f.getLong(it.toString()) }
@@ -154,7 +164,8 @@ class StagedManifest private constructor(json: JSONObject) {
     /**
      * Checks that a model offers every signature this manifest names.
      *
-     * @throws StagedManifestException listing the missing ones.
+     * @throws StagedManifestException listing the missing ones, or the
+     *     width signatures of a block that the manifest does not list.
      */
     fun checkSignatures(available: Set<String>) {
         val missing = signatures.filter { it !in available }
@@ -163,6 +174,19 @@ class StagedManifest private constructor(json: JSONObject) {
                 "The manifest names signatures $missing that model '$tflite' " +
                     "lacks (it has ${available.sorted()})"
             )
+        }
+        // A width body the manifest leaves out would never run: the model
+        // and the manifest describe different gates.
+        for (block in blocks) {
+            val extra = available.filter {
+                it.startsWith("${block.body}_w") && it !in block.widths.values
+            }
+            if (extra.isNotEmpty()) {
+                throw StagedManifestException(
+                    "Model '$tflite' has width signatures ${extra.sorted()} of block " +
+                        "'${block.name}' that the manifest does not list"
+                )
+            }
         }
     }
 

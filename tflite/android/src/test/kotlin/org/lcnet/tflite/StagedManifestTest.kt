@@ -81,6 +81,32 @@ class StagedManifestTest {
     }
 
     @Test
+    fun `nested widths the model does not have, or has unlisted, are named`() {
+        val nested = Trace.load("staged_trace_nested.json").manifestJson
+        val block = nested.getJSONArray("blocks").getJSONObject(2)
+        val name = block.getString("name")
+        val channels = block.getInt("channels")
+        val wider = JSONObject(nested.toString())
+        wider.getJSONArray("blocks").getJSONObject(2).getJSONObject("widths")
+            .put((channels + 4).toString(), "x")
+        val message = refused(wider.toString())
+        assertTrue("'$name' has $channels channels but widths" in message, message)
+
+        val manifest = StagedManifest.parse(nested.toString())
+        val available = manifest.signatures.toSet()
+        manifest.checkSignatures(available)
+        val body = manifest.blocks[2].body
+        val extra = assertThrows<StagedManifestException> {
+            manifest.checkSignatures(available + "${body}_w999")
+        }.message!!
+        assertTrue("[${body}_w999] of block '$name'" in extra, extra)
+        val missing = assertThrows<StagedManifestException> {
+            manifest.checkSignatures(available - manifest.blocks[2].widths.getValue(0))
+        }.message!!
+        assertTrue(manifest.blocks[2].widths.getValue(0) in missing, missing)
+    }
+
+    @Test
     fun `wrong format`() {
         val message = refused(edited { it.put("format", "keras") })
         assertTrue("'format' is 'keras', expected 'lcnet-tf-staged'" in message, message)
