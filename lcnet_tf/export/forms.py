@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from lcnet_tf.export import tf_ops
 from lcnet_tf.export.gate_heads import block_gates
+from lcnet_tf.export.manifest import width_signature
 
 FORMS = ("masked", "dynamic", "staged")
 
@@ -270,7 +271,7 @@ def _block_stage(index, block, x_spec, following=None, fused=True):
         groups = block.channel_gate.groups
         stage["widths"], stage["flops"]["body_by_width"] = {}, {}
         for width in range(0, channels + 1, groups):
-            signature = f"{name}_body_w{width}"
+            signature = width_signature(f"{name}_body", width)
             bodies[signature] = _width_body(block, width, specs, following)
             stage["widths"][str(width)] = signature
             stage["flops"]["body_by_width"][str(width)] = int(

@@ -10,6 +10,11 @@ MANIFEST_VERSION = 1
 _BLOCK_KEYS = ("name", "gate", "body", "skippable", "channel_gated", "flops")
 
 
+def width_signature(body, width):
+    """The staged signature of `body` over its first `width` channels."""
+    return f"{body}_w{width}"
+
+
 def staged_manifest(network, stages, quantization=None):
     """The manifest of a staged export, without its file fields.
 

@@ -6,6 +6,7 @@ from absl import logging
 from lcnet_tf.export import webgpu
 from lcnet_tf.export.interpreter import load_interpreter
 from lcnet_tf.export.manifest import read_manifest
+from lcnet_tf.export.manifest import width_signature
 from lcnet_tf.export.staged_host import run_staged
 from lcnet_tf.validation import check_images
 
@@ -180,7 +181,8 @@ class StagedRunner:
             extra = sorted(
                 name
                 for name in available
-                if name.startswith(f"{block['body']}_w") and name not in listed
+                if name.startswith(width_signature(block["body"], ""))
+                and name not in listed
             )
             if extra:
                 raise ValueError(
