@@ -20,7 +20,7 @@ def test_every_row_sees_the_same_epochs():
             )
         expected = 30 if name == "resnet20_static" else 40
         # Recipe 5's gate-training row is its first 6 fine-tuning epochs.
-        if name == "lc_resnet20_t65_e10_r5_gates":
+        if name.endswith("_r5_gates"):
             expected = 36
         # The first recipe's frozen row also trains its parent's 10.
         if name == "lc_resnet20_t30_e10_frozen":
@@ -70,6 +70,7 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     # Recipe 5: recipe 3 for 6 epochs, then the body alone for 4.
     gates = rows["lc_resnet20_t65_e10_r5_gates"]
     fixed = rows["lc_resnet20_t65_e10_r5"]
+    assert rows["lc_resnet20_t30_e10_r5"].config.budget_target == 0.3
     assert gates.config.bounds_weight == lc.bounds_weight
     assert gates.init_from_row == "resnet20_static"
     assert fixed.fix_gates_row == gates.name and fixed.init_from_row is None
