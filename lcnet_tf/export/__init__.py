@@ -19,6 +19,8 @@ from lcnet_tf.export.gpu_compatibility import GPU_SUPPORTED_OPS
 from lcnet_tf.export.gpu_compatibility import GpuReport
 from lcnet_tf.export.gpu_compatibility import check_gpu_compatible
 from lcnet_tf.export.manifest import read_manifest
+from lcnet_tf.export.op_profile import OpProfile
+from lcnet_tf.export.op_profile import profile_ops
 from lcnet_tf.export.parity import keras_reference
 from lcnet_tf.export.parity import parity_report
 from lcnet_tf.export.pruning import prune_network
@@ -38,6 +40,8 @@ __all__ = [
     "GpuReport",
     "check_gpu_compatible",
     "read_manifest",
+    "OpProfile",
+    "profile_ops",
     "keras_reference",
     "parity_report",
     "prune_network",

@@ -179,3 +179,34 @@ def test_webgpu_staged_benchmark(saved_model, cifar10_dir, tmp_path):
     # The routed run decides as the model does: same accuracy as open
     # gates only by chance, but never a different image count.
     assert variants["routed"]["images"] == variants["static"]["images"] == 5
+
+
+def test_op_profile_benchmark_splits_the_time(
+    saved_model, cifar10_dir, tmp_path
+):
+    from benchmarks import op_profile
+
+    results = op_profile.run_benchmark(
+        [saved_model], None, cifar10_dir, 6, str(tmp_path)
+    )
+    assert (tmp_path / "op_profile.png").exists()
+    saved = json.loads((tmp_path / "op_profile.json").read_text())
+    assert list(saved["variants"]) == [
+        "static",
+        "lc_resnet8, own routing",
+        "lc_resnet8, gates open",
+    ]
+    static = results["variants"]["static"]
+    opened = results["variants"]["lc_resnet8, gates open"]
+    assert static["interpreter_calls"] == {}
+    assert opened["interpreter_calls"]["IF"] > 0
+    # Gates open: the same convolutions as the static net run.
+    conv = op_profile.CONVOLUTION
+    assert opened["kernel_calls"][conv] == static["kernel_calls"][conv]
+    for entry in results["variants"].values():
+        parts = (
+            entry["convolution_us"]
+            + entry["other_kernels_us"]
+            + entry["runtime_us"]
+        )
+        assert parts == pytest.approx(entry["latency_us"])

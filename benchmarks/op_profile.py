@@ -1,0 +1,176 @@
+"""Where a gated model's time goes, op by op, against the static one.
+
+Exports the static model and, for each gated model, its dynamic form
+with its own routing and with every gate open; times them all batch 1
+on real CIFAR-10 test images (1 thread, turns interleaved, unprofiled)
+and profiles each op by op with LiteRT's profiler
+(`lcnet_tf.export.op_profile`). Each variant's time splits into XNNPACK
+kernels by type and the rest (the interpreter's own ops: `IF`, its
+conditions, branch allocation, moving tensors between partitions), the
+unprofiled latency minus the kernels. Writes `op_profile.json` and a
+stacked-bar plot. Run on a quiet machine:
+
+    python benchmarks/op_profile.py \
+        --gated_models=pretrained/lc_resnet20_t50_e10_r3_cifar10.keras \
+        --static_model=runs/cifar10_dynamic/resnet20_static/model.keras \
+        --data_dir=../shared/data/cifar10
+"""
+
+import json
+import os
+import tempfile
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+CONVOLUTION = "Convolution (NHWC, F32) IGEMM"
+
+
+def define_flags():
+    flags.DEFINE_list("gated_models", [], "Trained gated `.keras` models.")
+    flags.DEFINE_string(
+        "static_model", None, "Static `.keras` model (default: a fresh one)."
+    )
+    flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
+    flags.DEFINE_integer("examples", 200, "Test images per variant.")
+    flags.DEFINE_string(
+        "output_dir", "benchmarks/results", "Where JSON and plot go."
+    )
+
+
+def _export_variants(gated_models, static, directory):
+    """{name: path} of the static export and each gated model's two."""
+    from lcnet_tf.export import to_tflite
+    from lcnet_tf.models import set_threshold
+    from lcnet_tf.models.saving import load_model
+
+    paths = {"static": os.path.join(directory, "static.tflite")}
+    to_tflite(static, paths["static"], form="dynamic")
+    for source in gated_models:
+        model = load_model(source, compile=False)
+        name = os.path.basename(source).replace("_cifar10", "")
+        name = os.path.splitext(name)[0]
+        for variant in ("own routing", "gates open"):
+            if variant == "gates open":
+                set_threshold(model, 0.0)
+            path = os.path.join(directory, f"{len(paths)}.tflite")
+            to_tflite(model, path, form="dynamic")
+            paths[f"{name}, {variant}"] = path
+    return paths
+
+
+def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
+    """The benchmark as a library function; returns the results dict."""
+    from lcnet_tf.data.cifar10 import cifar10_arrays
+    from lcnet_tf.export import TFLiteModel
+    from lcnet_tf.export.latency import measure_interleaved
+    from lcnet_tf.export.op_profile import profile_ops
+    from lcnet_tf.models import cifar_resnet
+    from lcnet_tf.models.saving import load_model
+
+    if static_model:
+        static = load_model(static_model, compile=False)
+    else:
+        # Latency does not depend on the weights.
+        first = load_model(gated_models[0], compile=False)
+        depth = int(first.name.rsplit("resnet", 1)[-1] or 20)
+        static = cifar_resnet(depth, gating="none")
+    images, _ = cifar10_arrays("test", data_dir, num_examples=examples)
+    results = {
+        "static_model": static_model or "fresh resnet20",
+        "images": int(len(images)),
+        "threads": 1,
+        "variants": {},
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        paths = _export_variants(gated_models, static, directory)
+        runners = {
+            name: TFLiteModel(path, num_threads=1)
+            for name, path in paths.items()
+        }
+        stats, _ = measure_interleaved(runners, images)
+        for name, path in paths.items():
+            profile = profile_ops(path, images)
+            wall_us = stats[name]["mean_ms"] * 1e3
+            results["variants"][name] = {
+                "latency_us": wall_us,
+                "kernel_us": profile.kernel_us,
+                "kernel_calls": profile.kernel_calls,
+                "convolution_us": profile.kernel_us.get(CONVOLUTION, 0.0),
+                "other_kernels_us": profile.total_kernel_us
+                - profile.kernel_us.get(CONVOLUTION, 0.0),
+                "runtime_us": wall_us - profile.total_kernel_us,
+                "interpreter_calls": profile.interpreter_calls,
+                "branch_allocations": profile.branch_allocations,
+                "profiled_us": profile.profiled_us,
+            }
+    base = results["variants"]["static"]
+    for entry in results["variants"].values():
+        entry["latency_vs_static"] = entry["latency_us"] / base["latency_us"]
+        entry["extra_us"] = {
+            key: entry[key] - base[key]
+            for key in ("convolution_us", "other_kernels_us", "runtime_us")
+        }
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "op_profile.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    _plot(results, os.path.join(output_dir, "op_profile.png"))
+    return results
+
+
+def _plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(results["variants"])
+    entries = [results["variants"][n] for n in names]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    bottom = np.zeros(len(names))
+    for key, label in (
+        ("convolution_us", "convolutions (XNNPACK)"),
+        ("other_kernels_us", "other XNNPACK kernels (gate heads, masks)"),
+        ("runtime_us", "interpreter: IF, conditions, partitions"),
+    ):
+        values = np.array([max(e[key], 0.0) for e in entries])
+        ax.bar(np.arange(len(names)), values, bottom=bottom, label=label)
+        bottom += values
+    ax.set_xticks(np.arange(len(names)))
+    ax.set_xticklabels([n.replace(", ", "\n") for n in names], fontsize=7)
+    ax.set_ylabel("batch-1 latency, us per image")
+    ax.set_title(
+        f"Where the time goes: {results['images']} CIFAR-10 test images, "
+        "1 thread (one run)"
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv):
+    del argv
+    if not FLAGS.gated_models:
+        raise app.UsageError("--gated_models is required.")
+    results = run_benchmark(
+        FLAGS.gated_models,
+        FLAGS.static_model,
+        FLAGS.data_dir,
+        FLAGS.examples,
+        FLAGS.output_dir,
+    )
+    for name, entry in results["variants"].items():
+        print(
+            f"{name:45s} {entry['latency_vs_static']:.3f}x "
+            f"conv {entry['convolution_us']:.0f} us, other kernels "
+            f"{entry['other_kernels_us']:.0f} us, interpreter "
+            f"{entry['runtime_us']:.0f} us"
+        )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
