@@ -52,6 +52,8 @@ GATE_EPOCHS = 6
 # widths in ResNet-20's three stages, so the dynamic export has few
 # width branches per block (tflite/README.md, "The dynamic form").
 NESTED_GROUPS = 8
+# Widths in multiples of 16 floats, the AVX-512 lane count.
+NESTED_LANE_GROUPS = 16
 
 _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 
@@ -67,6 +69,7 @@ def cifar10_dynamic_rows(
     finetune_epochs=10,
     frozen_targets=(0.3, 0.5, 0.65),
     nested_gatings=("c", "lc"),
+    lane_nested_gatings=("c",),
     recipe=None,
     recipe_tag="r3",
     data_dir=None,
@@ -99,7 +102,9 @@ def cifar10_dynamic_rows(
       fixed);
     - C-Net and LC-Net at `single_target` with nested channel selection
       (`..._nested`, groups of `NESTED_GROUPS` channels): the same recipe,
-      with a prefix of channels kept so that exports skip it for real.
+      with a prefix of channels kept so that exports skip it for real;
+      and with groups of `NESTED_LANE_GROUPS` (`..._nested16`), whose
+      widths fill the CPU's vector lanes.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -108,6 +113,8 @@ def cifar10_dynamic_rows(
         finetune_epochs: int. Epochs of every fine-tuned row.
         frozen_targets: LC targets that get a frozen-routing row.
         nested_gatings: gatings that get a nested-channel row.
+        lane_nested_gatings: gatings that get a nested row with groups
+            of `NESTED_LANE_GROUPS`.
         recipe: dict of `TrainConfig` fields of the gated rows (default
             `BLOCK_RECIPE`; the AIG row takes only its budget fields).
         recipe_tag: str. Suffix of the gated rows' names.
@@ -179,19 +186,23 @@ def cifar10_dynamic_rows(
                 static,
             )
         )
-    nested = dict(channel_groups=NESTED_GROUPS, channel_selection="nested")
-    rows += [
-        _distilled_row(
-            f"{gating}_resnet20_{_tag(single_target)}_{suffix}_{recipe_tag}"
-            "_nested",
-            gating,
-            single_target,
-            dict(recipe, **nested),
-            finetune,
-            static,
-        )
-        for gating in nested_gatings
-    ]
+    for gatings, groups, tag in (
+        (nested_gatings, NESTED_GROUPS, "nested"),
+        (lane_nested_gatings, NESTED_LANE_GROUPS, "nested16"),
+    ):
+        nested = dict(channel_groups=groups, channel_selection="nested")
+        rows += [
+            _distilled_row(
+                f"{gating}_resnet20_{_tag(single_target)}_{suffix}_"
+                f"{recipe_tag}_{tag}",
+                gating,
+                single_target,
+                dict(recipe, **nested),
+                finetune,
+                static,
+            )
+            for gating in gatings
+        ]
     rows += [
         _frozen_row(
             f"lc_resnet20_{_tag(t)}_{suffix}_{recipe_tag}", t, finetune, static

@@ -109,3 +109,9 @@ def test_nested_rows_differ_from_their_free_twins_only_in_selection():
             )
             == free
         )
+    lane = rows["c_resnet20_t50_e10_r3_nested16"].config
+    assert lane.channel_groups == 16
+    assert dataclasses.replace(lane, channel_groups=8) == (
+        rows["c_resnet20_t50_e10_r3_nested"].config
+    )
+    assert "lc_resnet20_t50_e10_r3_nested16" not in rows
