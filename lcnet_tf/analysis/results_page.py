@@ -65,8 +65,14 @@ def kind_label(config):
     """
     label = KIND_LABELS[row_kind(config)]
     if config.get("channel_selection") == "nested":
-        label += ", nested channels"
+        label += f", nested channels{_groups(config)}"
     return label
+
+
+def _groups(config):
+    """` (groups of N)` where a nested row's groups are not the table's 8."""
+    groups = config.get("channel_groups", 8)
+    return "" if groups == 8 else f" (groups of {groups})"
 
 
 def row_label(name, config):
@@ -91,7 +97,8 @@ def row_label(name, config):
     if kind == "distilled":
         label += ", distilled"
     if config.get("channel_selection") == "nested":
-        label += ", nested"
+        groups = config.get("channel_groups", 8)
+        label += ", nested" + ("" if groups == 8 else str(groups))
     return label
 
 

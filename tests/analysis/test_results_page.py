@@ -48,6 +48,9 @@ def test_row_kinds_and_anchors_are_marked_as_theirs():
     assert kind_label({"gating": "c", "channel_selection": "free"}) == (
         "C-Net only"
     )
+    lane = {**nested, "channel_groups": 16}
+    assert row_label("x", lane) == "0.3, distilled, nested16"
+    assert kind_label(lane).endswith("nested channels (groups of 16)")
     table = anchors_table()
     assert "theirs" in table and "93.6%" in table and "55.4 MMAC" in table
 
