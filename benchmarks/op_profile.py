@@ -7,7 +7,8 @@ and profiles each op by op with LiteRT's profiler
 (`lcnet_tf.export.op_profile`). Each variant's time splits into XNNPACK
 kernels by type and the rest (the interpreter's own ops: `IF`, its
 conditions, branch allocation, moving tensors between partitions), the
-unprofiled latency minus the kernels. Writes `op_profile.json` and a
+unprofiled latency minus the kernels; and what one `IF` costs by the
+size of the feature map it carries (`if_cost`). Writes `op_profile.json` and a
 stacked-bar plot. Run on a quiet machine:
 
     python benchmarks/op_profile.py \
@@ -106,6 +107,7 @@ def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
                 "branch_allocations": profile.branch_allocations,
                 "profiled_us": profile.profiled_us,
             }
+    results["if_cost"] = if_cost()
     base = results["variants"]["static"]
     for entry in results["variants"].values():
         entry["latency_vs_static"] = entry["latency_us"] / base["latency_us"]
@@ -118,6 +120,72 @@ def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
         json.dump(results, f, indent=2)
     _plot(results, os.path.join(output_dir, "op_profile.png"))
     return results
+
+
+def if_cost(shapes=((32, 32, 16), (16, 16, 32), (8, 8, 64)), count=7):
+    """What one TFLite `IF` costs, by the size of the tensor it carries.
+
+    Times a chain of `count` cheap delegated ops (multiply-add, ReLU) on
+    a `(1, *shape)` tensor with and without an always-taken `IF` around
+    each, 1 thread, best of 5 rounds of 2,000 calls.
+
+    Returns:
+        list of dicts: `shape`, `kilobytes`, `plain_us`, `with_if_us` and
+        `per_if_us`.
+    """
+    import time
+
+    import numpy as np
+    import tensorflow as tf
+
+    from lcnet_tf.export.interpreter import load_interpreter
+
+    def chain(shape, conditional):
+        spec = tf.TensorSpec([1, *shape], tf.float32)
+
+        @tf.function(input_signature=[spec])
+        def run(x):
+            for _ in range(count):
+                step = lambda x=x: tf.nn.relu(x * 1.01 + 0.1)  # noqa: E731
+                if conditional:
+                    x = tf.cond(tf.reduce_mean(x) > -1e9, step, lambda x=x: x)
+                else:
+                    x = step()
+                x = tf.ensure_shape(x, [1, *shape])
+            return x
+
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [run.get_concrete_function()], run
+        )
+        with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
+            f.write(converter.convert())
+            f.flush()
+            interpreter = load_interpreter(f.name, num_threads=1)
+        x = np.random.default_rng(0).random((1, *shape), np.float32)
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+        for _ in range(200):
+            interpreter.invoke()
+        rounds = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(2000):
+                interpreter.invoke()
+            rounds.append((time.perf_counter() - start) / 2000 * 1e6)
+        return min(rounds)
+
+    costs = []
+    for shape in shapes:
+        plain, conditional = chain(shape, False), chain(shape, True)
+        costs.append(
+            {
+                "shape": list(shape),
+                "kilobytes": 4 * int(np.prod(shape)) / 1024,
+                "plain_us": plain,
+                "with_if_us": conditional,
+                "per_if_us": (conditional - plain) / count,
+            }
+        )
+    return costs
 
 
 def _plot(results, path):
@@ -168,6 +236,11 @@ def main(argv):
             f"conv {entry['convolution_us']:.0f} us, other kernels "
             f"{entry['other_kernels_us']:.0f} us, interpreter "
             f"{entry['runtime_us']:.0f} us"
+        )
+    for cost in results["if_cost"]:
+        print(
+            f"IF carrying {cost['kilobytes']:.0f} KB: "
+            f"{cost['per_if_us']:.2f} us"
         )
 
 

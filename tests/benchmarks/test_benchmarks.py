@@ -210,3 +210,4 @@ def test_op_profile_benchmark_splits_the_time(
             + entry["runtime_us"]
         )
         assert parts == pytest.approx(entry["latency_us"])
+    assert [cost["kilobytes"] for cost in saved["if_cost"]] == [64, 32, 16]
