@@ -126,6 +126,7 @@ class _Profiler:
             "LiteRtCreateModelFromFile", self.env, os.fsencode(path)
         )
         options = self._new("LiteRtCreateOptions")
+        self.options = options
         self._call("LiteRtSetOptionsHardwareAccelerators", options, _CPU)
         # One thread: the C API's CPU options do not reach the
         # interpreter in this LiteRT (a 2-thread run times the same).
@@ -160,6 +161,15 @@ class _Profiler:
                 f"signature; op profiles take masked or dynamic exports "
                 f"(one image input)."
             )
+
+    def close(self):
+        """Frees the native objects, the last made first."""
+        for buffer in list(self.inputs) + list(self.outputs):
+            self.lib.LiteRtDestroyTensorBuffer(_Handle(buffer))
+        self.lib.LiteRtDestroyCompiledModel(self.compiled)
+        self.lib.LiteRtDestroyOptions(self.options)
+        self.lib.LiteRtDestroyModel(self.model)
+        self.lib.LiteRtDestroyEnvironment(self.env)
 
     def _call(self, name, *args):
         status = getattr(self.lib, name)(*args)
@@ -269,25 +279,28 @@ def profile_ops(path, images, warmup=10):
             f"Expected images of shape (n, H, W, C) with n >= 1; received "
             f"shape {images.shape}."
         )
-    profiler = _Profiler(path)
-    for _ in range(warmup):
-        profiler.run(images[:1])
     kernel_us = collections.Counter()
     kernel_calls = collections.Counter()
     interpreter_calls = collections.Counter()
     allocations = 0
     invoke_us = 0
-    for image in images:
-        for tag, kind, elapsed, subgraph in profiler.events(image[None]):
-            if kind in _DELEGATE_EVENTS:
-                kernel_us[tag] += elapsed
-                kernel_calls[tag] += 1
-            elif kind == _OPERATOR_EVENT:
-                interpreter_calls[tag] += 1
-            elif kind == _DEFAULT_EVENT and tag == "AllocateTensors":
-                allocations += subgraph != 0
-            elif kind == _DEFAULT_EVENT and tag == "Invoke" and not subgraph:
-                invoke_us += elapsed
+    profiler = _Profiler(path)
+    try:
+        for _ in range(warmup):
+            profiler.run(images[:1])
+        for image in images:
+            for tag, kind, elapsed, subgraph in profiler.events(image[None]):
+                if kind in _DELEGATE_EVENTS:
+                    kernel_us[tag] += elapsed
+                    kernel_calls[tag] += 1
+                elif kind == _OPERATOR_EVENT:
+                    interpreter_calls[tag] += 1
+                elif kind == _DEFAULT_EVENT and tag == "AllocateTensors":
+                    allocations += subgraph != 0
+                elif kind == _DEFAULT_EVENT and tag == "Invoke":
+                    invoke_us += elapsed if not subgraph else 0
+    finally:
+        profiler.close()
     n = len(images)
     return OpProfile(
         path=path,
