@@ -104,6 +104,10 @@ def main(argv):
             FLAGS.pretrained_dir,
             FLAGS.data_dir,
             FLAGS.publish_subset,
+            command=(
+                f"lcnet-experiments --table={FLAGS.table} "
+                f"--root={FLAGS.root} --rows={row} (see {page})"
+            ),
         )
         print(f"published {row}: top-1 {entry['top1']:.4f}")
 

@@ -113,7 +113,9 @@ def subset_flops(model, images):
     return float(flops_per_image(model, images).mean())
 
 
-def publish_pretrained(name, model_path, result, directory, data_dir, subset):
+def publish_pretrained(
+    name, model_path, result, directory, data_dir, subset, command=None
+):
     """Adds a trained row's model to the published models.
 
     The model is saved without optimizer state; its accuracy and mean
@@ -127,6 +129,8 @@ def publish_pretrained(name, model_path, result, directory, data_dir, subset):
         directory: str. Folder of the published models.
         data_dir: str. CIFAR-10 binaries.
         subset: int. Test images of the recorded subset accuracy.
+        command: str or None. How to train the row again (default: the
+            row's `lcnet-experiments` call on the first table).
 
     Returns:
         The manifest entry.
@@ -155,7 +159,8 @@ def publish_pretrained(name, model_path, result, directory, data_dir, subset):
         "top1_subset": float(np.mean(logits.argmax(-1) == labels)),
         "flops_ratio": result["flops_ratio"],
         "flops_mean": result["flops_mean"],
-        "command": (
+        "command": command
+        or (
             f"lcnet-experiments --rows={result['row']} (see results/cifar10.md)"
         ),
     }

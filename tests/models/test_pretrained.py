@@ -26,10 +26,12 @@ def test_publish_load_and_corruption(cifar10_dir, tmp_path):
     result = {"row": "lc_resnet8_t50", "top1": 0.1, "flops_ratio": 0.5}
     result["flops_mean"] = 1.0
     directory = str(tmp_path / "pretrained")
+    command = "lcnet-experiments --root=runs/x --rows=lc_resnet8_t50"
     entry = publish_pretrained(
-        "tiny", source, result, directory, cifar10_dir, subset=40
+        "tiny", source, result, directory, cifar10_dir, 40, command
     )
     assert entry["subset"] == 40 and 0 <= entry["top1_subset"] <= 1
+    assert pretrained_manifest(directory)["tiny"]["command"] == command
     assert entry["flops_mean_subset"] > 0
     assert pretrained_manifest(directory)["tiny"]["sha256"] == entry["sha256"]
     loaded = pretrained("tiny", directory)
@@ -62,6 +64,17 @@ def test_models_are_shipped():
             os.path.join(pretrained_dir(), pretrained_manifest()[name]["file"])
         )
         assert size < 3_000_000, (name, size)
+
+
+def test_shipped_commands_name_the_table_that_trains_the_row():
+    from lcnet_tf.training.dynamic_table import cifar10_dynamic_rows
+
+    dynamic = {row.name for row in cifar10_dynamic_rows()}
+    for name in _shipped():
+        entry = pretrained_manifest()[name]
+        table = "dynamic" if entry["row"] in dynamic else "budget3"
+        assert f"--table={table} " in entry["command"], name
+        assert f"--rows={entry['row']} " in entry["command"], name
 
 
 @pytest.mark.parametrize("name", _shipped())
