@@ -97,9 +97,9 @@ def cifar10_dynamic_rows(
       the choice: the second (`..._r2`, `DYNAMIC_RECIPE`), and the first
       (`lc_resnet20_t30_eN`) with its frozen twin, which started from
       the gated row's weights; recipe 4's rows (a quarter of the
-      learning rate) at 0.65 and 0.3 with frozen twins; recipe 5 at 0.65 and
-      0.3 (`GATE_EPOCHS` of recipe 3, then the body trained with the gates
-      fixed);
+      learning rate) at 0.65 and 0.3 with frozen twins; recipe 5 at
+      0.65, 0.3 and 0.5 (`GATE_EPOCHS` of recipe 3, then the body trained
+      with the gates fixed);
     - C-Net and LC-Net at `single_target` with nested channel selection
       (`..._nested`, groups of `NESTED_GROUPS` channels): the same recipe,
       with a prefix of channels kept so that exports skip it for real;
@@ -210,7 +210,7 @@ def cifar10_dynamic_rows(
         for t in frozen_targets
     ]
     rows += _recipe_comparison_rows(finetune, suffix, static)
-    for target in (0.65, 0.3):
+    for target in (0.65, 0.3, 0.5):
         rows += _fixed_gates_rows(target, finetune, suffix, static)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):

@@ -70,7 +70,9 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     # Recipe 5: recipe 3 for 6 epochs, then the body alone for 4.
     gates = rows["lc_resnet20_t65_e10_r5_gates"]
     fixed = rows["lc_resnet20_t65_e10_r5"]
-    assert rows["lc_resnet20_t30_e10_r5"].config.budget_target == 0.3
+    for target in (0.3, 0.5):
+        name = f"lc_resnet20_t{int(target * 100)}_e10_r5"
+        assert rows[name].config.budget_target == target
     assert gates.config.bounds_weight == lc.bounds_weight
     assert gates.init_from_row == "resnet20_static"
     assert fixed.fix_gates_row == gates.name and fixed.init_from_row is None
