@@ -218,7 +218,11 @@ def _nested_block(block, x, lgate, cgate):
         block_scale = times_scale(run, b_scale)
         # Inputs of a skippable block are ReLU outputs: relu(x) == x.
         outputs = x
-    taken = tf.reshape(run, []) > 0.5
+    # The kept width's index, or -1 where the block gate skips: one
+    # EQUAL decides each width's conditional, and the arithmetic runs
+    # once per block inside XNNPACK instead of once per width.
+    run_value = tf.reshape(run, [])
+    chosen = tf.floor(count + 0.5) * run_value + run_value - 1.0
     last_bias = tf.constant(block.convs[-1].bias)[None, None, None, :]
 
     def width_block(kept):
@@ -233,7 +237,7 @@ def _nested_block(block, x, lgate, cgate):
     for kept in range(block.filters // groups + 1):
         outputs = tf.ensure_shape(
             tf.cond(
-                tf.logical_and(taken, tf.abs(count - kept) < 0.5),
+                tf.equal(chosen, float(kept)),
                 lambda kept=kept: width_block(kept),
                 lambda outputs=outputs: outputs,
             ),
