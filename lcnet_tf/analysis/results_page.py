@@ -65,14 +65,17 @@ def kind_label(config):
     """
     label = KIND_LABELS[row_kind(config)]
     if config.get("channel_selection") == "nested":
-        label += f", nested channels{_groups(config)}"
+        groups = _unusual_groups(config)
+        label += ", nested channels" + (
+            f" (groups of {groups})" if groups else ""
+        )
     return label
 
 
-def _groups(config):
-    """` (groups of N)` where a nested row's groups are not the table's 8."""
+def _unusual_groups(config):
+    """A nested row's channels per group where not the table's 8, or 0."""
     groups = config.get("channel_groups", 8)
-    return "" if groups == 8 else f" (groups of {groups})"
+    return 0 if groups == 8 else groups
 
 
 def row_label(name, config):
@@ -97,8 +100,7 @@ def row_label(name, config):
     if kind == "distilled":
         label += ", distilled"
     if config.get("channel_selection") == "nested":
-        groups = config.get("channel_groups", 8)
-        label += ", nested" + ("" if groups == 8 else str(groups))
+        label += ", nested" + str(_unusual_groups(config) or "")
     return label
 
 
