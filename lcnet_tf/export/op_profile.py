@@ -211,6 +211,15 @@ class _Profiler:
             )
         return (_Handle * len(buffers))(*buffers)
 
+    def input_bytes(self):
+        size = ctypes.c_size_t()
+        self._call(
+            "LiteRtGetTensorBufferPackedSize",
+            _Handle(self.inputs[0]),
+            ctypes.byref(size),
+        )
+        return size.value
+
     def run(self, image):
         host = _Handle()
         buffer = _Handle(self.inputs[0])
@@ -286,6 +295,13 @@ def profile_ops(path, images, warmup=10):
     invoke_us = 0
     profiler = _Profiler(path)
     try:
+        # The image is copied into LiteRT's buffer byte for byte.
+        if images[0].nbytes != profiler.input_bytes():
+            raise ValueError(
+                f"'{path}' takes {profiler.input_bytes()} bytes per image; "
+                f"received images of shape {images.shape[1:]} and dtype "
+                f"{images.dtype} ({images[0].nbytes} bytes)."
+            )
         for _ in range(warmup):
             profiler.run(images[:1])
         for image in images:

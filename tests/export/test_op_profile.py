@@ -68,3 +68,5 @@ def test_profile_errors_name_the_problem(tmp_path):
     to_tflite(cifar_resnet(8, gating="none"), path, form="dynamic")
     with pytest.raises(ValueError, match=r"shape \(n, H, W, C\)"):
         profile_ops(path, np.zeros((32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match="12288 bytes per image"):
+        profile_ops(path, np.zeros((1, 32, 32, 3), np.uint8))
