@@ -188,7 +188,11 @@ def cifar10_dynamic_rows(
         )
     for gatings, groups, tag in (
         (nested_gatings, NESTED_GROUPS, "nested"),
-        (lane_nested_gatings, NESTED_LANE_GROUPS, "nested16"),
+        (
+            lane_nested_gatings,
+            NESTED_LANE_GROUPS,
+            f"nested{NESTED_LANE_GROUPS}",
+        ),
     ):
         nested = dict(channel_groups=groups, channel_selection="nested")
         rows += [
