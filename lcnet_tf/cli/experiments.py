@@ -59,6 +59,12 @@ def define_flags():
         ["0.2", "0.3"],
         "FLOPs targets of LC rows distilled from the static row.",
     )
+    flags.DEFINE_list(
+        "seeds",
+        ["1"],
+        "'dynamic': other seeds that the closest comparison (recipe 5 at "
+        "0.3 and the distilled ResNet-8) is trained again with.",
+    )
     flags.DEFINE_list("rows", [], "Only these rows (default: all).")
     flags.DEFINE_boolean(
         "restore_published",
@@ -85,6 +91,7 @@ def rows_from_flags():
             single_target=FLAGS.ablation_target,
             static_epochs=FLAGS.static_epochs,
             finetune_epochs=FLAGS.finetune_epochs or 10,
+            seeds=[int(seed) for seed in FLAGS.seeds],
             data_dir=FLAGS.data_dir,
         )
     targets = targets or [0.3, 0.5, 0.7]

@@ -168,6 +168,16 @@ def test_experiment_rows_list_and_results_without_rows(tmp_path):
         "lc_resnet20_t65_e10_r3_frozen <- frozen lc_resnet20_t65_e10_r3 on "
         "resnet20_static weights, distilled from resnet20_static"
     ) in lines
+    assert (
+        "lc_resnet20_t30_e10_r5_s1 <- lc_resnet20_t30_e10_r5_gates_s1, "
+        "gates fixed, distilled from resnet20_static"
+    ) in lines
+    seeds = _run("lcnet_tf.cli.experiments", "--list", "--seeds=2,3")
+    names = [line.split(" <- ")[0] for line in seeds.stdout.splitlines()]
+    assert [n for n in names if n.startswith("resnet8_static_e40_kd_")] == [
+        "resnet8_static_e40_kd_s2",
+        "resnet8_static_e40_kd_s3",
+    ]
     results = _run(
         "lcnet_tf.cli.results",
         f"--root={tmp_path}",

@@ -20,7 +20,7 @@ def test_every_row_sees_the_same_epochs():
             )
         expected = 30 if name == "resnet20_static" else 40
         # Recipe 5's gate-training row is its first 6 fine-tuning epochs.
-        if name.endswith("_r5_gates"):
+        if name.removesuffix("_s1").endswith("_r5_gates"):
             expected = 36
         # The first recipe's frozen row also trains its parent's 10.
         if name == "lc_resnet20_t30_e10_frozen":
@@ -111,9 +111,33 @@ def test_nested_rows_differ_from_their_free_twins_only_in_selection():
             )
             == free
         )
-    lane = rows["c_resnet20_t50_e10_r3_nested16"].config
-    assert lane.channel_groups == 16
-    assert dataclasses.replace(lane, channel_groups=8) == (
-        rows["c_resnet20_t50_e10_r3_nested"].config
+    for gating in ("c", "lc"):
+        lane = rows[f"{gating}_resnet20_t50_e10_r3_nested16"].config
+        assert lane.channel_groups == 16
+        assert dataclasses.replace(lane, channel_groups=8) == (
+            rows[f"{gating}_resnet20_t50_e10_r3_nested"].config
+        )
+
+
+def test_seed_rows_copy_the_study_with_their_own_gate_rows():
+    rows = {row.name: row for row in cifar10_dynamic_rows(seeds=(1, 2))}
+    for seed in (1, 2):
+        body = rows[f"lc_resnet20_t30_e10_r5_s{seed}"]
+        original = rows["lc_resnet20_t30_e10_r5"]
+        assert body.config.seed == seed
+        assert body.fix_gates_row == f"lc_resnet20_t30_e10_r5_gates_s{seed}"
+        # Same teacher; the rest of the config is the seed-0 row's.
+        assert body.teacher_row == original.teacher_row == "resnet20_static"
+        assert dataclasses.replace(body.config, seed=0) == original.config
+        gates = rows[f"lc_resnet20_t30_e10_r5_gates_s{seed}"]
+        assert gates.init_from_row == "resnet20_static"
+        assert rows[f"resnet8_static_e40_kd_s{seed}"].config.seed == seed
+    assert not any(name.endswith("_s1") for name in rows if "t50" in name)
+    assert not any(
+        row.name.endswith("_s1") for row in cifar10_dynamic_rows(seeds=())
     )
-    assert "lc_resnet20_t50_e10_r3_nested16" not in rows
+
+
+def test_seed_rows_refuse_the_rows_own_seed():
+    with pytest.raises(ValueError, match="Seed 0 is row"):
+        cifar10_dynamic_rows(seeds=(0,))
