@@ -28,7 +28,11 @@ def define_flags():
     flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
     flags.DEFINE_integer("examples", 500, "Test images timed per variant.")
     flags.DEFINE_list(
-        "chunks", ["1", "2", "4", "groups"], "Channel chunk counts to time."
+        "chunks",
+        ["1", "2", "4", "groups", "prefix"],
+        "Channel chunk counts to time ('prefix': channels reordered by "
+        "how often 500 training images keep them, run up to the last "
+        "kept one).",
     )
     flags.DEFINE_integer("threads", 1, "XNNPACK threads.")
     flags.DEFINE_string(
@@ -37,7 +41,7 @@ def define_flags():
 
 
 def _chunks(value):
-    return value if value == "groups" else int(value)
+    return value if value in ("groups", "prefix") else int(value)
 
 
 def run_benchmark(gated_model, data_dir, examples, chunks, threads, output):
@@ -74,6 +78,9 @@ def run_benchmark(gated_model, data_dir, examples, chunks, threads, output):
     static = cifar_resnet(depth, gating="none")
     static_flops = count_flops(static, gates=False)
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
+    calibration = None
+    if "prefix" in chunks:
+        calibration, _ = cifar10_arrays("train", data_dir, num_examples=500)
     results = {
         "gated_model": gated_model,
         "images": int(len(images)),
@@ -95,6 +102,7 @@ def run_benchmark(gated_model, data_dir, examples, chunks, threads, output):
                 paths[f"chunks_{count}"],
                 form="dynamic",
                 channel_chunks=_chunks(count),
+                representative_data=calibration,
             )
         runners = {
             name: TFLiteModel(path, num_threads=threads)

@@ -35,10 +35,12 @@ def define_flags():
     )
 
 
-def _variants(gated, static, directory):
-    """Exports every variant; returns {name: (kind, path, network)}."""
+def _variants(gated, static, directory, calibration):
+    """Exports every variant; returns {name: (kind, path, network,
+    channel_chunks)}."""
     from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.channel_order import has_free_channel_gates
     from lcnet_tf.flops import gated_blocks
     from lcnet_tf.models import set_threshold
 
@@ -54,6 +56,17 @@ def _variants(gated, static, directory):
         gated, os.path.join(directory, "staged.tflite"), form="staged"
     )
     variants["staged"] = ("staged", export.manifest_path, None)
+    if has_free_channel_gates(fold_model(gated)):
+        # Free channel gates as a prefix of reordered channels.
+        path = os.path.join(directory, "dynamic_prefix.tflite")
+        to_tflite(
+            gated,
+            path,
+            form="dynamic",
+            channel_chunks="prefix",
+            representative_data=calibration,
+        )
+        variants["dynamic_prefix"] = ("model", path, fold_model(gated))
     taus = {
         block.name: [g.tau for g in block.gates]
         for block in gated.layers
@@ -111,7 +124,8 @@ def run_benchmark(
         "variants": {},
     }
     with tempfile.TemporaryDirectory() as directory:
-        variants = _variants(gated, static, directory)
+        calibration, _ = cifar10_arrays("train", data_dir, num_examples=500)
+        variants = _variants(gated, static, directory, calibration)
         entries = {name: {} for name in variants}
         for count in threads:
             runners = {}
@@ -132,7 +146,10 @@ def run_benchmark(
                 flops = result["flops"]
             elif "chunks" in result:
                 flops = executed_flops(
-                    network, result["decisions"], result["chunks"]
+                    network,
+                    result["decisions"],
+                    result["chunks"],
+                    "prefix" if name == "dynamic_prefix" else None,
                 )
             else:
                 flops = np.full(len(images), network.static_flops)

@@ -11,6 +11,9 @@ from lcnet_tf.analysis import plots
 from lcnet_tf.analysis import results_page
 
 DEFAULT_TAUS = (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+# Training images that order free channel gates' channels for the
+# latency export (`channel_chunks="prefix"`).
+CALIBRATION_IMAGES = 500
 
 
 def _read_json(path):
@@ -38,6 +41,14 @@ def load_rows(root, names):
         if result is not None:
             rows.append(result)
     return rows
+
+
+def _free_channel_gates(row):
+    """Whether a row's model has free (not nested) channel gates."""
+    config = row.get("config", {})
+    return config.get("gating") in ("c", "lc") and (
+        config.get("channel_selection", "free") == "free"
+    )
 
 
 def _cached(path, compute, valid=lambda value: True):
@@ -125,6 +136,8 @@ def build_cifar10_results(
 
     if latency_images:
         images, _ = cifar10_arrays("test", data_dir, latency_images)
+        # What orders free channel gates' channels for the prefix export.
+        calibration, _ = cifar10_arrays("train", data_dir, CALIBRATION_IMAGES)
         with tempfile.TemporaryDirectory() as directory:
 
             @functools.cache
@@ -139,12 +152,21 @@ def build_cifar10_results(
                 row["latency"] = _cached(
                     os.path.join(folder, "latency.json"),
                     lambda name=row["row"]: latency_vs_static(
-                        model_of(name), static_path(), images
+                        model_of(name),
+                        static_path(),
+                        images,
+                        calibration_images=calibration,
                     ),
                     # Rows timed before `form` was recorded are timed
-                    # again: frozen rows are now pruned, not masked.
-                    valid=lambda value: (
-                        value["images"] == latency_images and "form" in value
+                    # again (frozen rows are now pruned, not masked), and
+                    # free channel gates timed masked, as a prefix now.
+                    valid=lambda value, row=row: (
+                        value["images"] == latency_images
+                        and "form" in value
+                        and not (
+                            value["form"] == "dynamic"
+                            and _free_channel_gates(row)
+                        )
                     ),
                 )
     for row in rows:

@@ -6,12 +6,16 @@ import tempfile
 import numpy as np
 
 
-def latency_vs_static(model, static_model, images, num_threads=1):
+def latency_vs_static(
+    model, static_model, images, num_threads=1, calibration_images=None
+):
     """Times a gated model's dynamic TFLite form against a static one.
 
     Both are exported (`form="dynamic"`: skipped blocks and channels are
     not computed; a model whose every gate is constant, a frozen routing,
-    as the static pruned network it is, `prune=True`) and run with LiteRT
+    as the static pruned network it is, `prune=True`; with
+    `calibration_images`, free channel gates as a prefix of reordered
+    channels, `channel_chunks="prefix"`) and run with LiteRT
     on the CPU, taking turns over the same images (`measure_interleaved`),
     so the ratio comes from one run on one machine.
 
@@ -23,9 +27,14 @@ def latency_vs_static(model, static_model, images, num_threads=1):
         images: float array `(n, H, W, C)`, normalised like the training
             data.
         num_threads: int. LiteRT CPU threads.
+        calibration_images: None, or float array `(n, H, W, C)` of
+            training images that order the channels of free channel
+            gates (`export.channel_order`).
 
     Returns:
-        dict: `images`, `threads`, `form` (`"dynamic"` or `"pruned"`),
+        dict: `images`, `threads`, `form` (`"dynamic"`,
+        `"dynamic_prefix"`, free channel gates run as a prefix, or
+        `"pruned"`),
         `model_ms` and `static_ms` (mean ms per
         image), `latency_ratio` (model / static, below 1 is faster) and
         `speedup` (static / model).
@@ -39,6 +48,7 @@ def latency_vs_static(model, static_model, images, num_threads=1):
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.channel_order import has_free_channel_gates
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.pruning import has_constant_gates
 
@@ -49,8 +59,15 @@ def latency_vs_static(model, static_model, images, num_threads=1):
             f"shape {images.shape}."
         )
     # A path is timed as the file it is.
-    pruned = not isinstance(model, (str, os.PathLike)) and has_constant_gates(
-        fold_model(model)
+    folded = None
+    if not isinstance(model, (str, os.PathLike)):
+        folded = fold_model(model)
+    pruned = folded is not None and has_constant_gates(folded)
+    prefix = (
+        folded is not None
+        and not pruned
+        and calibration_images is not None
+        and has_free_channel_gates(folded)
     )
     with tempfile.TemporaryDirectory() as directory:
         paths = {}
@@ -59,11 +76,16 @@ def latency_vs_static(model, static_model, images, num_threads=1):
                 paths[name] = os.fspath(network)
                 continue
             paths[name] = os.path.join(directory, f"{name}.tflite")
+            prefix_here = prefix and name == "model"
             to_tflite(
                 network,
                 paths[name],
                 form="dynamic",
                 prune=pruned and name == "model",
+                channel_chunks="prefix" if prefix_here else None,
+                representative_data=(
+                    calibration_images if prefix_here else None
+                ),
             )
         runners = {
             name: TFLiteModel(path, num_threads=num_threads)
@@ -77,7 +99,9 @@ def latency_vs_static(model, static_model, images, num_threads=1):
     return {
         "images": int(len(images)),
         "threads": int(num_threads),
-        "form": "pruned" if pruned else "dynamic",
+        "form": (
+            "pruned" if pruned else "dynamic_prefix" if prefix else "dynamic"
+        ),
         "model_ms": model_ms,
         "static_ms": static_ms,
         "latency_ratio": model_ms / static_ms,

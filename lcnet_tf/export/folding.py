@@ -64,6 +64,9 @@ class FoldedGate:
     tau: float
     groups: int
     nested: bool = False
+    # A free gate's channels reordered, most kept first: the widths its
+    # block may run at (`export.channel_order`), else None.
+    prefix_widths: tuple | None = None
 
 
 @dataclasses.dataclass

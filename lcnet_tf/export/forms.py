@@ -12,10 +12,14 @@ import numpy as np
 import tensorflow as tf
 
 from lcnet_tf.export import tf_ops
+from lcnet_tf.export.channel_order import prefix_step
 from lcnet_tf.export.gate_heads import block_gates
 from lcnet_tf.export.manifest import width_signature
 
 FORMS = ("masked", "dynamic", "staged")
+# `channel_chunks` of a dynamic form whose free channel gates run a
+# prefix of reordered channels (`channel_order`).
+PREFIX = "prefix"
 
 
 def check_form(form):
@@ -39,7 +43,10 @@ def block_chunks(block, chunks=None):
     Args:
         block: a `FoldedBlock`.
         chunks: None (1 chunk), `"groups"` (one chunk per gate group, so
-            executed FLOPs equal the decisions' FLOPs) or an int.
+            executed FLOPs equal the decisions' FLOPs), an int, or
+            `"prefix"` (free gates' channels reordered, most kept first,
+            and run up to the last kept one in widths of `prefix_step`
+            channels: "chunks run" counts those steps).
 
     Returns:
         int: 1 for blocks without C-Net.
@@ -52,6 +59,10 @@ def block_chunks(block, chunks=None):
         return block.filters // groups
     if chunks is None:
         return 1
+    if chunks == PREFIX:
+        return block.filters // prefix_step(
+            block.filters, block.channel_gate.groups
+        )
     if chunks == "groups":
         return block.filters // groups
     try:
@@ -108,7 +119,9 @@ def dynamic_function(network, chunks=None):
 
     `chunks` is `(1, gated_blocks)`: how many channel chunks of each gated
     block ran (0 for a skipped block), from which `executed_flops` counts
-    exactly what the graph computed.
+    exactly what the graph computed. With `chunks="prefix"` the network's
+    free channel gates must already be reordered, with their widths
+    (`reorder_channels`); `to_tflite` does that.
     """
     per_block = [block_chunks(block, chunks) for block in network.blocks]
 
@@ -333,6 +346,7 @@ def executed_flops(network, decisions, chunks_run, chunks=None):
             block.kind == "bottleneck"
             and block.channel_gate is not None
             and not block.channel_gate.nested
+            and chunks != PREFIX
         ):
             # The 3x3 convolution of a kept chunk reads every channel.
             h, w = keras_block.out_size

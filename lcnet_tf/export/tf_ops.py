@@ -8,8 +8,10 @@ every form takes the same decisions as the trained model.
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
+from lcnet_tf.export.channel_order import prefix_step
 from lcnet_tf.export.gate_heads import block_gates
 
 
@@ -170,11 +172,14 @@ def _chunk_sum(block, x, keep, scale, chunks, total, block_scale):
     return total, count
 
 
-def width_residual(block, x, width, scale):
+def width_residual(block, x, width, scale, mask=None):
     """The residual branch over the first `width` middle channels only.
 
     Constant slices of the folded weights: an ordinary, narrower
-    convolution, no mask, nothing computed for the other channels.
+    convolution, nothing computed for the other channels. `scale`
+    multiplies the last convolution's input; a bottleneck block also
+    multiplies its first convolution's output by `mask` if given (free
+    gates, whose prefix may hold closed channels).
     """
     if block.kind == "basic":
         first, last = block.convs
@@ -183,31 +188,60 @@ def width_residual(block, x, width, scale):
         return conv(y, last.input_slice(0, width)) + last.bias
     entry, middle, last = block.convs
     y = conv(x, entry.output_slice(0, width), relu=True)
+    if mask is not None:
+        y = y * _channels(mask[:, :width])
     middle = middle.output_slice(0, width)
     middle = dataclasses.replace(middle, kernel=middle.kernel[:, :, :width])
     y = conv(y, middle, relu=True) * _channels(scale[:, :width])
     return conv(y, last.input_slice(0, width)) + last.bias
 
 
-def _nested_block(block, x, lgate, cgate):
-    """A nested C-gated block (batch 1): one conditional per kept width.
+def _width_block(block, x, lgate, cgate):
+    """A C-gated block (batch 1) run at the width its gate needs: one
+    conditional per width.
 
-    The gate keeps a prefix of its groups, so the number of kept groups
-    picks the width; each width's whole block (shortcut, a
-    constant-weight residual of that width, ReLU) sits under its own
-    conditional, side by side in the enclosing graph, and exactly one
-    runs (none where the block gate skips). Measured on XNNPACK,
-    conditionals nested inside the block's conditional cost about ten
-    times more each than these side-by-side ones, whose untaken branches
-    only pass their input on (tflite/README.md, "Where the time goes").
+    A nested gate keeps a prefix of its groups, so the number of kept
+    groups picks the width. A free gate whose channels come most-kept
+    first (`channel_order`) runs the narrowest of its `prefix_widths`
+    that holds its last kept channel, the closed channels inside
+    masked. Each width's whole block (shortcut, a constant-weight
+    residual of that width, ReLU) sits under its own conditional, side
+    by side in the enclosing graph, and exactly one runs (none where the
+    block gate skips). Measured on XNNPACK, conditionals nested inside
+    the block's conditional cost about ten times more each than these
+    side-by-side ones, whose untaken branches only pass their input on
+    (tflite/README.md, "Where the time goes").
 
     Returns:
-        `(outputs, decision (1, 2), groups_run (1,))`.
+        `(outputs, decision (1, 2), width_run (1,))`: the width in
+        groups (nested) or in `prefix_step`s (free).
     """
     keep, c_scale = cgate
     scale = times_scale(keep, c_scale)
-    groups = block.channel_gate.groups
-    count = tf.reshape(tf.reduce_sum(keep) / float(groups), [])
+    gate = block.channel_gate
+    mask = None
+    if gate.nested:
+        step = gate.groups
+        widths = np.arange(block.filters // step + 1)
+        count = index = tf.reshape(tf.reduce_sum(keep) / float(step), [])
+    else:
+        mask = keep
+        step = prefix_step(block.filters, block.channel_gate.groups)
+        widths = np.asarray(gate.prefix_widths) // step
+        # `keep @ after[:, s]` counts the kept channels in steps >= s;
+        # the steps with any are those up to the last kept channel's.
+        after = (np.arange(block.filters) // step)[:, None] >= np.arange(
+            block.filters // step
+        )
+        needed = tf.reduce_sum(
+            tf.minimum(tf.matmul(keep, after.astype(np.float32)), 1.0)
+        )
+        # Widths (in steps) are whole numbers: [needed > w] is
+        # min(relu(needed - w), 1). The widths below the needed one
+        # count the chosen width's index; their steps sum to its size.
+        below = tf.minimum(tf.nn.relu(needed - widths[:-1]), 1.0)
+        index = tf.reduce_sum(below)
+        count = widths[0] + tf.reduce_sum(below * np.diff(widths))
     out_shape = _out_shape(block)
     if block.block_gate is None:
         run, block_scale = tf.ones([1, 1]), None
@@ -222,23 +256,27 @@ def _nested_block(block, x, lgate, cgate):
     # EQUAL decides each width's conditional, and the arithmetic runs
     # once per block inside XNNPACK instead of once per width.
     run_value = tf.reshape(run, [])
-    chosen = tf.floor(count + 0.5) * run_value + run_value - 1.0
+    chosen = tf.floor(index + 0.5) * run_value + run_value - 1.0
     last_bias = tf.constant(block.convs[-1].bias)[None, None, None, :]
 
-    def width_block(kept):
-        if kept == 0:
+    def width_block(width):
+        if width == 0:
             residual = tf.broadcast_to(last_bias, out_shape)
         else:
-            residual = width_residual(block, x, kept * groups, scale)
+            residual = width_residual(block, x, width * step, scale, mask)
         if block_scale is not None:
             residual = residual * _channels(block_scale)
         return tf.nn.relu(shortcut(block, x) + residual)
 
-    for kept in range(block.filters // groups + 1):
+    widths = [int(width) for width in widths]
+    if block.block_gate is None and len(widths) == 1:
+        # One width that always runs: no conditional.
+        outputs = width_block(widths.pop())
+    for i, width in enumerate(widths):
         outputs = tf.ensure_shape(
             tf.cond(
-                tf.equal(chosen, float(kept)),
-                lambda kept=kept: width_block(kept),
+                tf.equal(chosen, float(i)),
+                lambda width=width: width_block(width),
                 lambda outputs=outputs: outputs,
             ),
             out_shape,
@@ -255,7 +293,9 @@ def dynamic_block(block, x, chunks):
     """Runs only what the decisions keep (batch 1).
 
     Skipped blocks sit in the false branch of a conditional; with C-Net,
-    each of `chunks` channel chunks sits under its own conditional.
+    each of `chunks` channel chunks sits under its own conditional, or
+    each width of a nested gate or of a reordered free one
+    (`prefix_widths`) under its own.
 
     Returns:
         `(outputs, decision (1, 2), chunks_run (1,))`.
@@ -264,8 +304,11 @@ def dynamic_block(block, x, chunks):
     # Both heads before the conditional: fused, they cost fewer ops than
     # the channel head alone inside it.
     lgate, cgate = block_gates(block, x)
-    if block.channel_gate is not None and block.channel_gate.nested:
-        return _nested_block(block, x, lgate, cgate)
+    cgate_folded = block.channel_gate
+    if cgate_folded is not None and (
+        cgate_folded.nested or cgate_folded.prefix_widths is not None
+    ):
+        return _width_block(block, x, lgate, cgate)
 
     def run_body():
         base = shortcut(block, x)

@@ -5,6 +5,8 @@ import tempfile
 import tensorflow as tf
 
 from lcnet_tf.export import forms
+from lcnet_tf.export.channel_order import channel_plans
+from lcnet_tf.export.channel_order import reorder_channels
 from lcnet_tf.export.folding import fold_model
 from lcnet_tf.export.manifest import staged_manifest
 from lcnet_tf.export.manifest import write_manifest
@@ -80,9 +82,15 @@ def to_tflite(
         representative_data: array `(n, H, W, C)` of real training
             images as the export takes them (normalised floats, or 0-255
             pixels for `input="uint8"`); required for `"int8"`.
-        channel_chunks: None, `"groups"` or int. Dynamic form: channel
-            chunks per C-gated block, each under its own conditional
-            (None: one chunk, channels masked; see `forms.block_chunks`).
+        channel_chunks: None, `"groups"`, int or `"prefix"`. Dynamic
+            form: channel chunks per C-gated block, each under its own
+            conditional (None: one chunk, channels masked; see
+            `forms.block_chunks`). `"prefix"`: each free channel gate's
+            channels are reordered, most often kept (on
+            `representative_data`) first, and the block runs at the
+            narrowest width that holds its last kept channel, among
+            those the images often need (`export.channel_order`), which
+            saves time where masking saves none.
         batch_size: None (any batch) or int. Masked form only.
         input: str. `"float32"` (what the model takes), or `"uint8"`:
             camera pixels as they come, for a model that takes 0-255
@@ -136,9 +144,20 @@ def to_tflite(
             f"with `include_preprocessing=True`, or export "
             f"`lcnet_tf.models.add_preprocessing(model)`."
         )
-    if quantization == "int8":
+    if quantization == "int8" or (
+        form == "dynamic" and channel_chunks == forms.PREFIX
+    ):
         representative_data = _check_representative(
-            representative_data, network.input_shape, input
+            representative_data,
+            network.input_shape,
+            input,
+            "`quantization='int8'`"
+            if quantization == "int8"
+            else "`channel_chunks='prefix'`",
+        )
+    if form == "dynamic" and channel_chunks == forms.PREFIX:
+        network = reorder_channels(
+            network, channel_plans(model, representative_data)
         )
     if form == "masked":
         functions = {
@@ -201,11 +220,11 @@ def _convert(functions, quantization, representative):
         return converter.convert()
 
 
-def _check_representative(data, input_shape, input):
+def _check_representative(data, input_shape, input, needs):
     if data is None:
         raise ValueError(
-            "`quantization='int8'` needs `representative_data`: a few "
-            "hundred real training images, as the export takes them."
+            f"{needs} needs `representative_data`: a few hundred real "
+            f"training images, as the export takes them."
         )
     return check_images(
         data, input_shape, name="representative_data", dtype=input

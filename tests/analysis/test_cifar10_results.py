@@ -58,9 +58,18 @@ def test_latency_times_a_frozen_routing_as_the_pruned_network():
     images = random_images(2)
     report = latency_vs_static(gated, static, images)
     assert report["form"] == "dynamic" and report["model_ms"] > 0
+    # With training images, free channel gates run as a prefix.
+    prefix = latency_vs_static(gated, static, images, calibration_images=images)
+    assert prefix["form"] == "dynamic_prefix" and prefix["model_ms"] > 0
     routing, _ = most_frequent_routing(gated, images)
     freeze_routing(gated, routing, images)
     assert latency_vs_static(gated, static, images)["form"] == "pruned"
+    assert (
+        latency_vs_static(gated, static, images, calibration_images=images)[
+            "form"
+        ]
+        == "pruned"
+    )
 
 
 @pytest.mark.slow
@@ -100,6 +109,9 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
         assert f"| `{name}` |" in text
         latency = json.load(open(os.path.join(root, name, "latency.json")))
         assert latency["images"] == 30 and latency["latency_ratio"] > 0
+        # Free channel gates are timed as a prefix of reordered channels.
+        expected = "dynamic_prefix" if name.startswith("lc_") else "dynamic"
+        assert latency["form"] == expected, name
     assert "ConvNet-AIG-style baseline" in text and "budget here" in text
     assert "lcnet-experiments --root=" in text
     for path in report["figures"].values():

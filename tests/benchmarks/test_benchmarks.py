@@ -33,8 +33,13 @@ def test_latency_benchmark_writes_json_and_plot(
         "staged",
         "dynamic_gates_open",
         "dynamic_blocks_closed",
+        "dynamic_prefix",
     }
     assert variants["static"]["flops_ratio"] == 1.0
+    # Free channels as a prefix: same decisions, no more than masking.
+    prefix = variants["dynamic_prefix"]
+    assert prefix["top1"] == variants["dynamic"]["top1"]
+    assert prefix["flops_ratio"] <= variants["dynamic"]["flops_ratio"]
     assert variants["dynamic_gates_open"]["flops_ratio"] > 1.0  # + gates
     assert (
         variants["dynamic_blocks_closed"]["flops_ratio"]
@@ -57,6 +62,8 @@ def test_latency_benchmark_of_a_model_without_block_gates(
     variants = results["variants"]
     # Nothing to close: no blocks-closed variant, the rest as usual.
     assert "dynamic_blocks_closed" not in variants
+    # Nested gates have no free channels to reorder.
+    assert "dynamic_prefix" not in variants
     assert variants["dynamic"]["top1"] == variants["masked"]["top1"]
     assert variants["dynamic"]["flops_ratio"] < 1.0
 
@@ -104,12 +111,23 @@ def test_channel_chunks_benchmark(cifar10_dir, tmp_path):
     path = str(tmp_path / "c_resnet8.keras")
     make_model("c").save(path)
     results = channel_chunks.run_benchmark(
-        path, cifar10_dir, 12, ["1", "2"], 1, str(tmp_path)
+        path, cifar10_dir, 12, ["1", "2", "prefix"], 1, str(tmp_path)
     )
     assert os.path.exists(tmp_path / "channel_chunks.png")
     saved = json.loads((tmp_path / "channel_chunks.json").read_text())
     variants = saved["variants"]
-    assert list(variants) == ["static", "chunks_1", "chunks_2"]
+    assert list(variants) == [
+        "static",
+        "chunks_1",
+        "chunks_2",
+        "chunks_prefix",
+    ]
+    # A prefix of reordered channels runs at most every channel, at least
+    # the kept ones, and decides as the model does.
+    prefix = variants["chunks_prefix"]
+    assert saved["decided_flops_ratio"] <= prefix["executed_flops_ratio"]
+    assert prefix["executed_flops_ratio"] <= 1.0
+    assert prefix["top1"] == variants["chunks_1"]["top1"]
     assert variants["static"]["latency_vs_static"] == 1.0
     # One chunk runs every channel of a kept block; two chunks skip the
     # chunks whose channels are all off, never more than the decisions.
