@@ -41,7 +41,12 @@ def define_flags():
         "Training images used to calibrate int8 quantization.",
     )
     flags.DEFINE_integer(
-        "channel_chunks", None, "Dynamic form: channel chunks per block."
+        "channel_chunks",
+        None,
+        "Dynamic form: channel chunks per block (an int or 'groups'), or "
+        "'prefix': free channel gates' channels reordered by how often "
+        "--representative_examples training images keep them, each block "
+        "run at the width of its last kept one.",
     )
     flags.DEFINE_enum(
         "input",
@@ -99,7 +104,7 @@ def export_file(
     exported = add_preprocessing(model) if added else model
     pixels = has_preprocessing(exported)
     representative = None
-    if quantization == "int8":
+    if quantization == "int8" or channel_chunks == "prefix":
         representative, _ = cifar10_arrays(
             "train",
             data_dir,

@@ -132,6 +132,26 @@ def test_export_published_model_for_camera_pixels(tmp_path, cifar10_dir):
     assert TFLiteModel(report["tflite"]).input_dtype == "uint8"
 
 
+def test_export_published_free_row_as_a_prefix(tmp_path, cifar10_dir):
+    from lcnet_tf.cli.export import export_file
+
+    report = export_file(
+        os.path.join(
+            REPO, "pretrained", "lc_resnet20_t30_e10_r5_cifar10.keras"
+        ),
+        str(tmp_path / "prefix.tflite"),
+        form="dynamic",
+        data_dir=cifar10_dir,
+        representative_examples=128,
+        channel_chunks="prefix",
+        parity_examples=64,
+    )
+    parity = report["parity"]
+    assert parity["decision_agreement"] == 1.0, parity
+    assert parity["top1_agreement"] == 1.0, parity
+    assert parity["max_logit_diff"] < 1e-3, parity
+
+
 def test_export_missing_model(tmp_path):
     from lcnet_tf.cli.export import export_file
 
