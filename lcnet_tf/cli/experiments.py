@@ -61,7 +61,7 @@ def define_flags():
     )
     flags.DEFINE_list(
         "seeds",
-        ["1"],
+        ["1", "2"],
         "'dynamic': other seeds that the closest comparison (recipe 5 at "
         "0.3 and the distilled ResNet-8) is trained again with.",
     )

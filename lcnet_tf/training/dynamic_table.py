@@ -85,7 +85,7 @@ def cifar10_dynamic_rows(
     lane_nested_gatings=("c", "lc"),
     recipe=None,
     recipe_tag="r3",
-    seeds=(1,),
+    seeds=(1, 2),
     data_dir=None,
     **overrides,
 ):
