@@ -11,9 +11,6 @@ from lcnet_tf.analysis import plots
 from lcnet_tf.analysis import results_page
 
 DEFAULT_TAUS = (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-# Training images that order free channel gates' channels for the
-# latency export (`channel_chunks="prefix"`).
-CALIBRATION_IMAGES = 500
 
 
 def _read_json(path):
@@ -121,6 +118,7 @@ def build_cifar10_results(
     from lcnet_tf.data.cifar10 import cifar10_dataset
     from lcnet_tf.data.cifar10 import cifar10_raw
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
     from lcnet_tf.models import load_model
 
     rows = load_rows(root, row_names)

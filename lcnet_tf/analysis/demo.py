@@ -6,8 +6,6 @@ import time
 
 import numpy as np
 
-from lcnet_tf.analysis.cifar10_results import CALIBRATION_IMAGES
-
 
 @dataclasses.dataclass
 class DemoConfig:
@@ -80,6 +78,7 @@ def run_demo(config):
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
     from lcnet_tf.models.pretrained import verified_path
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.config import TrainConfig

@@ -40,6 +40,10 @@ def prefix_step(filters, groups):
     return step
 
 
+# Training images that the project's tools (results page, benchmarks,
+# demo) order free channel gates' channels with.
+CALIBRATION_IMAGES = 500
+
 # A width that fewer calibration images need than this share (of those
 # that run the block) gets no conditional of its own: its images run
 # the next wider one, which costs less than a conditional that is
@@ -113,16 +117,6 @@ def has_free_channel_gates(network):
     )
 
 
-def _outputs(conv, order):
-    return dataclasses.replace(
-        conv, kernel=conv.kernel[..., order], bias=conv.bias[order]
-    )
-
-
-def _inputs(conv, order):
-    return dataclasses.replace(conv, kernel=conv.kernel[:, :, order, :])
-
-
 def _gate_columns(gate, order):
     def columns(array):
         return None if array is None else array[..., order]
@@ -163,10 +157,10 @@ def reorder_block(block, plan):
             f"{plan.widths}"
         )
     convs = list(block.convs)
-    convs[0] = _outputs(convs[0], order)
+    convs[0] = convs[0].take_outputs(order)
     if block.kind == "bottleneck":
-        convs[1] = _outputs(_inputs(convs[1], order), order)
-    convs[-1] = _inputs(convs[-1], order)
+        convs[1] = convs[1].take_inputs(order).take_outputs(order)
+    convs[-1] = convs[-1].take_inputs(order)
     gate = dataclasses.replace(
         _gate_columns(block.channel_gate, order), prefix_widths=tuple(widths)
     )

@@ -44,6 +44,16 @@ class FoldedConv:
             bias=np.zeros_like(self.bias),
         )
 
+    def take_outputs(self, index):
+        """The output channels at `index` (an int array), in its order."""
+        return dataclasses.replace(
+            self, kernel=self.kernel[..., index], bias=self.bias[index]
+        )
+
+    def take_inputs(self, index):
+        """Reads the input channels at `index`, in its order; same bias."""
+        return dataclasses.replace(self, kernel=self.kernel[:, :, index, :])
+
 
 @dataclasses.dataclass
 class FoldedGate:

@@ -126,11 +126,11 @@ def _prune_block(block, block_constants, channel_constants):
         # constant, added to the shortcut.
         constant = block_scale * last.bias
         return _ungated(block, [], _with_bias(block, constant))
-    convs = [_output_channels(block.convs[0], kept)]
+    convs = [block.convs[0].take_outputs(kept)]
     if block.kind == "bottleneck":
-        middle = _input_channels(block.convs[1], kept)
-        convs.append(_output_channels(middle, kept))
-    last = _input_channels(last, kept)
+        middle = block.convs[1].take_inputs(kept)
+        convs.append(middle.take_outputs(kept))
+    last = last.take_inputs(kept)
     kernel = last.kernel * channel_scale[kept][None, None, :, None]
     convs.append(
         dataclasses.replace(
@@ -150,16 +150,6 @@ def _ungated(block, convs, shortcut):
         block_gate=None,
         channel_gate=None,
     )
-
-
-def _output_channels(conv, kept):
-    return dataclasses.replace(
-        conv, kernel=conv.kernel[..., kept], bias=conv.bias[kept]
-    )
-
-
-def _input_channels(conv, kept):
-    return dataclasses.replace(conv, kernel=conv.kernel[:, :, kept, :])
 
 
 def _with_bias(block, constant):
