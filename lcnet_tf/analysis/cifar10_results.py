@@ -190,6 +190,9 @@ def build_cifar10_results(
         "exact_prefix": results_page.exact_prefix_table(rows),
         "anchors": results_page.anchors_table(),
     }
+    seeds = results_page.seeds_table(rows)
+    if seeds:
+        sections["seeds"] = seeds
     test = cifar10_dataset("test", data_dir, batch_size=500)
     # Every gated row's sweep: a knob that moves FLOPs in steps is what
     # routing per image gives; a flat sweep is a fixed sub-network.

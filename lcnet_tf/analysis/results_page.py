@@ -224,6 +224,41 @@ def exact_prefix_table(rows):
     return "\n".join(lines)
 
 
+def seeds_table(rows):
+    """Rows trained again with other seeds (`<row>_s<seed>`), beside the
+    original: top-1 per seed, mean and spread.
+
+    Returns:
+        Markdown, or "" when no row has a seed copy.
+    """
+    by_name = {row["row"]: row for row in rows}
+    copies = {}
+    for row in rows:
+        match = re.fullmatch(r"(.+)_s(\d+)", row["row"])
+        if match and match.group(1) in by_name:
+            copies.setdefault(match.group(1), []).append(row)
+    if not copies:
+        return ""
+    lines = [
+        "| row | seeds | top-1 per seed | mean top-1 | spread (max - min) "
+        "| mean FLOPs ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, extra in copies.items():
+        runs = sorted(
+            [by_name[name]] + extra, key=lambda r: r["config"]["seed"]
+        )
+        top1 = [r["top1"] for r in runs]
+        lines.append(
+            f"| `{name}` | {', '.join(str(r['config']['seed']) for r in runs)}"
+            f" | {', '.join(_pct(t) for t in top1)} "
+            f"| {_pct(sum(top1) / len(top1))} "
+            f"| {100 * (max(top1) - min(top1)):.2f} "
+            f"| {sum(r['flops_ratio'] for r in runs) / len(runs):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def sweep_table(points, row_name):
     """A threshold sweep as Markdown."""
     lines = [
