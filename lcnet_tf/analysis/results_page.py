@@ -241,7 +241,7 @@ def seeds_table(rows):
         return ""
     lines = [
         "| row | seeds | top-1 per seed | mean top-1 | spread (max - min) "
-        "| mean FLOPs ratio |",
+        "| mean FLOPs |",
         "|---|---|---|---|---|---|",
     ]
     for name, extra in copies.items():
@@ -254,7 +254,7 @@ def seeds_table(rows):
             f" | {', '.join(_pct(t) for t in top1)} "
             f"| {_pct(sum(top1) / len(top1))} "
             f"| {100 * (max(top1) - min(top1)):.2f} "
-            f"| {sum(r['flops_ratio'] for r in runs) / len(runs):.3f} |"
+            f"| {sum(r['flops_mean'] for r in runs) / len(runs) / 1e6:.1f}M |"
         )
     return "\n".join(lines)
 

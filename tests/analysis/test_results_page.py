@@ -148,19 +148,19 @@ def test_results_table_deltas_reductions_and_aig_scale():
 def test_seeds_table_puts_each_row_beside_its_seed_copies():
     from lcnet_tf.analysis.results_page import seeds_table
 
-    def row(name, seed, top1, ratio=0.3):
+    def row(name, seed, top1, flops=12e6):
         return {
             "row": name,
             "config": {"seed": seed},
             "top1": top1,
-            "flops_ratio": ratio,
+            "flops_mean": flops,
         }
 
     rows = [
         row("lc_t30", 0, 0.80),
         row("other", 0, 0.70),
-        row("lc_t30_s2", 2, 0.81, 0.32),
-        row("lc_t30_s1", 1, 0.79, 0.34),
+        row("lc_t30_s2", 2, 0.81, 13e6),
+        row("lc_t30_s1", 1, 0.79, 14e6),
         # A copy whose original is not in the table is not a seed copy.
         row("missing_s1", 1, 0.5),
     ]
@@ -168,6 +168,6 @@ def test_seeds_table_puts_each_row_beside_its_seed_copies():
     assert len(lines) == 3
     assert lines[2] == (
         "| `lc_t30` | 0, 1, 2 | 80.00%, 79.00%, 81.00% | 80.00% | 2.00 "
-        "| 0.320 |"
+        "| 13.0M |"
     )
     assert seeds_table(rows[:2]) == ""
