@@ -226,7 +226,7 @@ def _width_block(block, x, lgate, cgate):
         count = index = tf.reshape(tf.reduce_sum(keep) / float(step), [])
     else:
         mask = keep
-        step = prefix_step(block.filters, block.channel_gate.groups)
+        step = prefix_step(block.filters, gate.groups)
         widths = np.asarray(gate.prefix_widths) // step
         # `keep @ after[:, s]` counts the kept channels in steps >= s;
         # the steps with any are those up to the last kept channel's.

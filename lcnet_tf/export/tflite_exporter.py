@@ -144,9 +144,8 @@ def to_tflite(
             f"with `include_preprocessing=True`, or export "
             f"`lcnet_tf.models.add_preprocessing(model)`."
         )
-    if quantization == "int8" or (
-        form == "dynamic" and channel_chunks == forms.PREFIX
-    ):
+    prefix = form == "dynamic" and channel_chunks == forms.PREFIX
+    if quantization == "int8" or prefix:
         representative_data = _check_representative(
             representative_data,
             network.input_shape,
@@ -155,7 +154,7 @@ def to_tflite(
             if quantization == "int8"
             else "`channel_chunks='prefix'`",
         )
-    if form == "dynamic" and channel_chunks == forms.PREFIX:
+    if prefix:
         network = reorder_channels(
             network, channel_plans(model, representative_data)
         )
