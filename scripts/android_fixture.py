@@ -25,6 +25,16 @@ flags.DEFINE_string(
     "Trace of a nested-channel model (width bodies); empty: skip.",
 )
 flags.DEFINE_string(
+    "prefix_model",
+    "pretrained/lc_resnet20_t30_e10_r5_cifar10.keras",
+    "Published free-channel model exported as a prefix (width bodies).",
+)
+flags.DEFINE_string(
+    "prefix_output",
+    "tflite/android/src/test/resources/staged_trace_prefix.json",
+    "Trace of --prefix_model, channel_chunks='prefix'; empty: skip.",
+)
+flags.DEFINE_string(
     "static_model",
     "pretrained/resnet20_static_cifar10.keras",
     "Static ResNet-20 the nested fixture model starts from.",
@@ -48,6 +58,14 @@ def main(argv):
             FLAGS.nested_output,
             FLAGS.num_images,
             model=nested_fixture_model(FLAGS.static_model),
+        )
+    if FLAGS.prefix_output:
+        traces[FLAGS.prefix_output] = write_android_fixture(
+            FLAGS.prefix_model,
+            FLAGS.data_dir,
+            FLAGS.prefix_output,
+            FLAGS.num_images,
+            prefix=True,
         )
     for path, trace in traces.items():
         images = trace["images"]

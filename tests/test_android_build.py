@@ -58,7 +58,12 @@ def test_maven_and_gradle_name_the_same_litert_versions():
 
 
 @pytest.mark.parametrize(
-    "name", ["staged_trace.json", "staged_trace_nested.json"]
+    "name",
+    [
+        "staged_trace.json",
+        "staged_trace_nested.json",
+        "staged_trace_prefix.json",
+    ],
 )
 def test_trace_fixture_matches_the_exporter_format(name):
     path = os.path.join(ANDROID, "src", "test", "resources", name)
@@ -79,3 +84,8 @@ def test_trace_fixture_matches_the_exporter_format(name):
     assert all(b["gate_fused"] for b in manifest["blocks"] if b["gate"])
     if "nested" in name:
         assert all("widths" in block for block in manifest["blocks"])
+    if "prefix" in name:
+        # Free gates reordered: width bodies, picked by the kept span.
+        assert {
+            block.get("channel_selection") for block in manifest["blocks"]
+        } == {"prefix", None}

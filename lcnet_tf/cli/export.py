@@ -40,13 +40,14 @@ def define_flags():
         256,
         "Training images used to calibrate int8 quantization.",
     )
-    flags.DEFINE_integer(
+    flags.DEFINE_string(
         "channel_chunks",
         None,
         "Dynamic form: channel chunks per block (an int or 'groups'), or "
-        "'prefix': free channel gates' channels reordered by how often "
-        "--representative_examples training images keep them, each block "
-        "run at the width of its last kept one.",
+        "'prefix' (dynamic or staged form): free channel gates' channels "
+        "reordered by how often --representative_examples training "
+        "images keep them, each block run at the width of its last kept "
+        "one.",
     )
     flags.DEFINE_enum(
         "input",

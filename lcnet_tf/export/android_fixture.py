@@ -3,6 +3,7 @@
 import os
 import tempfile
 
+from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
 from lcnet_tf.export.staged_trace import record_staged_trace
 from lcnet_tf.export.staged_trace import write_staged_trace
 
@@ -44,7 +45,7 @@ def nested_fixture_model(static_path, seed=0):
 
 
 def write_android_fixture(
-    model_path, data_dir, output, num_images=16, model=None
+    model_path, data_dir, output, num_images=16, model=None, prefix=False
 ):
     """Exports a published model (staged form) and traces it.
 
@@ -59,6 +60,9 @@ def write_android_fixture(
         data_dir: str. CIFAR-10 binaries.
         output: str. The trace `.json` to write.
         num_images: int >= 1. Test images traced.
+        prefix: bool. Export free channel gates as prefixes of their
+            reordered channels (`channel_chunks="prefix"`, ordered on
+            `CALIBRATION_IMAGES` training images): width bodies.
 
     Returns:
         The trace dict.
@@ -74,7 +78,18 @@ def write_android_fixture(
     images, labels = cifar10_arrays("test", data_dir)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"{model.name}_staged.tflite")
-        to_tflite(model, path, form="staged")
+        calibration = None
+        if prefix:
+            calibration, _ = cifar10_arrays(
+                "train", data_dir, num_examples=CALIBRATION_IMAGES
+            )
+        to_tflite(
+            model,
+            path,
+            form="staged",
+            channel_chunks="prefix" if prefix else None,
+            representative_data=calibration,
+        )
         trace = record_staged_trace(
             path[: -len(".tflite")] + ".json",
             images[:num_images],

@@ -277,15 +277,18 @@ def _block_stage(index, block, x_spec, following=None, fused=True):
         },
     }
     bodies = {f"{name}_body": body_fn}
-    if block.channel_gate is not None and block.channel_gate.nested:
-        # A nested gate keeps a prefix of its channels, so the host can
-        # pick a body of exactly that width: nothing is computed for the
-        # other channels, on any delegate.
-        groups = block.channel_gate.groups
+    widths, selection = _stage_widths(block)
+    if widths:
+        # The host runs the narrowest width that holds the last kept
+        # channel: nothing is computed for the channels after it, on any
+        # delegate.
+        stage["channel_selection"] = selection
         stage["widths"], stage["flops"]["body_by_width"] = {}, {}
-        for width in range(0, channels + 1, groups):
+        for width in widths:
             signature = width_signature(f"{name}_body", width)
-            bodies[signature] = _width_body(block, width, specs, following)
+            bodies[signature] = _width_body(
+                block, width, specs, following, masked=selection == PREFIX
+            )
             stage["widths"][str(width)] = signature
             stage["flops"]["body_by_width"][str(width)] = int(
                 keras_block.body_flops(width)
@@ -295,15 +298,40 @@ def _block_stage(index, block, x_spec, following=None, fused=True):
     return stage, gate_fn, bodies, out_spec
 
 
-def _width_body(block, width, specs, following=None):
-    """The body over the first `width` middle channels only."""
+def _stage_widths(block):
+    """The body widths a staged block offers, and how its gate picks one.
+
+    A nested gate keeps a prefix of its groups: a body for every count
+    of groups, from none to all (`"nested"`). A free gate whose channels
+    were reordered, most often kept first (`channel_order`), keeps any
+    subset, and the narrowest of its `prefix_widths` that holds its last
+    kept channel runs with the closed channels inside it masked
+    (`"prefix"`). Other blocks run their full body: `((), None)`.
+    """
+    gate = block.channel_gate
+    if gate is None:
+        return (), None
+    if gate.nested:
+        return tuple(range(0, block.filters + 1, gate.groups)), "nested"
+    if gate.prefix_widths is not None and len(gate.prefix_widths) > 1:
+        return tuple(int(w) for w in gate.prefix_widths), PREFIX
+    return (), None
+
+
+def _width_body(block, width, specs, following=None, masked=False):
+    """The body over the first `width` middle channels only; `masked`:
+    the closed channels inside them (a free gate's prefix) are zeroed
+    where the scale alone would not zero them."""
 
     @tf.function(input_signature=specs)
     def body(features, channel_scale, *block_scale):
         base = tf_ops.shortcut(block, features)
         if width:
+            mask = None
+            if masked:
+                mask = tf.cast(channel_scale != 0.0, tf.float32)
             residual = tf_ops.width_residual(
-                block, features, width, channel_scale
+                block, features, width, channel_scale, mask
             )
         else:
             # No channel runs: only the last convolution's folded bias

@@ -8,6 +8,8 @@ from lcnet_tf.models.saving import file_sha256
 MANIFEST_FORMAT = "lcnet-tf-staged"
 MANIFEST_VERSION = 1
 _BLOCK_KEYS = ("name", "gate", "body", "skippable", "channel_gated", "flops")
+# How a block with width bodies picks one (`staged_host.body_width`).
+SELECTIONS = ("nested", "prefix")
 
 
 def width_signature(body, width):
@@ -146,12 +148,20 @@ def read_manifest(path, check_model=True):
 
 
 def _check_widths(path, blocks):
-    """A nested block's widths: whole channel counts up to its channels,
-    each with its FLOPs, from none to all of them."""
+    """A block's width bodies: whole channel counts up to its channels,
+    each with its FLOPs, ending at all of them; a nested block's
+    (`channel_selection` `"nested"`, the default) starting at none, a
+    reordered free block's (`"prefix"`) wherever its plan starts."""
     for block in blocks:
         if "widths" not in block:
             continue
         name, channels = block["name"], block.get("channels")
+        selection = block.get("channel_selection", "nested")
+        if selection not in SELECTIONS:
+            raise ValueError(
+                f"Manifest '{path}': block '{name}' has channel_selection "
+                f"{selection!r}; expected one of {SELECTIONS}."
+            )
         try:
             widths = sorted(int(key) for key in block["widths"])
         except (TypeError, ValueError):
@@ -160,11 +170,18 @@ def _check_widths(path, blocks):
                 f"{list(block['widths'])}; expected channel counts."
             ) from None
         wrong = [w for w in widths if not 0 <= w <= (channels or 0)]
-        if wrong or not widths or widths[0] != 0 or widths[-1] != channels:
+        nested = selection == "nested"
+        if (
+            wrong
+            or not widths
+            or widths[-1] != channels
+            or (nested and widths[0] != 0)
+        ):
+            needs = "from 0 to" if nested else "up to"
             raise ValueError(
                 f"Manifest '{path}': block '{name}' has {channels} channels "
-                f"but widths {widths}; a nested block needs widths from 0 "
-                f"to its channels (not {wrong or 'missing ends'})."
+                f"but widths {widths}; a {selection} block needs widths "
+                f"{needs} its channels (not {wrong or 'missing ends'})."
             )
         by_width = block["flops"].get("body_by_width", {})
         if sorted(by_width, key=int) != [str(w) for w in widths]:

@@ -17,7 +17,8 @@ def run_staged(manifest, run, images, calibrate=False):
     block's gate heads, `gate_fused`), or run its gate signature when the
     block before was skipped; skip the body when the block gate is
     closed, else run the body with the channel and block scales (for a
-    nested channel gate, the body of exactly the kept width); run `head`.
+    block with width bodies, the narrowest that holds the last kept
+    channel, `body_width`); run `head`.
 
     Args:
         manifest: dict. A staged manifest (`read_manifest`), or the one
@@ -62,14 +63,7 @@ def run_staged(manifest, run, images, calibrate=False):
                 body_inputs["channel_scale"] = gate["channel_scale"]
                 kept = float(np.mean(keep))
                 if "widths" in block:
-                    # Nested channels: the body of exactly the kept width.
-                    width = str(int(round(np.sum(keep))))
-                    if width not in block["widths"]:
-                        raise ValueError(
-                            f"Block '{block['name']}' kept {width} channels "
-                            f"but has bodies of widths "
-                            f"{sorted(block['widths'], key=int)}."
-                        )
+                    width = body_width(block, keep)
                     body = block["widths"][width]
                     body_flops = block["flops"]["body_by_width"][width]
             if block["skippable"]:
@@ -94,6 +88,42 @@ def run_staged(manifest, run, images, calibrate=False):
     if decisions:
         outputs["decisions"] = np.array([decisions], np.float32)
     return outputs
+
+
+def body_width(block, keep):
+    """The width body a block with `widths` runs for a channel decision.
+
+    The narrowest listed width that holds the last kept channel: for a
+    nested gate (a prefix of groups kept) exactly the kept width; for a
+    free gate with reordered channels (`channel_selection` `"prefix"`)
+    the kept channels' span, the closed ones inside it masked by their
+    zero scale.
+
+    Args:
+        block: dict. A manifest block with `"widths"`.
+        keep: the gate's `channel_keep` output, `(1, channels)`.
+
+    Returns:
+        str: the key of `block["widths"]` to run.
+    """
+    kept = np.flatnonzero(np.asarray(keep).reshape(-1) > 0.5)
+    needed = int(kept[-1]) + 1 if kept.size else 0
+    widths = sorted(int(width) for width in block["widths"])
+    if block.get("channel_selection", "nested") == "nested" and (
+        needed not in widths
+    ):
+        # Every kept width of a nested gate has its own body.
+        raise ValueError(
+            f"Block '{block['name']}' kept {needed} channels but has "
+            f"bodies of widths {widths}."
+        )
+    for width in widths:
+        if width >= needed:
+            return str(width)
+    raise ValueError(
+        f"Block '{block['name']}' kept channel {needed - 1} but has "
+        f"bodies of widths {widths}."
+    )
 
 
 def _next_gate(stage):

@@ -85,12 +85,13 @@ def to_tflite(
         channel_chunks: None, `"groups"`, int or `"prefix"`. Dynamic
             form: channel chunks per C-gated block, each under its own
             conditional (None: one chunk, channels masked; see
-            `forms.block_chunks`). `"prefix"`: each free channel gate's
-            channels are reordered, most often kept (on
-            `representative_data`) first, and the block runs at the
-            narrowest width that holds its last kept channel, among
+            `forms.block_chunks`). `"prefix"` (dynamic or staged form):
+            each free channel gate's channels are reordered, most often
+            kept (on `representative_data`) first, and the block runs at
+            the narrowest width that holds its last kept channel, among
             those the images often need (`export.channel_order`), which
-            saves time where masking saves none.
+            saves time where masking saves none; the staged form has
+            one body signature per such width, chosen by the host.
         batch_size: None (any batch) or int. Masked form only.
         input: str. `"float32"` (what the model takes), or `"uint8"`:
             camera pixels as they come, for a model that takes 0-255
@@ -124,6 +125,15 @@ def to_tflite(
             f"phone's case); received batch_size={batch_size}. Export the "
             f"masked form for batches."
         )
+    if channel_chunks is not None and not (
+        form == "dynamic"
+        or (form == "staged" and channel_chunks == forms.PREFIX)
+    ):
+        raise ValueError(
+            f"`channel_chunks={channel_chunks!r}` does not apply to the "
+            f"{form} form: chunks are the dynamic form's, and 'prefix' "
+            f"the dynamic and staged forms'."
+        )
     if input not in INPUTS:
         raise ValueError(
             f"`input` must be one of {INPUTS}. Received: input={input!r}"
@@ -144,7 +154,7 @@ def to_tflite(
             f"with `include_preprocessing=True`, or export "
             f"`lcnet_tf.models.add_preprocessing(model)`."
         )
-    prefix = form == "dynamic" and channel_chunks == forms.PREFIX
+    prefix = form != "masked" and channel_chunks == forms.PREFIX
     if quantization == "int8" or prefix:
         representative_data = _check_representative(
             representative_data,

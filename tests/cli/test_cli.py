@@ -152,6 +152,28 @@ def test_export_published_free_row_as_a_prefix(tmp_path, cifar10_dir):
     assert parity["max_logit_diff"] < 1e-3, parity
 
 
+def test_export_cli_runs_a_free_row_staged_as_a_prefix(tmp_path, cifar10_dir):
+    # Through the flags: `--channel_chunks` takes words as well as ints.
+    result = _run(
+        "lcnet_tf.cli.export",
+        "--model=pretrained/lc_resnet20_t30_e10_r5_cifar10.keras",
+        f"--output={tmp_path / 'staged.tflite'}",
+        "--form=staged",
+        "--channel_chunks=prefix",
+        f"--data_dir={cifar10_dir}",
+        "--representative_examples=128",
+        "--parity_examples=32",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    parity = report["parity"]
+    assert parity["decision_agreement"] == 1.0, parity
+    assert parity["top1_agreement"] == 1.0, parity
+    with open(tmp_path / "staged.json") as f:
+        blocks = json.load(f)["blocks"]
+    assert any(b.get("channel_selection") == "prefix" for b in blocks)
+
+
 def test_export_missing_model(tmp_path):
     from lcnet_tf.cli.export import export_file
 

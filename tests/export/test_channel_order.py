@@ -1,10 +1,12 @@
 """Free channel gates reordered and run as a prefix (`"prefix"` chunks)."""
 
+import json
 import os
 
 import numpy as np
 import pytest
 
+from lcnet_tf.export import StagedRunner
 from lcnet_tf.export import TFLiteModel
 from lcnet_tf.export import executed_flops
 from lcnet_tf.export import fold_model
@@ -15,6 +17,7 @@ from lcnet_tf.export.channel_order import ChannelPlan
 from lcnet_tf.export.channel_order import channel_plans
 from lcnet_tf.export.channel_order import prefix_step
 from lcnet_tf.export.channel_order import reorder_channels
+from lcnet_tf.export.manifest import read_manifest
 from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models import set_threshold
 from lcnet_tf.training.gate_decisions import gate_decisions
@@ -57,6 +60,27 @@ def _needed_widths(model, plans, images):
     return needed
 
 
+def _prefix_flops(model, calibration, images, reference):
+    """Exact FLOPs of running each free C-gated block at the narrowest
+    planned width that holds its last kept channel."""
+    plans = channel_plans(model, calibration)
+    needed = _needed_widths(model, plans, images)
+    expected = np.full(len(images), fold_model(model).fixed_flops, np.int64)
+    for i, block in enumerate(gated_blocks(model)):
+        run = np.rint(reference["decisions"][:, i, 0]).astype(np.int64)
+        if block.block_gate is None:
+            run = np.ones_like(run)
+        if block.name in plans:
+            widths = np.asarray(plans[block.name].widths)
+            kept = widths[np.searchsorted(widths, needed[block.name])]
+        else:
+            kept = np.rint(
+                reference["decisions"][:, i, 1] * block.filters
+            ).astype(np.int64)
+        expected += np.asarray(block.flops_for(run, kept), np.int64)
+    return expected
+
+
 def test_prefix_export_decides_as_keras_and_runs_the_prefix(model, export_dir):
     calibration = random_images(16, seed=31)
     images = random_images(8, seed=32)
@@ -83,16 +107,7 @@ def test_prefix_export_decides_as_keras_and_runs_the_prefix(model, export_dir):
         ran = executed_flops(
             network, outputs["decisions"], outputs["chunks"], "prefix"
         )
-        plans = channel_plans(model, calibration)
-        needed = _needed_widths(model, plans, images)
-        expected = np.full(len(images), network.fixed_flops, np.int64)
-        for i, block in enumerate(gated_blocks(model)):
-            run = np.rint(reference["decisions"][:, i, 0]).astype(np.int64)
-            if block.block_gate is None:
-                run = np.ones_like(run)
-            widths = np.asarray(plans[block.name].widths)
-            chosen = widths[np.searchsorted(widths, needed[block.name])]
-            expected += np.asarray(block.flops_for(run, chosen), np.int64)
+        expected = _prefix_flops(model, calibration, images, reference)
         np.testing.assert_array_equal(ran, expected)
         assert np.all(ran >= reference["flops"])
         seen.update(ran.tolist())
@@ -152,3 +167,113 @@ def test_prefix_needs_images_and_a_permutation(model, export_dir):
             reorder_channels(network, {block.name: ChannelPlan(order, widths)})
     with pytest.raises(ValueError, match="No blocks with a free channel"):
         reorder_channels(network, {"no_such_block": ChannelPlan(order, full)})
+
+
+def test_staged_prefix_runs_the_width_body_that_holds_the_kept_channels(
+    model, export_dir
+):
+    calibration = random_images(16, seed=34)
+    images = random_images(8, seed=35)
+    blocks = gated_blocks(model)
+    widths_run = set()
+    for tau in (0.0, 0.45, 0.55, 1.0):
+        set_threshold(model, tau, kind="channel")
+        reference = keras_reference(model, images)
+        export = to_tflite(
+            model,
+            os.path.join(export_dir, f"staged_prefix{tau}.tflite"),
+            "staged",
+            channel_chunks="prefix",
+            representative_data=calibration,
+        )
+        manifest, _ = read_manifest(export.manifest_path)
+        with_widths = {
+            b["body"]: b for b in manifest["blocks"] if "widths" in b
+        }
+        assert all(
+            b["channel_selection"] == "prefix" for b in with_widths.values()
+        )
+        calls = []
+        runner = StagedRunner(
+            export.manifest_path,
+            accelerator="cpu",
+            on_call=lambda name, inputs, outputs, calls=calls: calls.append(
+                name
+            ),
+        )
+        outputs = runner.predict(images)
+        report = parity_report(reference, outputs)
+        assert report["max_logit_diff"] < 1e-4, report
+        assert report["decision_agreement"] == 1.0, report
+        # A block with width bodies never runs its full masked body.
+        assert not set(calls) & set(with_widths)
+        widths_run.update(c for c in calls if "_body_w" in c)
+        # The same widths as the dynamic prefix form, plus the channel
+        # head that a staged gate signature runs for a skipped block.
+        extra = sum(
+            (reference["decisions"][:, i, 0] < 0.5)
+            * block.channel_gate.head_flops()
+            for i, block in enumerate(blocks)
+            if block.block_gate is not None and block.channel_gate
+        )
+        np.testing.assert_array_equal(
+            outputs["flops"],
+            _prefix_flops(model, calibration, images, reference) + extra,
+        )
+    set_threshold(model, 0.5)
+    assert len(widths_run) >= 2, widths_run
+
+
+def test_prefix_manifest_and_form_errors_name_the_problem(model, export_dir):
+    calibration = random_images(16, seed=36)
+    with pytest.raises(ValueError, match="does not apply to the masked"):
+        to_tflite(
+            model,
+            os.path.join(export_dir, "m.tflite"),
+            "masked",
+            channel_chunks="prefix",
+            representative_data=calibration,
+        )
+    with pytest.raises(ValueError, match="does not apply to the staged"):
+        to_tflite(
+            model,
+            os.path.join(export_dir, "s.tflite"),
+            "staged",
+            channel_chunks="groups",
+        )
+    export = to_tflite(
+        model,
+        os.path.join(export_dir, "p.tflite"),
+        "staged",
+        channel_chunks="prefix",
+        representative_data=calibration,
+    )
+    manifest = json.load(open(export.manifest_path))
+    index = next(i for i, b in enumerate(manifest["blocks"]) if "widths" in b)
+    block = manifest["blocks"][index]
+    name, channels = block["name"], block["channels"]
+
+    def written(label, **changes):
+        blocks = [dict(b) for b in manifest["blocks"]]
+        blocks[index] = dict(block, **changes)
+        path = os.path.join(export_dir, f"{label}.json")
+        with open(path, "w") as f:
+            json.dump(dict(manifest, blocks=blocks), f)
+        return path
+
+    # A prefix block may start at any width but must end at its channels.
+    widths = {k: v for k, v in block["widths"].items() if int(k) < channels}
+    flops = dict(
+        block["flops"],
+        body_by_width={
+            k: v
+            for k, v in block["flops"]["body_by_width"].items()
+            if k in widths
+        },
+    )
+    path = written("short", widths=widths, flops=flops)
+    with pytest.raises(ValueError, match=f"'{name}' has {channels} channels"):
+        read_manifest(path, check_model=False)
+    path = written("selection", channel_selection="sorted")
+    with pytest.raises(ValueError, match="channel_selection 'sorted'"):
+        read_manifest(path, check_model=False)

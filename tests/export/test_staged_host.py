@@ -6,6 +6,7 @@ from lcnet_tf.export import fold_model
 from lcnet_tf.export import keras_reference
 from lcnet_tf.export.forms import staged_functions
 from lcnet_tf.export.manifest import staged_manifest
+from lcnet_tf.export.staged_host import body_width
 from lcnet_tf.export.staged_host import run_staged
 from lcnet_tf.models import cifar_resnet
 from tests.export.conftest import make_model
@@ -90,3 +91,28 @@ def test_each_gate_runs_in_the_call_that_made_its_input(fuse_gates):
         assert calls == expected
         skips += runs.count(False)
     assert skips  # the images skip some blocks
+
+
+def test_body_width_is_the_narrowest_that_holds_the_last_kept_channel():
+    def keep(*channels, size=16):
+        out = np.zeros((1, size), np.float32)
+        out[0, list(channels)] = 1.0
+        return out
+
+    prefix = {"name": "b", "channel_selection": "prefix"}
+    prefix["widths"] = {"0": "w0", "8": "w8", "16": "w16"}
+    assert body_width(prefix, keep()) == "0"
+    assert body_width(prefix, keep(0, 7)) == "8"
+    assert body_width(prefix, keep(1, 8)) == "16"
+    # Closed channels inside the span do not narrow it.
+    assert body_width(prefix, keep(15)) == "16"
+    short = dict(prefix, widths={"8": "w8"})
+    assert body_width(short, keep()) == "8"
+    with pytest.raises(ValueError, match="'b' kept channel 12 but has"):
+        body_width(short, keep(12))
+    nested = {"name": "n", "widths": {"0": "a", "4": "b", "8": "c"}}
+    assert body_width(nested, keep(0, 1, 2, 3, size=8)) == "4"
+    assert body_width(nested, keep(size=8)) == "0"
+    # Every kept width of a nested gate has its own body.
+    with pytest.raises(ValueError, match="'n' kept 6 channels but has"):
+        body_width(nested, keep(*range(6), size=8))

@@ -19,11 +19,21 @@ data class StagedBlock(
     val channelGated: Boolean,
     val alwaysFlops: Long,
     val bodyFlops: Long,
-    /** Nested channel gates: the body signature of each kept width. */
+    /** Width bodies: the body signature of each width. */
     val widths: Map<Int, String> = emptyMap(),
     /** FLOPs of each width's body. */
     val bodyFlopsByWidth: Map<Int, Long> = emptyMap(),
-)
+    /** How the gate's channels pick a width: [NESTED] or [PREFIX]. */
+    val channelSelection: String = NESTED,
+) {
+    companion object {
+        /** A prefix of groups is kept: a body for every kept width. */
+        const val NESTED = "nested"
+
+        /** A free gate's reordered channels: the span of the kept ones. */
+        const val PREFIX = "prefix"
+    }
+}
 
 /**
  * The lcnet-tf staged manifest, format version 1 (tflite/README.md), as
@@ -105,13 +115,24 @@ class StagedManifest private constructor(json: JSONObject) {
                 val w = b.getJSONObject("widths")
                 w.keySet().associate { it.toInt() to w.getString(it) }
             }
+            val selection = b.optString("channel_selection", StagedBlock.NESTED)
+            if (selection != StagedBlock.NESTED && selection != StagedBlock.PREFIX) {
+                throw StagedManifestException(
+                    "Block '${b.optString("name")}' has channel_selection '$selection'; " +
+                        "expected '${StagedBlock.NESTED}' or '${StagedBlock.PREFIX}'"
+                )
+            }
             if (widths.isNotEmpty()) {
                 val channels = of("channels") { b.getInt("channels") }
                 val sorted = widths.keys.sorted()
-                if (sorted.first() != 0 || sorted.last() != channels || sorted.any { it > channels }) {
+                val nested = selection == StagedBlock.NESTED
+                if ((nested && sorted.first() != 0) || sorted.first() < 0 ||
+                    sorted.last() != channels
+                ) {
+                    val needs = if (nested) "from 0 to" else "up to"
                     throw StagedManifestException(
                         "Block '${b.optString("name")}' has $channels channels but widths " +
-                            "$sorted; a nested block needs widths from 0 to its channels"
+                            "$sorted; a $selection block needs widths $needs its channels"
                     )
                 }
             }
@@ -130,6 +151,7 @@ class StagedManifest private constructor(json: JSONObject) {
                 bodyFlops = of("flops.body") { blockFlops.getLong("body") },
                 widths = widths,
                 bodyFlopsByWidth = widthFlops,
+                channelSelection = selection,
             )
         }
     }

@@ -1,7 +1,6 @@
 package org.lcnet.tflite
 
 import java.io.Closeable
-import kotlin.math.roundToInt
 
 /** Logits, per-block decisions and the FLOPs that actually ran. */
 class StagedResult(
@@ -19,9 +18,11 @@ class StagedResult(
  * block's input (the stem and each body also run the next block's gate
  * heads, `gate_fused`), or run its gate signature when the block before
  * was skipped; skip the body when the block gate is closed, else run the
- * body with the channel and block scales; run `head`. For a nested channel gate, the body of exactly the kept width
- * runs (nothing is computed for the other channels). One image at a
- * time.
+ * body with the channel and block scales; run `head`. For a block
+ * with width bodies (nested channel gates, or free ones exported with
+ * `channel_chunks="prefix"`), the narrowest body that holds the last
+ * kept channel runs (nothing is computed for the channels after it).
+ * One image at a time.
  *
  * Example:
  * ```
@@ -78,12 +79,8 @@ class StagedRunner(
                     val keep = gate.need(block.gate, "channel_keep")
                     kept = keep.average().toFloat()
                     if (block.widths.isNotEmpty()) {
-                        // Nested channels: the body of exactly the kept width.
-                        val width = keep.sum().roundToInt()
-                        body = block.widths[width] ?: throw StagedManifestException(
-                            "Block '${block.name}' kept $width channels but has " +
-                                "bodies of widths ${block.widths.keys.sorted()}"
-                        )
+                        val width = bodyWidth(block, keep)
+                        body = block.widths.getValue(width)
                         bodyFlops = block.bodyFlopsByWidth.getValue(width)
                     }
                 }
@@ -102,6 +99,25 @@ class StagedRunner(
         }
         val logits = output(manifest.head, mapOf("features" to x), "logits")
         return StagedResult(logits, decisions, flops)
+    }
+
+    /**
+     * The narrowest width body that holds the last kept channel: for a
+     * nested gate exactly the kept width, for a reordered free gate
+     * (`channel_selection` "prefix") the kept channels' span, the closed
+     * ones inside it masked by their zero scale.
+     */
+    private fun bodyWidth(block: StagedBlock, keep: FloatArray): Int {
+        val needed = keep.indexOfLast { it > 0.5f } + 1
+        val widths = block.widths.keys.sorted()
+        if (block.channelSelection == StagedBlock.NESTED && needed !in block.widths) {
+            throw StagedManifestException(
+                "Block '${block.name}' kept $needed channels but has bodies of widths $widths"
+            )
+        }
+        return widths.firstOrNull { it >= needed } ?: throw StagedManifestException(
+            "Block '${block.name}' kept channel ${needed - 1} but has bodies of widths $widths"
+        )
     }
 
     private fun output(

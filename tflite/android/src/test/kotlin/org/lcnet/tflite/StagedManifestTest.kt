@@ -107,6 +107,28 @@ class StagedManifestTest {
     }
 
     @Test
+    fun `prefix blocks may start at any width but end at their channels`() {
+        val prefix = Trace.load("staged_trace_prefix.json").manifestJson
+        val manifest = StagedManifest.parse(prefix.toString())
+        val index = manifest.blocks.indexOfFirst { it.channelSelection == StagedBlock.PREFIX }
+        assertTrue(index >= 0)
+        val block = manifest.blocks[index]
+        assertEquals(block.bodyFlops, block.bodyFlopsByWidth.getValue(block.widths.keys.max()))
+        val channels = block.widths.keys.max()
+        val short = JSONObject(prefix.toString())
+        val b = short.getJSONArray("blocks").getJSONObject(index)
+        b.getJSONObject("widths").remove(channels.toString())
+        b.getJSONObject("flops").getJSONObject("body_by_width").remove(channels.toString())
+        val message = refused(short.toString())
+        assertTrue("'${block.name}' has $channels channels but widths" in message, message)
+        assertTrue("a prefix block needs widths up to its channels" in message, message)
+        val unknown = JSONObject(prefix.toString())
+        unknown.getJSONArray("blocks").getJSONObject(index).put("channel_selection", "sorted")
+        val selection = refused(unknown.toString())
+        assertTrue("channel_selection 'sorted'" in selection, selection)
+    }
+
+    @Test
     fun `wrong format`() {
         val message = refused(edited { it.put("format", "keras") })
         assertTrue("'format' is 'keras', expected 'lcnet-tf-staged'" in message, message)

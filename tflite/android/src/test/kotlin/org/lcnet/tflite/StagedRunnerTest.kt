@@ -16,7 +16,7 @@ class StagedRunnerTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json"])
+    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json", "staged_trace_prefix.json"])
     fun `follows the Python runner on every traced image`(name: String) {
         val trace = Trace.load(name)
         assertTrue(trace.images.size >= 16)
@@ -34,7 +34,7 @@ class StagedRunnerTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json"])
+    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json", "staged_trace_prefix.json"])
     fun `the traces skip different blocks for different images`(name: String) {
         val trace = Trace.load(name)
         val manifest = StagedManifest.parse(trace.manifestJson.toString())
@@ -58,6 +58,32 @@ class StagedRunnerTest {
         val nested = manifest.blocks.filter { it.widths.isNotEmpty() }.map { it.body }.toSet()
         assertTrue(nested.isNotEmpty())
         assertTrue(calls.none { it in nested }, "A masked body of a nested block ran")
+    }
+
+    @Test
+    fun `free gates as a prefix run the body that holds the last kept channel`() {
+        val trace = Trace.load("staged_trace_prefix.json")
+        val manifest = StagedManifest.parse(trace.manifestJson.toString())
+        val prefix = manifest.blocks.filter { it.channelSelection == StagedBlock.PREFIX }
+        assertTrue(prefix.isNotEmpty())
+        val calls = trace.images.flatMap { image -> image.calls.map { it.signature } }
+        assertTrue(calls.none { it in prefix.map { b -> b.body } }, "A masked body of a prefix block ran")
+        val widths = calls.filter { "_body_w" in it }.toSet()
+        assertTrue(widths.size >= 3, "Widths called: $widths")
+        // A prefix block runs the span of its kept channels, which may
+        // hold closed ones: wider than the count it keeps.
+        val gated = manifest.blocks.filter { it.gate != null }
+        var wider = false
+        for (image in trace.images) {
+            val called = image.calls.map { it.signature }
+            for ((j, block) in gated.withIndex()) {
+                if (block.channelSelection != StagedBlock.PREFIX) continue
+                val body = called.firstOrNull { it.startsWith("${block.body}_w") } ?: continue
+                val kept = image.decisions[j][1] * block.widths.keys.max()
+                if (body.substringAfterLast("_w").toInt() > kept + 0.5f) wider = true
+            }
+        }
+        assertTrue(wider, "No prefix block ran wider than its kept channels")
     }
 
     @Test
