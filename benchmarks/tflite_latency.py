@@ -67,6 +67,14 @@ def _variants(gated, static, directory, calibration):
             representative_data=calibration,
         )
         variants["dynamic_prefix"] = ("model", path, fold_model(gated))
+        export = to_tflite(
+            gated,
+            os.path.join(directory, "staged_prefix.tflite"),
+            form="staged",
+            channel_chunks="prefix",
+            representative_data=calibration,
+        )
+        variants["staged_prefix"] = ("staged", export.manifest_path, None)
     taus = {
         block.name: [g.tau for g in block.gates]
         for block in gated.layers

@@ -2,8 +2,10 @@
 
 LiteRT's WebGPU accelerator (ai-edge-litert; on this machine it runs on
 SwiftShader, a software GPU, so only ratios mean anything) runs the
-staged form of a gated model with its own routing of real test images,
-with every gate open and with every skippable block closed, and the
+staged form of a gated model with its own routing of real test images
+(for free channel gates also exported as a prefix of their reordered
+channels, `routed_prefix`), with every gate open and with every
+skippable block closed, and the
 staged form of the static network of the same depth, taking turns in
 one run. Writes `webgpu_staged.json` and a plot:
 
@@ -37,17 +39,27 @@ def define_flags():
     )
 
 
-def _exports(gated, static, directory):
+def _exports(gated, static, directory, calibration=None):
     """Staged exports of every variant: {name: manifest path}."""
+    from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.channel_order import has_free_channel_gates
     from lcnet_tf.models import set_threshold
 
-    def staged(model, name):
+    def staged(model, name, **options):
         path = os.path.join(directory, f"{name}.tflite")
-        return to_tflite(model, path, form="staged").manifest_path
+        return to_tflite(model, path, form="staged", **options).manifest_path
 
     paths = {"static": staged(static, "static"), "routed": None}
     paths["routed"] = staged(gated, "routed")
+    if calibration is not None and has_free_channel_gates(fold_model(gated)):
+        # Free channel gates as a prefix: width bodies, no masking.
+        paths["routed_prefix"] = staged(
+            gated,
+            "routed_prefix",
+            channel_chunks="prefix",
+            representative_data=calibration,
+        )
     set_threshold(gated, 0.0)
     paths["gates_open"] = staged(gated, "gates_open")
     # The same, each gate in its own signature call (no `next_...`).
@@ -68,6 +80,7 @@ def run_benchmark(
 
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.export import StagedRunner
+    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.latency import stack_outputs
     from lcnet_tf.flops import count_flops
@@ -82,6 +95,9 @@ def run_benchmark(
         static = cifar_resnet(depth, gating="none")
     static_flops = count_flops(static, gates=False)
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
+    calibration, _ = cifar10_arrays(
+        "train", data_dir, num_examples=CALIBRATION_IMAGES
+    )
     results = {
         "gated_model": gated_model,
         "static_model": static_model,
@@ -91,7 +107,8 @@ def run_benchmark(
     }
     with tempfile.TemporaryDirectory() as directory:
         runners = {}
-        for name, path in _exports(gated, static, directory).items():
+        paths = _exports(gated, static, directory, calibration)
+        for name, path in paths.items():
             runners[name] = StagedRunner(path, accelerator="gpu")
             if not runners[name].fully_on_gpu:
                 raise RuntimeError(f"{name}: not every op ran on the GPU.")

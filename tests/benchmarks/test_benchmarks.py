@@ -34,12 +34,17 @@ def test_latency_benchmark_writes_json_and_plot(
         "dynamic_gates_open",
         "dynamic_blocks_closed",
         "dynamic_prefix",
+        "staged_prefix",
     }
     assert variants["static"]["flops_ratio"] == 1.0
-    # Free channels as a prefix: same decisions, no more than masking.
+    # Free channels as a prefix: same decisions, no more than masking,
+    # the same widths in the dynamic and the staged form.
     prefix = variants["dynamic_prefix"]
     assert prefix["top1"] == variants["dynamic"]["top1"]
     assert prefix["flops_ratio"] <= variants["dynamic"]["flops_ratio"]
+    staged = variants["staged_prefix"]
+    assert staged["top1"] == prefix["top1"]
+    assert staged["flops_ratio"] <= variants["staged"]["flops_ratio"]
     assert variants["dynamic_gates_open"]["flops_ratio"] > 1.0  # + gates
     assert (
         variants["dynamic_blocks_closed"]["flops_ratio"]
@@ -64,6 +69,7 @@ def test_latency_benchmark_of_a_model_without_block_gates(
     assert "dynamic_blocks_closed" not in variants
     # Nested gates have no free channels to reorder.
     assert "dynamic_prefix" not in variants
+    assert "staged_prefix" not in variants
     assert variants["dynamic"]["top1"] == variants["masked"]["top1"]
     assert variants["dynamic"]["flops_ratio"] < 1.0
 
@@ -179,10 +185,16 @@ def test_webgpu_staged_benchmark(saved_model, cifar10_dir, tmp_path):
     assert set(variants) == {
         "static",
         "routed",
+        "routed_prefix",
         "gates_open",
         "gates_open_unfused",
         "blocks_closed",
     }
+    # Free channel gates as a prefix: the same decisions, wider bodies
+    # than the kept channels but never the masked full ones.
+    prefix = variants["routed_prefix"]
+    assert prefix["top1"] == variants["routed"]["top1"]
+    assert prefix["flops_ratio"] <= variants["routed"]["flops_ratio"]
     fused, apart = variants["gates_open"], variants["gates_open_unfused"]
     for key in ("flops_ratio", "top1"):
         assert fused[key] == apart[key]
