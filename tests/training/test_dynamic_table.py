@@ -20,10 +20,13 @@ def test_every_row_sees_the_same_epochs():
                 or parent.fix_gates_row
             )
         expected = 30 if name == "resnet20_static" else 40
-        # Recipe 5's gate-training row is its first 6 fine-tuning epochs.
-        # (Seed copies, `..._s<seed>`, train as long as their originals.)
+        # Recipe 5's gate-training row is its first 6 fine-tuning epochs,
+        # recipe 6's its first 3. (Seed copies, `..._s<seed>`, train as
+        # long as their originals.)
         if re.sub(r"_s\d+$", "", name).endswith("_r5_gates"):
             expected = 36
+        if name.endswith("_r6_gates"):
+            expected = 33
         # The first recipe's frozen row also trains its parent's 10.
         if name == "lc_resnet20_t30_e10_frozen":
             expected = 50
@@ -81,6 +84,12 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     assert fixed.teacher_row == "resnet20_static"
     assert fixed.config.noise_std == 0.0
     assert fixed.config.budget_weight == lc.budget_weight
+    # Recipe 6: the same at 0.3, 3 gate epochs and 7 of the body alone.
+    short = rows["lc_resnet20_t30_e10_r6"]
+    assert short.fix_gates_row == "lc_resnet20_t30_e10_r6_gates"
+    assert short.config.epochs == 7
+    assert rows[short.fix_gates_row].config.epochs == 3
+    assert rows[short.fix_gates_row].config.budget_target == 0.3
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
