@@ -104,7 +104,10 @@ def to_tflite(
         fuse_gates: bool. Staged form: the stem and each body also return
             the next block's gate outputs, so the host makes one call per
             block that runs (False: a gate call for every gated block, as
-            exports before manifest field `gate_fused`).
+            exports before manifest field `gate_fused`). Dynamic form:
+            both branches of a skippable block's conditional also
+            compute the next block's gate heads (False: the heads run
+            between the conditionals).
 
     Returns:
         A `TFLiteExport`.
@@ -174,7 +177,9 @@ def to_tflite(
         }
     elif form == "dynamic":
         functions = {
-            "serving_default": forms.dynamic_function(network, channel_chunks)
+            "serving_default": forms.dynamic_function(
+                network, channel_chunks, fuse_gates
+            )
         }
     else:
         functions, stages = forms.staged_functions(network, fuse_gates)
