@@ -114,38 +114,26 @@ def masked_function(network, batch_size=None):
     return masked
 
 
-def dynamic_function(network, chunks=None, fuse_gates=True):
+def dynamic_function(network, chunks=None):
     """`images (1, H, W, C) -> {"logits", "decisions", "chunks"}`.
 
     `chunks` is `(1, gated_blocks)`: how many channel chunks of each gated
     block ran (0 for a skipped block), from which `executed_flops` counts
     exactly what the graph computed. With `chunks="prefix"` the network's
     free channel gates must already be reordered, with their widths
-    (`reorder_channels`); `to_tflite` does that. With `fuse_gates`, both
-    branches of a skippable block's conditional also evaluate the next
-    block's gate heads on their output, so the heads join the branch's
-    XNNPACK partition instead of making one of their own between two
-    conditionals (the same values; see `tflite/README.md`).
+    (`reorder_channels`); `to_tflite` does that.
     """
-    blocks = network.blocks
-    per_block = [block_chunks(block, chunks) for block in blocks]
-    following = blocks[1:] + [None]
-    if not fuse_gates:
-        following = [None] * len(blocks)
+    per_block = [block_chunks(block, chunks) for block in network.blocks]
 
     @tf.function(input_signature=[_image_spec(network, 1)])
     def dynamic(images):
         x = tf_ops.run_stem(network, images)
         decisions, counts = [], []
-        gates = None
-        for block, n, after in zip(blocks, per_block, following):
+        for block, n in zip(network.blocks, per_block):
             if not block.gated:
                 x, _ = tf_ops.masked_block(block, x)
-                gates = None
                 continue
-            x, decision, count, gates = tf_ops.dynamic_block(
-                block, x, n, gates=gates, following=after
-            )
+            x, decision, count = tf_ops.dynamic_block(block, x, n)
             decisions.append(decision)
             counts.append(count)
         outputs = {"logits": tf_ops.run_head(network, x)}

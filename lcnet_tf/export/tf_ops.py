@@ -289,7 +289,7 @@ def _width_block(block, x, lgate, cgate):
     )
 
 
-def dynamic_block(block, x, chunks, gates=None, following=None):
+def dynamic_block(block, x, chunks):
     """Runs only what the decisions keep (batch 1).
 
     Skipped blocks sit in the false branch of a conditional; with C-Net,
@@ -297,29 +297,18 @@ def dynamic_block(block, x, chunks, gates=None, following=None):
     each width of a nested gate or of a reordered free one
     (`prefix_widths`) under its own.
 
-    Args:
-        block: a `FoldedBlock`.
-        x: its input.
-        chunks: channel chunks (`forms.block_chunks`).
-        gates: this block's `block_gates(block, x)`, if the block before
-            computed them.
-        following: the next `FoldedBlock`, or None. If it is gated and
-            this block is one conditional, both branches also compute
-            its gates (returned), so that they run in the branch's
-            XNNPACK partition rather than in one of their own.
-
     Returns:
-        `(outputs, decision (1, 2), chunks_run (1,), next gates or None)`.
+        `(outputs, decision (1, 2), chunks_run (1,))`.
     """
 
     # Both heads before the conditional: fused, they cost fewer ops than
     # the channel head alone inside it.
-    lgate, cgate = block_gates(block, x) if gates is None else gates
+    lgate, cgate = block_gates(block, x)
     cgate_folded = block.channel_gate
     if cgate_folded is not None and (
         cgate_folded.nested or cgate_folded.prefix_widths is not None
     ):
-        return (*_width_block(block, x, lgate, cgate), None)
+        return _width_block(block, x, lgate, cgate)
 
     def run_body():
         base = shortcut(block, x)
@@ -349,23 +338,17 @@ def dynamic_block(block, x, chunks, gates=None, following=None):
 
     if block.block_gate is None:
         outputs, kept, count = run_body()
-        return outputs, tf.concat([tf.ones([1, 1]), kept], -1), count, None
+        return outputs, tf.concat([tf.ones([1, 1]), kept], -1), count
     b_keep, b_scale = lgate
-    fused = following is not None and following.gated
-
-    def with_next(outputs, kept, count):
-        next_gates = block_gates(following, outputs) if fused else None
-        return outputs, kept, count, next_gates
-
-    outputs, kept, count, next_gates = tf.cond(
+    outputs, kept, count = tf.cond(
         tf.cast(tf.reshape(b_keep, []), tf.bool),
-        lambda: with_next(*run_body()),
+        run_body,
         # Inputs of a skippable block are ReLU outputs: relu(x) == x.
-        lambda: with_next(x, tf.zeros([1, 1]), tf.zeros([1])),
+        lambda: (x, tf.zeros([1, 1]), tf.zeros([1])),
     )
     # Shapes get lost through nested conditionals in the SavedModel.
     outputs = tf.ensure_shape(outputs, _out_shape(block))
-    return outputs, tf.concat([b_keep, kept], -1), count, next_gates
+    return outputs, tf.concat([b_keep, kept], -1), count
 
 
 def _out_shape(block):

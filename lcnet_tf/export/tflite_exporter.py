@@ -104,10 +104,7 @@ def to_tflite(
         fuse_gates: bool. Staged form: the stem and each body also return
             the next block's gate outputs, so the host makes one call per
             block that runs (False: a gate call for every gated block, as
-            exports before manifest field `gate_fused`). Dynamic form:
-            both branches of a skippable block's conditional also
-            compute the next block's gate heads (False: the heads run
-            between the conditionals).
+            exports before manifest field `gate_fused`).
 
     Returns:
         A `TFLiteExport`.
@@ -177,9 +174,7 @@ def to_tflite(
         }
     elif form == "dynamic":
         functions = {
-            "serving_default": forms.dynamic_function(
-                network, channel_chunks, fuse_gates
-            )
+            "serving_default": forms.dynamic_function(network, channel_chunks)
         }
     else:
         functions, stages = forms.staged_functions(network, fuse_gates)

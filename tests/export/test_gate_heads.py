@@ -36,37 +36,3 @@ def test_fused_heads_equal_the_two_heads_apart(kwargs):
     else:
         np.testing.assert_allclose(b_scale, want_b, atol=1e-6)
         np.testing.assert_allclose(c_scale, want_c, atol=1e-6)
-
-
-@pytest.mark.parametrize("scale", ["learned", "gate", "none"])
-def test_dynamic_form_runs_the_next_gate_heads_inside_the_conditional(
-    scale, tmp_path
-):
-    from lcnet_tf.export import TFLiteModel
-    from lcnet_tf.export import to_tflite
-    from lcnet_tf.models import set_threshold
-
-    model = make_model("lc", scale=scale)
-    images = random_images(8, seed=10)
-    main_ops = {}
-    for tau in (0.0, 0.5):
-        set_threshold(model, tau, kind="block")
-        outputs = {}
-        for fuse in (False, True):
-            path = str(tmp_path / f"d{fuse}{tau}.tflite")
-            runner = TFLiteModel(
-                to_tflite(model, path, "dynamic", fuse_gates=fuse).path
-            )
-            outputs[fuse] = runner.predict(images)
-            main_ops[fuse] = [
-                op["op_name"] for op in runner.interpreter._get_ops_details()
-            ]
-        for key in ("logits", "decisions", "chunks"):
-            np.testing.assert_allclose(
-                outputs[True][key], outputs[False][key], atol=1e-5
-            )
-    set_threshold(model, 0.5)
-    # The second block's gate heads (its pooling among them) moved from
-    # the main graph into the first block's two branches.
-    assert main_ops[True].count("MEAN") == main_ops[False].count("MEAN") - 1
-    assert len(main_ops[True]) < len(main_ops[False])
