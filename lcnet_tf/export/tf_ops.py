@@ -55,6 +55,10 @@ def shortcut(block, x):
 
 
 def _channels(values):
+    """`(batch, C)` per-channel values as `(batch, 1, 1, C)` (as is if
+    already so)."""
+    if values.shape.rank == 4:
+        return values
     return values[:, None, None, :]
 
 
@@ -184,16 +188,25 @@ def width_residual(block, x, width, scale, mask=None):
     if block.kind == "basic":
         first, last = block.convs
         y = conv(x, first.output_slice(0, width), relu=True)
-        y = y * _channels(scale[:, :width])
+        y = y * _first_channels(scale, width)
         return conv(y, last.input_slice(0, width)) + last.bias
     entry, middle, last = block.convs
     y = conv(x, entry.output_slice(0, width), relu=True)
     if mask is not None:
-        y = y * _channels(mask[:, :width])
+        y = y * _first_channels(mask, width)
     middle = middle.output_slice(0, width)
     middle = dataclasses.replace(middle, kernel=middle.kernel[:, :, :width])
-    y = conv(y, middle, relu=True) * _channels(scale[:, :width])
+    y = conv(y, middle, relu=True) * _first_channels(scale, width)
     return conv(y, last.input_slice(0, width)) + last.bias
+
+
+def _first_channels(values, width):
+    """`_channels(values)` over the first `width` channels; no op at all
+    for every channel (inside a conditional's branch, each op counts)."""
+    values = _channels(values)
+    if width == values.shape[-1]:
+        return values
+    return values[..., :width]
 
 
 def _width_block(block, x, lgate, cgate):
@@ -217,7 +230,8 @@ def _width_block(block, x, lgate, cgate):
         groups (nested) or in `prefix_step`s (free).
     """
     keep, c_scale = cgate
-    scale = times_scale(keep, c_scale)
+    # Scales and masks as (1, 1, 1, C) out here: each branch only slices.
+    scale = _channels(times_scale(keep, c_scale))
     gate = block.channel_gate
     mask = None
     if gate.nested:
@@ -225,7 +239,7 @@ def _width_block(block, x, lgate, cgate):
         widths = np.arange(block.filters // step + 1)
         count = index = tf.reshape(tf.reduce_sum(keep) / float(step), [])
     else:
-        mask = keep
+        mask = _channels(keep)
         step = prefix_step(block.filters, gate.groups)
         widths = np.asarray(gate.prefix_widths) // step
         # `keep @ after[:, s]` counts the kept channels in steps >= s;
@@ -249,7 +263,7 @@ def _width_block(block, x, lgate, cgate):
         outputs = tf.zeros(out_shape)
     else:
         run, b_scale = lgate
-        block_scale = times_scale(run, b_scale)
+        block_scale = _channels(times_scale(run, b_scale))
         # Inputs of a skippable block are ReLU outputs: relu(x) == x.
         outputs = x
     # The kept width's index, or -1 where the block gate skips: one
@@ -265,7 +279,7 @@ def _width_block(block, x, lgate, cgate):
         else:
             residual = width_residual(block, x, width * step, scale, mask)
         if block_scale is not None:
-            residual = residual * _channels(block_scale)
+            residual = residual * block_scale
         return tf.nn.relu(shortcut(block, x) + residual)
 
     widths = [int(width) for width in widths]
@@ -310,27 +324,25 @@ def dynamic_block(block, x, chunks):
     ):
         return _width_block(block, x, lgate, cgate)
 
+    if block.block_gate is not None and (
+        block.channel_gate is None or chunks == 1
+    ):
+        return _skippable_block(block, x, lgate, cgate)
+
     def run_body():
+        # Blocks without a block gate, or with channel chunks.
         base = shortcut(block, x)
-        block_scale = None
-        if block.block_gate is not None:
-            block_scale = times_scale(b_keep, b_scale)
         if block.channel_gate is None:
-            residual = full_body(block, x)
-            if block_scale is not None:
-                residual = residual * _channels(block_scale)
-            outputs = tf.nn.relu(base + residual)
-            return outputs, tf.ones([1, 1]), tf.constant([float(chunks)])
+            outputs = tf.nn.relu(base + full_body(block, x))
+            return outputs, tf.ones([1, 1]), tf.ones([1])
         keep, c_scale = cgate
         kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
+        scale = times_scale(keep, c_scale)
         if chunks == 1:
             # One chunk: mask the channels, no inner conditional.
-            residual = full_body(block, x, keep, times_scale(keep, c_scale))
-            if block_scale is not None:
-                residual = residual * _channels(block_scale)
-            outputs = tf.nn.relu(base + residual)
-            return outputs, kept, tf.ones([1])
-        scale = times_scale(keep, c_scale)
+            residual = full_body(block, x, keep, scale)
+            return tf.nn.relu(base + residual), kept, tf.ones([1])
+        block_scale = None if lgate is None else times_scale(*lgate)
         total, count = _chunk_sum(
             block, x, keep, scale, chunks, base, block_scale
         )
@@ -339,7 +351,7 @@ def dynamic_block(block, x, chunks):
     if block.block_gate is None:
         outputs, kept, count = run_body()
         return outputs, tf.concat([tf.ones([1, 1]), kept], -1), count
-    b_keep, b_scale = lgate
+    b_keep = lgate[0]
     outputs, kept, count = tf.cond(
         tf.cast(tf.reshape(b_keep, []), tf.bool),
         run_body,
@@ -349,6 +361,40 @@ def dynamic_block(block, x, chunks):
     # Shapes get lost through nested conditionals in the SavedModel.
     outputs = tf.ensure_shape(outputs, _out_shape(block))
     return outputs, tf.concat([b_keep, kept], -1), count
+
+
+def _skippable_block(block, x, lgate, cgate):
+    """A block under one conditional whose branch holds only the body.
+
+    Every scale, mask and decision output is computed outside, next to
+    the gate heads: a branch's ops and outputs cost more than the same
+    ops in the enclosing graph (LiteRT sets up a branch's tensors each
+    time it runs it; `tflite/README.md`, "Where the time goes").
+    """
+    b_keep, b_scale = lgate
+    block_scale = _channels(times_scale(b_keep, b_scale))
+    mask = scale = None
+    kept = tf.ones([1, 1])
+    if cgate is not None:
+        keep, c_scale = cgate
+        mask, scale = _channels(keep), _channels(times_scale(keep, c_scale))
+        kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
+
+    def run_body():
+        residual = full_body(block, x, mask, scale) * block_scale
+        return tf.nn.relu(shortcut(block, x) + residual)
+
+    # Inputs of a skippable block are ReLU outputs: relu(x) == x.
+    outputs = tf.cond(
+        tf.cast(tf.reshape(b_keep, []), tf.bool), run_body, lambda: x
+    )
+    # Shapes get lost through nested conditionals in the SavedModel.
+    outputs = tf.ensure_shape(outputs, _out_shape(block))
+    return (
+        outputs,
+        tf.concat([b_keep, kept * b_keep], -1),
+        tf.reshape(b_keep, [1]),
+    )
 
 
 def _out_shape(block):
