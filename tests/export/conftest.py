@@ -9,6 +9,24 @@ from tests.fixtures import tiny_bottleneck_resnet
 from tests.fixtures import warm_up_batch_norm
 
 
+def predict_staged(manifest_path, images):
+    """Runs a staged export on the CPU over `images`.
+
+    Returns:
+        `(outputs, calls)`: the runner's outputs and the signatures it
+        called, in order.
+    """
+    from lcnet_tf.export import StagedRunner
+
+    calls = []
+    runner = StagedRunner(
+        manifest_path,
+        accelerator="cpu",
+        on_call=lambda name, inputs, outputs: calls.append(name),
+    )
+    return runner.predict(images), calls
+
+
 def make_model(gating, kind="basic", **kwargs):
     """A tiny trained-looking model whose decisions vary per image."""
     if kind == "basic":

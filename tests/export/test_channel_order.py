@@ -6,7 +6,6 @@ import os
 import numpy as np
 import pytest
 
-from lcnet_tf.export import StagedRunner
 from lcnet_tf.export import TFLiteModel
 from lcnet_tf.export import executed_flops
 from lcnet_tf.export import fold_model
@@ -22,6 +21,7 @@ from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models import set_threshold
 from lcnet_tf.training.gate_decisions import gate_decisions
 from tests.export.conftest import make_model
+from tests.export.conftest import predict_staged
 from tests.fixtures import random_images
 
 
@@ -193,15 +193,7 @@ def test_staged_prefix_runs_the_width_body_that_holds_the_kept_channels(
         assert all(
             b["channel_selection"] == "prefix" for b in with_widths.values()
         )
-        calls = []
-        runner = StagedRunner(
-            export.manifest_path,
-            accelerator="cpu",
-            on_call=lambda name, inputs, outputs, calls=calls: calls.append(
-                name
-            ),
-        )
-        outputs = runner.predict(images)
+        outputs, calls = predict_staged(export.manifest_path, images)
         report = parity_report(reference, outputs)
         assert report["max_logit_diff"] < 1e-4, report
         assert report["decision_agreement"] == 1.0, report

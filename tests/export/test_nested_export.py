@@ -12,6 +12,7 @@ from lcnet_tf.export import parity_report
 from lcnet_tf.export import to_tflite
 from lcnet_tf.export.gpu_compatibility import check_gpu_compatible
 from tests.export.conftest import make_model
+from tests.export.conftest import predict_staged
 from tests.fixtures import random_images
 
 
@@ -88,15 +89,7 @@ def test_staged_form_runs_the_body_of_the_kept_width(model, export_dir):
         reference = keras_reference(model, images)
         path = os.path.join(export_dir, f"s{tau}.tflite")
         export = to_tflite(model, path, "staged")
-        calls = []
-        runner = StagedRunner(
-            export.manifest_path,
-            accelerator="cpu",
-            on_call=lambda name, inputs, outputs, calls=calls: calls.append(
-                name
-            ),
-        )
-        outputs = runner.predict(images)
+        outputs, calls = predict_staged(export.manifest_path, images)
         assert parity_report(reference, outputs)["decision_agreement"] == 1
         # The full (masked) body never runs for a nested block: the body
         # of the kept width does.
