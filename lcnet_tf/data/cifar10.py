@@ -161,7 +161,17 @@ def cifar10_raw(split="train", data_dir=None):
         return dataset.map(_decode_record, num_parallel_calls=tf.data.AUTOTUNE)
     import tensorflow_datasets as tfds
 
-    dataset = tfds.load("cifar10", split=split, as_supervised=True)
+    try:
+        dataset = tfds.load("cifar10", split=split, as_supervised=True)
+    except Exception as error:
+        # Offline, tfds retries for minutes, then fails with whatever
+        # its downloader raised; say what the user can do instead.
+        raise RuntimeError(
+            f"No CIFAR-10 data dir was given (argument or "
+            f"${DATA_DIR_ENV}), and tensorflow-datasets could not load "
+            f"CIFAR-10: {type(error).__name__}: {error}. Pass the folder "
+            f"of the official binary files (e.g. --data_dir)."
+        ) from error
     return dataset.map(lambda image, label: (image, tf.cast(label, tf.int32)))
 
 

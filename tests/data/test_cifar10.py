@@ -124,3 +124,14 @@ def test_environment_variable_and_tfds_fallback(tmp_path, monkeypatch):
     with tfds.testing.mock_data(num_examples=6):
         images, labels = next(iter(cifar10_dataset("test", batch_size=6)))
     assert images.shape == (6, 32, 32, 3) and labels.dtype == "int32"
+
+
+def test_tfds_failure_names_the_data_dir(monkeypatch):
+    monkeypatch.delenv("LCNET_DATA_DIR", raising=False)
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'www.cs.toronto.edu'")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(RuntimeError, match="LCNET_DATA_DIR.*toronto"):
+        cifar10_raw("test")
