@@ -66,7 +66,7 @@ def run_benchmark(gated_model, data_dir, examples, chunks, threads, output):
     from lcnet_tf.export import executed_flops
     from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
-    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
+    from lcnet_tf.export.channel_order import calibration_images
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.latency import stack_outputs
     from lcnet_tf.flops import count_flops
@@ -81,9 +81,7 @@ def run_benchmark(gated_model, data_dir, examples, chunks, threads, output):
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
     calibration = None
     if "prefix" in chunks:
-        calibration, _ = cifar10_arrays(
-            "train", data_dir, num_examples=CALIBRATION_IMAGES
-        )
+        calibration = calibration_images(data_dir)
     results = {
         "gated_model": gated_model,
         "images": int(len(images)),

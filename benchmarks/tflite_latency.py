@@ -107,7 +107,7 @@ def run_benchmark(
     from lcnet_tf.export import StagedRunner
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export import executed_flops
-    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
+    from lcnet_tf.export.channel_order import calibration_images
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.latency import stack_outputs
     from lcnet_tf.flops import count_flops
@@ -133,9 +133,7 @@ def run_benchmark(
         "variants": {},
     }
     with tempfile.TemporaryDirectory() as directory:
-        calibration, _ = cifar10_arrays(
-            "train", data_dir, num_examples=CALIBRATION_IMAGES
-        )
+        calibration = calibration_images(data_dir)
         variants = _variants(gated, static, directory, calibration)
         entries = {name: {} for name in variants}
         for count in threads:

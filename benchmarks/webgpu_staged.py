@@ -50,8 +50,10 @@ def _exports(gated, static, directory, calibration=None):
         path = os.path.join(directory, f"{name}.tflite")
         return to_tflite(model, path, form="staged", **options).manifest_path
 
-    paths = {"static": staged(static, "static"), "routed": None}
-    paths["routed"] = staged(gated, "routed")
+    paths = {
+        "static": staged(static, "static"),
+        "routed": staged(gated, "routed"),
+    }
     if calibration is not None and has_free_channel_gates(fold_model(gated)):
         # Free channel gates as a prefix: width bodies, no masking.
         paths["routed_prefix"] = staged(
@@ -80,7 +82,7 @@ def run_benchmark(
 
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.export import StagedRunner
-    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
+    from lcnet_tf.export.channel_order import calibration_images
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.latency import stack_outputs
     from lcnet_tf.flops import count_flops
@@ -95,9 +97,7 @@ def run_benchmark(
         static = cifar_resnet(depth, gating="none")
     static_flops = count_flops(static, gates=False)
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
-    calibration, _ = cifar10_arrays(
-        "train", data_dir, num_examples=CALIBRATION_IMAGES
-    )
+    calibration = calibration_images(data_dir)
     results = {
         "gated_model": gated_model,
         "static_model": static_model,

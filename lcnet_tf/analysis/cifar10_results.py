@@ -118,7 +118,7 @@ def build_cifar10_results(
     from lcnet_tf.data.cifar10 import cifar10_dataset
     from lcnet_tf.data.cifar10 import cifar10_raw
     from lcnet_tf.export import to_tflite
-    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
+    from lcnet_tf.export.channel_order import calibration_images
     from lcnet_tf.models import load_model
 
     rows = load_rows(root, row_names)
@@ -135,7 +135,7 @@ def build_cifar10_results(
     if latency_images:
         images, _ = cifar10_arrays("test", data_dir, latency_images)
         # What orders free channel gates' channels for the prefix export.
-        calibration, _ = cifar10_arrays("train", data_dir, CALIBRATION_IMAGES)
+        calibration = calibration_images(data_dir)
         with tempfile.TemporaryDirectory() as directory:
 
             @functools.cache

@@ -78,7 +78,7 @@ def run_demo(config):
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
     from lcnet_tf.export import to_tflite
-    from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
+    from lcnet_tf.export.channel_order import calibration_images
     from lcnet_tf.models.pretrained import verified_path
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.config import TrainConfig
@@ -128,15 +128,12 @@ def run_demo(config):
     tflite = os.path.join(config.model_dir, "lc_resnet20_dynamic.tflite")
     # Free channel gates run as a prefix of the channels these training
     # images keep most, so skipped channels save time too.
-    calibration, _ = cifar10_arrays(
-        "train", config.data_dir, num_examples=CALIBRATION_IMAGES
-    )
     to_tflite(
         model,
         tflite,
         form="dynamic",
         channel_chunks="prefix",
-        representative_data=calibration,
+        representative_data=calibration_images(config.data_dir),
     )
     images, _ = cifar10_arrays(
         "test", config.data_dir, num_examples=config.latency_images

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from lcnet_tf.export.channel_order import CALIBRATION_IMAGES
+from lcnet_tf.export.channel_order import calibration_images
 from lcnet_tf.export.staged_trace import record_staged_trace
 from lcnet_tf.export.staged_trace import write_staged_trace
 
@@ -78,17 +78,14 @@ def write_android_fixture(
     images, labels = cifar10_arrays("test", data_dir)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"{model.name}_staged.tflite")
-        calibration = None
-        if prefix:
-            calibration, _ = cifar10_arrays(
-                "train", data_dir, num_examples=CALIBRATION_IMAGES
-            )
         to_tflite(
             model,
             path,
             form="staged",
             channel_chunks="prefix" if prefix else None,
-            representative_data=calibration,
+            representative_data=calibration_images(data_dir)
+            if prefix
+            else None,
         )
         trace = record_staged_trace(
             path[: -len(".tflite")] + ".json",

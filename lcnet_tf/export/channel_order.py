@@ -44,6 +44,25 @@ def prefix_step(filters, groups):
 # demo) order free channel gates' channels with.
 CALIBRATION_IMAGES = 500
 
+
+def calibration_images(data_dir):
+    """The CIFAR-10 training images the project's tools order free
+    channel gates' channels with (`CALIBRATION_IMAGES`, normalised).
+
+    Args:
+        data_dir: str or None. CIFAR-10 binaries (`cifar10_arrays`).
+
+    Returns:
+        float array `(CALIBRATION_IMAGES, 32, 32, 3)`.
+    """
+    from lcnet_tf.data.cifar10 import cifar10_arrays
+
+    images, _ = cifar10_arrays(
+        "train", data_dir, num_examples=CALIBRATION_IMAGES
+    )
+    return images
+
+
 # A width that fewer calibration images need than this share (of those
 # that run the block) gets no conditional of its own: its images run
 # the next wider one, which costs less than a conditional that is

@@ -249,7 +249,7 @@ def _block_stage(index, block, x_spec, following=None, fused=True):
             block_scale = scales.pop(0)
         mask = None
         if channel_scale is not None:
-            mask = tf.cast(channel_scale != 0.0, tf.float32)
+            mask = _kept(channel_scale)
         residual = tf_ops.full_body(block, features, mask, channel_scale)
         if block_scale is not None:
             residual = residual * block_scale[:, :, None, None]
@@ -298,6 +298,12 @@ def _block_stage(index, block, x_spec, following=None, fused=True):
     return stage, gate_fn, bodies, out_spec
 
 
+def _kept(channel_scale):
+    """The kept channels' mask, from the scale the host passes a body:
+    a closed channel's scale is 0."""
+    return tf.cast(channel_scale != 0.0, tf.float32)
+
+
 def _stage_widths(block):
     """The body widths a staged block offers, and how its gate picks one.
 
@@ -327,9 +333,7 @@ def _width_body(block, width, specs, following=None, masked=False):
     def body(features, channel_scale, *block_scale):
         base = tf_ops.shortcut(block, features)
         if width:
-            mask = None
-            if masked:
-                mask = tf.cast(channel_scale != 0.0, tf.float32)
+            mask = _kept(channel_scale) if masked else None
             residual = tf_ops.width_residual(
                 block, features, width, channel_scale, mask
             )

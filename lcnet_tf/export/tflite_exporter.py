@@ -154,7 +154,7 @@ def to_tflite(
             f"with `include_preprocessing=True`, or export "
             f"`lcnet_tf.models.add_preprocessing(model)`."
         )
-    prefix = form != "masked" and channel_chunks == forms.PREFIX
+    prefix = channel_chunks == forms.PREFIX
     if quantization == "int8" or prefix:
         representative_data = _check_representative(
             representative_data,
