@@ -277,6 +277,16 @@ def _block_stage(index, block, x_spec, following=None, fused=True):
         },
     }
     bodies = {f"{name}_body": body_fn}
+    if block.block_gate is not None and block.shortcut is not None:
+        # A skipped block that changes shape still runs its projection.
+        stage["skip"] = f"{name}_skip"
+
+        @tf.function(input_signature=[x_spec])
+        def skip_fn(features):
+            outputs = tf_ops.skipped_output(block, features)
+            return _with_next_gate({"features": outputs}, following, outputs)
+
+        bodies[stage["skip"]] = skip_fn
     widths, selection = _stage_widths(block)
     if widths:
         # The host runs the narrowest width that holds the last kept

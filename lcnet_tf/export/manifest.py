@@ -124,6 +124,7 @@ def read_manifest(path, check_model=True):
     if missing:
         raise ValueError(f"Manifest '{path}' lacks fields: {missing}")
     _check_widths(path, manifest["blocks"])
+    _check_skips(path, manifest["blocks"])
     dtype = manifest["input"].get("dtype", "float32")
     if dtype not in ("float32", "uint8"):
         raise ValueError(
@@ -145,6 +146,21 @@ def read_manifest(path, check_model=True):
                 f"(SHA-256 differs): re-export them together."
             )
     return manifest, tflite_path
+
+
+def _check_skips(path, blocks):
+    """A `skip` signature (the projection a skipped block that changes
+    shape runs) belongs to a skippable block."""
+    for block in blocks:
+        skip = block.get("skip")
+        if skip is None:
+            continue
+        if not isinstance(skip, str) or not block["skippable"]:
+            raise ValueError(
+                f"Manifest '{path}': block '{block['name']}' has skip "
+                f"signature {skip!r}, but only a skippable block (here "
+                f"skippable={block['skippable']}) names one, as a string."
+            )
 
 
 def _check_widths(path, blocks):

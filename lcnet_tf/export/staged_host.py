@@ -16,7 +16,9 @@ def run_staged(manifest, run, images, calibrate=False):
     that produced the block's input (a stem or body also runs the next
     block's gate heads, `gate_fused`), or run its gate signature when the
     block before was skipped; skip the body when the block gate is
-    closed, else run the body with the channel and block scales (for a
+    closed (a block that changes shape then runs its `skip` signature,
+    its projection shortcut alone), else run the body with the channel
+    and block scales (for a
     block with width bodies, the narrowest that holds the last kept
     channel, `body_width`); run `head`.
 
@@ -71,15 +73,22 @@ def run_staged(manifest, run, images, calibrate=False):
                 body_inputs["block_scale"] = gate["block_scale"]
             decisions.append([runs, kept * runs])
         flops += block["flops"]["always"]
+        skip = block.get("skip")
         if calibrate:
             others = [block["body"], *block.get("widths", {}).values()]
             for other in others:
                 if other != body or runs <= 0.5:
                     run(other, body_inputs)
+            if skip and runs > 0.5:
+                run(skip, {"features": x})
         if runs > 0.5:
             stage = run(body, body_inputs)
             x = stage["features"]
             flops += body_flops
+        elif skip:
+            # The projection's FLOPs are in `always`.
+            stage = run(skip, {"features": x})
+            x = stage["features"]
     logits = run(manifest["head"], {"features": x})["logits"]
     outputs = {
         "logits": np.asarray(logits),

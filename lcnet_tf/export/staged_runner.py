@@ -90,9 +90,10 @@ class StagedRunner:
     Follows the JSON manifest written by `to_tflite(..., form="staged")`
     (format in `tflite/README.md`), exactly as the Android runner does:
     run `stem`; for each block run its gate signature, skip the body when
-    the block gate is closed, else run the body with the channel and
-    block scales (for a nested channel gate, the body of exactly the
-    kept width); run `head`. Batch 1.
+    the block gate is closed (a block that changes shape then runs its
+    projection, the `skip` signature), else run the body with the
+    channel and block scales (for a nested channel gate, the body of
+    exactly the kept width); run `head`. Batch 1.
 
     With `accelerator="auto"` the GPU accelerator is used when one starts
     (LiteRT's WebGPU delegate) and the runner logs that it fell back to
@@ -166,7 +167,11 @@ class StagedRunner:
         available = self._backend.signatures()
         wanted = [self.manifest["stem"], self.manifest["head"]]
         for block in self.manifest["blocks"]:
-            wanted += [s for s in (block["gate"], block["body"]) if s]
+            wanted += [
+                s
+                for s in (block["gate"], block["body"], block.get("skip"))
+                if s
+            ]
             wanted += list(block.get("widths", {}).values())
         missing = [name for name in wanted if name not in available]
         if missing:

@@ -54,6 +54,16 @@ def shortcut(block, x):
     return x if block.shortcut is None else conv(x, block.shortcut)
 
 
+def skipped_output(block, x, base=None):
+    """What a block whose gate skips its body outputs: its input (a ReLU
+    output already, so `relu(x) == x`), or, for a block that changes
+    shape, `relu(projection(x))`; `base` is that projection if it was
+    computed already."""
+    if block.shortcut is None:
+        return x
+    return tf.nn.relu(shortcut(block, x) if base is None else base)
+
+
 def _channels(values):
     """`(batch, C)` per-channel values as `(batch, 1, 1, C)` (as is if
     already so)."""
@@ -257,6 +267,8 @@ def _width_block(block, x, lgate, cgate):
         index = tf.reduce_sum(below)
         count = widths[0] + tf.reduce_sum(below * np.diff(widths))
     out_shape = _out_shape(block)
+    # Once, outside the branches: every width and the skip use it.
+    base = shortcut(block, x)
     if block.block_gate is None:
         run, block_scale = tf.ones([1, 1]), None
         # Every width is a branch; the first taken one replaces this.
@@ -264,8 +276,7 @@ def _width_block(block, x, lgate, cgate):
     else:
         run, b_scale = lgate
         block_scale = _channels(times_scale(run, b_scale))
-        # Inputs of a skippable block are ReLU outputs: relu(x) == x.
-        outputs = x
+        outputs = skipped_output(block, x, base)
     # The kept width's index, or -1 where the block gate skips: one
     # EQUAL decides each width's conditional, and the arithmetic runs
     # once per block inside XNNPACK instead of once per width.
@@ -280,7 +291,7 @@ def _width_block(block, x, lgate, cgate):
             residual = width_residual(block, x, width * step, scale, mask)
         if block_scale is not None:
             residual = residual * block_scale
-        return tf.nn.relu(shortcut(block, x) + residual)
+        return tf.nn.relu(base + residual)
 
     widths = [int(width) for width in widths]
     if block.block_gate is None and len(widths) == 1:
@@ -355,8 +366,7 @@ def dynamic_block(block, x, chunks):
     outputs, kept, count = tf.cond(
         tf.cast(tf.reshape(b_keep, []), tf.bool),
         run_body,
-        # Inputs of a skippable block are ReLU outputs: relu(x) == x.
-        lambda: (x, tf.zeros([1, 1]), tf.zeros([1])),
+        lambda: (skipped_output(block, x), tf.zeros([1, 1]), tf.zeros([1])),
     )
     # Shapes get lost through nested conditionals in the SavedModel.
     outputs = tf.ensure_shape(outputs, _out_shape(block))
@@ -380,13 +390,16 @@ def _skippable_block(block, x, lgate, cgate):
         mask, scale = _channels(keep), _channels(times_scale(keep, c_scale))
         kept = tf.reduce_mean(keep, axis=-1, keepdims=True)
 
+    # Outside the conditional: the body and the skip both use it.
+    base = shortcut(block, x)
+
     def run_body():
         residual = full_body(block, x, mask, scale) * block_scale
-        return tf.nn.relu(shortcut(block, x) + residual)
+        return tf.nn.relu(base + residual)
 
-    # Inputs of a skippable block are ReLU outputs: relu(x) == x.
+    skipped = skipped_output(block, x, base)
     outputs = tf.cond(
-        tf.cast(tf.reshape(b_keep, []), tf.bool), run_body, lambda: x
+        tf.cast(tf.reshape(b_keep, []), tf.bool), run_body, lambda: skipped
     )
     # Shapes get lost through nested conditionals in the SavedModel.
     outputs = tf.ensure_shape(outputs, _out_shape(block))

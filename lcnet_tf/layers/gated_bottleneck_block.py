@@ -27,6 +27,10 @@ class GatedBottleneckBlock(GatedResidualBlock):
         seed: int or None. Seed of the exploration noise.
         gate_regularizer: `GateRegularizer` or None. Terms that keep the
             L-Net and C-Net gates conditional while training.
+        skip_projection: bool. Whether a block gate may skip this block
+            although it changes shape (stride or channels); skipped, it
+            runs its projection shortcut alone. Default False: such a
+            block always runs, as in ConvNet-AIG.
         **kwargs: base layer arguments.
 
     Returns:

@@ -57,6 +57,7 @@ class GatedResidualBlock(keras.layers.Layer):
         noise_std=0.0,
         seed=None,
         gate_regularizer=None,
+        skip_projection=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,6 +80,7 @@ class GatedResidualBlock(keras.layers.Layer):
         self.gate_hidden_units = gate_hidden_units
         self.noise_std = float(noise_std)
         self.seed = seed
+        self.skip_projection = bool(skip_projection)
         gate_args = dict(
             hidden_units=gate_hidden_units,
             scale=scale,
@@ -141,8 +143,8 @@ class GatedResidualBlock(keras.layers.Layer):
 
     @property
     def always_runs(self):
-        """Whether the block changes shape, so L-Net may not skip it."""
-        return self.projection
+        """Whether the block changes shape and L-Net may not skip it."""
+        return self.projection and not self.skip_projection
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -166,12 +168,14 @@ class GatedResidualBlock(keras.layers.Layer):
         self.projection = (
             self.strides != 1 or self.in_channels != self.out_channels
         )
-        if self.block_gate is not None and self.projection:
+        if self.block_gate is not None and self.always_runs:
             raise ValueError(
                 f"Block '{self.name}' changes shape ({input_shape} -> "
                 f"{self.out_channels} channels, stride {self.strides}), so "
                 f"it always runs: block gating ('{self.gating}') is not "
-                f"allowed here. Use gating 'none' or 'c' for this block."
+                f"allowed here. Use gating 'none' or 'c' for this block, "
+                f"or `skip_projection=True` (a skipped block then runs "
+                f"its projection shortcut alone)."
             )
         self._build_body(input_shape)
         if self.projection:
@@ -304,6 +308,7 @@ class GatedResidualBlock(keras.layers.Layer):
                 "noise_std": self.noise_std,
                 "seed": self.seed,
                 "gate_regularizer": self._regularizer_config(),
+                "skip_projection": self.skip_projection,
             }
         )
         return config

@@ -23,6 +23,7 @@ def cifar_resnet(
     name=None,
     gate_regularizer=None,
     include_preprocessing=False,
+    gate_projection_blocks=False,
 ):
     """CIFAR ResNet (He et al. 2016) with optional L-Net/C-Net gating.
 
@@ -63,6 +64,12 @@ def cifar_resnet(
         include_preprocessing: bool. Put CIFAR-10's `Rescaling` and
             `Normalization` in front, so the model (and its TFLite
             export, see `to_tflite(input="uint8")`) takes 0-255 pixels.
+        gate_projection_blocks: bool. Whether L-Net (and the AIG
+            baseline) may also skip the blocks that change shape, which
+            then run their 1x1 projection shortcut alone. Default False:
+            those blocks always run, as in ConvNet-AIG (a CIFAR
+            ResNet-20 then has 7 skippable blocks, 128 block routings;
+            with True 9, 512).
 
     Returns:
         A `keras.Model`.
@@ -106,6 +113,7 @@ def cifar_resnet(
         noise_std=noise_std,
         seed=seed,
         gate_regularizer=gate_regularizer,
+        gate_projection_blocks=gate_projection_blocks,
         preprocessing=(
             preprocessing_layers(CIFAR10_MEAN, CIFAR10_STD)
             if include_preprocessing

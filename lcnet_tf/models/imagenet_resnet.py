@@ -41,6 +41,7 @@ def imagenet_resnet(
     name=None,
     gate_regularizer=None,
     include_preprocessing=False,
+    gate_projection_blocks=False,
 ):
     """ImageNet ResNet (v1.5) with optional L-Net/C-Net gating.
 
@@ -70,6 +71,12 @@ def imagenet_resnet(
             gates (keeps routing per image; see `GateSchedule`).
         include_preprocessing: bool. Put ImageNet's `Rescaling` and
             `Normalization` in front, so the model takes 0-255 pixels.
+        gate_projection_blocks: bool. Whether L-Net (and the AIG
+            baseline) may also skip the blocks that change shape, which
+            then run their 1x1 projection shortcut alone. Default False:
+            those blocks always run, as in ConvNet-AIG (a CIFAR
+            ResNet-20 then has 7 skippable blocks, 128 block routings;
+            with True 9, 512).
 
     Returns:
         A `keras.Model`.
@@ -107,6 +114,7 @@ def imagenet_resnet(
         noise_std=noise_std,
         seed=seed,
         gate_regularizer=gate_regularizer,
+        gate_projection_blocks=gate_projection_blocks,
         preprocessing=(
             preprocessing_layers(IMAGENET_MEAN, IMAGENET_STD)
             if include_preprocessing

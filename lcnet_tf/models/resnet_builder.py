@@ -8,13 +8,14 @@ from lcnet_tf.layers.flops_budget import FlopsBudget
 from lcnet_tf.layers.gated_residual_block import check_gating
 
 
-def block_gating(gating, changes_shape):
-    """The gating a block gets: blocks that change shape always run."""
-    if changes_shape and gating == "aig":
+def block_gating(gating, changes_shape, gate_projection_blocks=False):
+    """The gating a block gets: blocks that change shape always run,
+    unless `gate_projection_blocks` lets their block gate skip them."""
+    if not changes_shape or gate_projection_blocks:
+        return gating
+    if gating == "aig":
         return "none"
-    if changes_shape:
-        gating = gating.replace("l", "")
-    return gating or "none"
+    return gating.replace("l", "") or "none"
 
 
 def build_resnet(
@@ -31,6 +32,7 @@ def build_resnet(
     name,
     depth,
     preprocessing=None,
+    gate_projection_blocks=False,
     **block_kwargs,
 ):
     """Builds a (gated) ResNet as a functional `keras.Model`.
@@ -50,6 +52,9 @@ def build_resnet(
         depth: int. Network depth, for the default name.
         preprocessing: list of layers applied to the input before the
             stem (see `preprocessing_layers`), or None.
+        gate_projection_blocks: bool. Whether the blocks that change
+            shape get a block gate too (skipped, they run their
+            projection shortcut alone).
         **block_kwargs: gate settings passed to every block (`scale`,
             `tau`, `channel_groups`, `gate_hidden_units`, `noise_std`,
             `seed`).
@@ -80,7 +85,8 @@ def build_resnet(
             block = block_class(
                 filters,
                 strides=block_strides,
-                gating=block_gating(gating, changes),
+                gating=block_gating(gating, changes, gate_projection_blocks),
+                skip_projection=gate_projection_blocks,
                 seed=None if seed is None else seed + 2 * len(blocks),
                 name=f"stage{stage}_block{index}",
                 **block_kwargs,

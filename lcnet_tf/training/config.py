@@ -27,6 +27,10 @@ class TrainConfig:
         channel_groups: int. Channels per C-Net decision.
         channel_selection: str. `"free"` or `"nested"` (C-Net keeps a
             prefix of the ordered channel groups).
+        gate_projection_blocks: bool. Block gates on the blocks that
+            change shape too (skipped, they run their projection
+            shortcut alone); needs block gating (`"l"`, `"lc"`,
+            `"aig"`).
         noise_std: float >= 0. Logistic exploration noise while training.
         budget_target: float in (0, 1]. Wanted mean FLOPs ratio.
         budget_weight: float >= 0. Weight of the budget loss.
@@ -109,6 +113,7 @@ class TrainConfig:
     tau: float = 0.5
     channel_groups: int = 1
     channel_selection: str = "free"
+    gate_projection_blocks: bool = False
     noise_std: float = 0.0
     budget_target: float = 0.5
     budget_weight: float = 2.0
@@ -196,6 +201,13 @@ class TrainConfig:
             raise ValueError(
                 "`channel_selection` must be 'free' or 'nested'. Received: "
                 f"{self.channel_selection!r}"
+            )
+        if self.gate_projection_blocks and self.gating in ("none", "c"):
+            raise ValueError(
+                f"`gate_projection_blocks` gates the blocks that change "
+                f"shape with block gates, which gating {self.gating!r} "
+                f"does not have. Use gating 'l', 'lc' or 'aig', or "
+                f"gate_projection_blocks=False."
             )
         check_budget_target(self.budget_target)
         check_budget_weight(self.budget_weight)
@@ -372,6 +384,7 @@ class TrainConfig:
                 "scale",
                 "channel_groups",
                 "channel_selection",
+                "gate_projection_blocks",
                 "image_size",
             )
         }

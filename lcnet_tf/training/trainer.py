@@ -54,6 +54,7 @@ def _build_model(config):
         tau=config.tau,
         channel_groups=config.channel_groups,
         channel_selection=config.channel_selection,
+        gate_projection_blocks=config.gate_projection_blocks,
         noise_std=config.noise_std,
         budget_target=config.budget_target,
         budget_weight=config.budget_weight,

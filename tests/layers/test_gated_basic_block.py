@@ -107,6 +107,27 @@ def test_projection_block_always_runs():
     np.testing.assert_allclose(flops, block.open_flops())
 
 
+def test_skipped_projection_block_runs_its_shortcut_alone():
+    block = GatedBasicBlock(16, strides=2, gating="lc", skip_projection=True)
+    x = random_images(3, 16, 8)
+    block.build(x.shape)
+    assert not block.always_runs
+    block.block_gate.tau = 1.0  # only p >= 1 keeps the body
+    y, flops, decisions = block(x)
+    shortcut = block.shortcut_bn(block.shortcut_conv(x), training=False)
+    np.testing.assert_allclose(y, np.maximum(shortcut, 0.0), atol=1e-6)
+    np.testing.assert_array_equal(decisions[:, 0], 0.0)
+    # The shortcut and the block gate's head run; the body and its
+    # channel gate do not.
+    expected = block.shortcut_flops + block.block_gate.head_flops()
+    np.testing.assert_allclose(flops, expected)
+    block.block_gate.tau = 0.0
+    _, flops, _ = block(x)
+    np.testing.assert_allclose(flops, block.open_flops())
+    clone = GatedBasicBlock.from_config(block.get_config())
+    assert clone.skip_projection
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="gating"):
         GatedBasicBlock(8, gating="x")

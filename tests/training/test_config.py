@@ -32,6 +32,13 @@ def test_bad_fields(field, value, match):
         TrainConfig(**{field: value})
 
 
+@pytest.mark.parametrize("gating", ["none", "c"])
+def test_gated_projection_blocks_need_block_gates(gating):
+    with pytest.raises(ValueError, match="gate_projection_blocks.*'l', 'lc'"):
+        TrainConfig(gating=gating, gate_projection_blocks=True)
+    assert TrainConfig(gating="aig", gate_projection_blocks=True)
+
+
 def test_json_round_trip(tmp_path):
     config = TrainConfig(depth=32, gating="l", data_dir="x")
     config.to_json(tmp_path / "c.json")

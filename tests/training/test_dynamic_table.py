@@ -23,7 +23,7 @@ def test_every_row_sees_the_same_epochs():
         # Recipe 5's gate-training row is its first 6 fine-tuning epochs,
         # recipe 6's its first 3. (Seed copies, `..._s<seed>`, train as
         # long as their originals.)
-        if re.sub(r"_s\d+$", "", name).endswith("_r5_gates"):
+        if re.search(r"_r5(_proj)?_gates$", re.sub(r"_s\d+$", "", name)):
             expected = 36
         if name.endswith("_r6_gates"):
             expected = 33
@@ -90,6 +90,17 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     assert short.config.epochs == 7
     assert rows[short.fix_gates_row].config.epochs == 3
     assert rows[short.fix_gates_row].config.budget_target == 0.3
+    # Recipe 5 with the projection blocks gated too: only the gate row
+    # says so (the body row reads its architecture from that model).
+    proj = rows["lc_resnet20_t30_e10_r5_proj"]
+    proj_gates = rows[proj.fix_gates_row]
+    assert proj_gates.name == "lc_resnet20_t30_e10_r5_proj_gates"
+    assert proj_gates.config.gate_projection_blocks
+    assert (
+        dataclasses.replace(proj_gates.config, gate_projection_blocks=False)
+        == rows["lc_resnet20_t30_e10_r5_gates"].config
+    )
+    assert proj.config == rows["lc_resnet20_t30_e10_r5"].config
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"

@@ -25,6 +25,8 @@ data class StagedBlock(
     val bodyFlopsByWidth: Map<Int, Long> = emptyMap(),
     /** How the gate's channels pick a width: [NESTED] or [PREFIX]. */
     val channelSelection: String = NESTED,
+    /** What a skipped block that changes shape runs: its projection. */
+    val skip: String? = null,
 ) {
     companion object {
         /** A prefix of groups is kept: a body for every kept width. */
@@ -140,18 +142,27 @@ class StagedManifest private constructor(json: JSONObject) {
                 val f = blockFlops.getJSONObject("body_by_width")
                 widths.keys.associateWith { f.getLong(it.toString()) }
             }
+            val skippable = of("skippable") { b.getBoolean("skippable") }
+            val skip = if (!b.has("skip")) null else of("skip") { b.getString("skip") }
+            if (skip != null && !skippable) {
+                throw StagedManifestException(
+                    "Block '${b.optString("name")}' has skip signature '$skip' but is " +
+                        "not skippable; only a skippable block names one"
+                )
+            }
             StagedBlock(
                 name = of("name") { b.getString("name") },
                 gate = of("gate") { if (b.isNull("gate")) null else b.getString("gate") },
                 gateFused = of("gate_fused") { b.optBoolean("gate_fused", false) },
                 body = of("body") { b.getString("body") },
-                skippable = of("skippable") { b.getBoolean("skippable") },
+                skippable = skippable,
                 channelGated = of("channel_gated") { b.getBoolean("channel_gated") },
                 alwaysFlops = of("flops.always") { blockFlops.getLong("always") },
                 bodyFlops = of("flops.body") { blockFlops.getLong("body") },
                 widths = widths,
                 bodyFlopsByWidth = widthFlops,
                 channelSelection = selection,
+                skip = skip,
             )
         }
     }
@@ -163,7 +174,7 @@ class StagedManifest private constructor(json: JSONObject) {
     /** Every signature the runner calls, in manifest order. */
     val signatures: List<String>
         get() = listOf(stem) +
-            blocks.flatMap { listOfNotNull(it.gate, it.body) + it.widths.values } +
+            blocks.flatMap { listOfNotNull(it.gate, it.body, it.skip) + it.widths.values } +
             head
 
     /**

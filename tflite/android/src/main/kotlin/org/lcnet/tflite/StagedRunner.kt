@@ -17,8 +17,9 @@ class StagedResult(
  * block, take its gate's outputs from the call that produced the
  * block's input (the stem and each body also run the next block's gate
  * heads, `gate_fused`), or run its gate signature when the block before
- * was skipped; skip the body when the block gate is closed, else run the
- * body with the channel and block scales; run `head`. For a block
+ * was skipped; skip the body when the block gate is closed (a block that
+ * changes shape then runs its projection alone, the `skip` signature),
+ * else run the body with the channel and block scales; run `head`. For a block
  * with width bodies (nested channel gates, or free ones exported with
  * `channel_chunks="prefix"`), the narrowest body that holds the last
  * kept channel runs (nothing is computed for the channels after it).
@@ -95,6 +96,10 @@ class StagedRunner(
                 stage = signatures.run(body, inputs)
                 x = stage.need(body, "features")
                 flops += bodyFlops
+            } else if (block.skip != null) {
+                // The projection's FLOPs are in alwaysFlops.
+                stage = signatures.run(block.skip, mapOf("features" to x))
+                x = stage.need(block.skip, "features")
             }
         }
         val logits = output(manifest.head, mapOf("features" to x), "logits")

@@ -129,6 +129,24 @@ class StagedManifestTest {
     }
 
     @Test
+    fun `a skip signature belongs to a skippable block`() {
+        val manifest = StagedManifest.parse(json.toString())
+        val skippable = manifest.blocks.indexOfFirst { it.skippable }
+        val fixed = manifest.blocks.indexOfFirst { !it.skippable }
+        assertTrue(skippable >= 0 && fixed >= 0)
+        val withSkip = StagedManifest.parse(
+            edited { it.getJSONArray("blocks").getJSONObject(skippable).put("skip", "x_skip") }
+        )
+        assertEquals("x_skip", withSkip.blocks[skippable].skip)
+        assertTrue("x_skip" in withSkip.signatures)
+        assertTrue(manifest.blocks.all { it.skip == null })
+        val message = refused(
+            edited { it.getJSONArray("blocks").getJSONObject(fixed).put("skip", "x_skip") }
+        )
+        assertTrue("'${manifest.blocks[fixed].name}' has skip signature 'x_skip'" in message, message)
+    }
+
+    @Test
     fun `wrong format`() {
         val message = refused(edited { it.put("format", "keras") })
         assertTrue("'format' is 'keras', expected 'lcnet-tf-staged'" in message, message)
