@@ -123,8 +123,9 @@ def cifar10_dynamic_rows(
       learning rate) at 0.65 and 0.3 with frozen twins; recipe 5 at
       0.65, 0.3 and 0.5 (`GATE_EPOCHS` of recipe 3, then the body trained
       with the gates fixed), recipe 6 at 0.3 (the same with
-      `SHORT_GATE_EPOCHS`), and recipe 5 at 0.3 with the projection
-      blocks gated too (`..._r5_proj`, `gate_projection_blocks`);
+      `SHORT_GATE_EPOCHS`), and recipe 5 at every LC target with the
+      projection blocks gated too (`..._r5_proj`,
+      `gate_projection_blocks`);
     - C-Net and LC-Net at `single_target` with nested channel selection
       (`..._nested`, groups of `NESTED_GROUPS` channels): the same recipe,
       with a prefix of channels kept so that exports skip it for real;
@@ -246,14 +247,15 @@ def cifar10_dynamic_rows(
     rows += _fixed_gates_rows(
         0.3, finetune, suffix, static, SHORT_GATE_EPOCHS, "r6"
     )
-    rows += _fixed_gates_rows(
-        0.3,
-        finetune,
-        suffix,
-        static,
-        tag="r5_proj",
-        architecture=dict(gate_projection_blocks=True),
-    )
+    for target in (0.3, 0.65, 0.5):
+        rows += _fixed_gates_rows(
+            target,
+            finetune,
+            suffix,
+            static,
+            tag="r5_proj",
+            architecture=dict(gate_projection_blocks=True),
+        )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):

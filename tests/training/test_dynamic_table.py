@@ -92,15 +92,16 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     assert rows[short.fix_gates_row].config.budget_target == 0.3
     # Recipe 5 with the projection blocks gated too: only the gate row
     # says so (the body row reads its architecture from that model).
-    proj = rows["lc_resnet20_t30_e10_r5_proj"]
-    proj_gates = rows[proj.fix_gates_row]
-    assert proj_gates.name == "lc_resnet20_t30_e10_r5_proj_gates"
-    assert proj_gates.config.gate_projection_blocks
-    assert (
-        dataclasses.replace(proj_gates.config, gate_projection_blocks=False)
-        == rows["lc_resnet20_t30_e10_r5_gates"].config
-    )
-    assert proj.config == rows["lc_resnet20_t30_e10_r5"].config
+    for target in ("t30", "t50", "t65"):
+        proj = rows[f"lc_resnet20_{target}_e10_r5_proj"]
+        proj_gates = rows[proj.fix_gates_row]
+        assert proj_gates.name == f"lc_resnet20_{target}_e10_r5_proj_gates"
+        assert proj_gates.config.gate_projection_blocks
+        assert (
+            dataclasses.replace(proj_gates.config, gate_projection_blocks=False)
+            == rows[f"lc_resnet20_{target}_e10_r5_gates"].config
+        )
+        assert proj.config == rows[f"lc_resnet20_{target}_e10_r5"].config
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
