@@ -35,6 +35,16 @@ flags.DEFINE_string(
     "Trace of --prefix_model, channel_chunks='prefix'; empty: skip.",
 )
 flags.DEFINE_string(
+    "projection_model",
+    "pretrained/lc_resnet20_t30_e10_r5_proj_cifar10.keras",
+    "Published model whose projection blocks are gated too.",
+)
+flags.DEFINE_string(
+    "projection_output",
+    "tflite/android/src/test/resources/staged_trace_projection.json",
+    "Trace of --projection_model (skip signatures); empty: skip.",
+)
+flags.DEFINE_string(
     "static_model",
     "pretrained/resnet20_static_cifar10.keras",
     "Static ResNet-20 the nested fixture model starts from.",
@@ -67,6 +77,13 @@ def main(argv):
             FLAGS.num_images,
             prefix=True,
         )
+    if FLAGS.projection_output:
+        traces[FLAGS.projection_output] = write_android_fixture(
+            FLAGS.projection_model,
+            FLAGS.data_dir,
+            FLAGS.projection_output,
+            FLAGS.num_images,
+        )
     for path, trace in traces.items():
         images = trace["images"]
         skipped = sum(1 for i in images for d in i["decisions"] if d[0] < 1)
@@ -76,10 +93,17 @@ def main(argv):
             for call in i["calls"]
             if "_body_w" in call["signature"]
         }
+        projections = sum(
+            1
+            for i in images
+            for call in i["calls"]
+            if call["signature"].endswith("_skip")
+        )
         print(
             f"Wrote {path}: {len(images)} images, "
             f"{len(trace['manifest']['blocks'])} blocks, {skipped} bodies "
-            f"skipped, {len(widths)} width bodies called."
+            f"skipped, {len(widths)} width bodies called, {projections} "
+            f"projections of skipped blocks run."
         )
 
 

@@ -63,6 +63,7 @@ def test_maven_and_gradle_name_the_same_litert_versions():
         "staged_trace.json",
         "staged_trace_nested.json",
         "staged_trace_prefix.json",
+        "staged_trace_projection.json",
     ],
 )
 def test_trace_fixture_matches_the_exporter_format(name):
@@ -89,3 +90,13 @@ def test_trace_fixture_matches_the_exporter_format(name):
         assert {
             block.get("channel_selection") for block in manifest["blocks"]
         } == {"prefix", None}
+    if "projection" in name:
+        # Gated projection blocks: skipped, they run their projection.
+        skips = {b["skip"] for b in manifest["blocks"] if "skip" in b}
+        assert len(skips) == 2
+        called = {
+            call["signature"]
+            for image in trace["images"]
+            for call in image["calls"]
+        }
+        assert skips & called

@@ -267,26 +267,11 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
                 results[row.name] = json.load(f)
             continue
         config = dataclasses.replace(row.config, model_dir=folder)
-        if row.init_from_row:
-            source = _row_model(root, row.init_from_row, row.name)
-            config = dataclasses.replace(config, init_from=source)
-        if row.freeze_row:
-            config = dataclasses.replace(
-                config,
-                freeze_routing_from=_row_model(root, row.freeze_row, row.name),
-            )
-        if row.fix_gates_row:
-            config = dataclasses.replace(
-                config,
-                fix_gates_from=_row_model(root, row.fix_gates_row, row.name),
-            )
-        if row.teacher_row:
-            config = dataclasses.replace(
-                config,
-                distill_from=_row_model(root, row.teacher_row, row.name),
-            )
         start = time.time()
         restored = _read_restored(folder)
+        # A restored row is only evaluated: the rows it was trained from
+        # are recorded but need not exist.
+        config = _with_sources(config, row, root, restored is None)
         if restored is None:
             model, _ = train(config)
         else:
@@ -321,6 +306,23 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
         os.replace(result_path + ".partial", result_path)
         results[row.name] = result
     return results
+
+
+def _with_sources(config, row, root, must_exist=True):
+    """`config` with the models of the rows `row` starts from, fixes,
+    freezes or learns from; `must_exist`: refuse a missing one."""
+    for field, source in (
+        ("init_from", row.init_from_row),
+        ("freeze_routing_from", row.freeze_row),
+        ("fix_gates_from", row.fix_gates_row),
+        ("distill_from", row.teacher_row),
+    ):
+        if source:
+            path = os.path.join(root, source, "model.keras")
+            if must_exist:
+                path = _row_model(root, source, row.name)
+            config = dataclasses.replace(config, **{field: path})
+    return config
 
 
 def _row_model(root, name, needed_by):

@@ -5,6 +5,9 @@ import pytest
 
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.models.saving import file_sha256
+from lcnet_tf.training import TrainConfig
+from lcnet_tf.training.experiments import RESTORED
+from lcnet_tf.training.experiments import ExperimentRow
 from lcnet_tf.training.experiments import cifar10_rows
 from lcnet_tf.training.experiments import restore_published_rows
 from lcnet_tf.training.experiments import run_rows
@@ -133,6 +136,32 @@ def test_published_row_is_restored_not_retrained(cifar10_dir, tmp_path):
     assert (
         restore_published_rows(rows, root, str(tmp_path / "pretrained")) == []
     )
+
+
+def test_a_restored_row_is_evaluated_without_the_rows_it_came_from(
+    cifar10_dir, tmp_path
+):
+    child = ExperimentRow(
+        "child",
+        TrainConfig(gating="none", depth=8, data_dir=cifar10_dir),
+        init_from_row="parent",
+        teacher_row="parent",
+    )
+    directory = str(tmp_path / "pretrained")
+    _publish(cifar_resnet(8, gating="none"), directory, "child")
+    root = str(tmp_path / "runs")
+    assert restore_published_rows([child], root, directory) == ["child"]
+    result = run_rows([child], root, evaluate_examples=50)["child"]
+    assert result["num_images"] == 50
+    # Where it was trained from is still recorded, for the page's labels.
+    assert result["config"]["init_from"] == os.path.join(
+        root, "parent", "model.keras"
+    )
+    # A row that trains still needs them, and says which.
+    os.remove(os.path.join(root, "child", "result.json"))
+    os.remove(os.path.join(root, "child", RESTORED))
+    with pytest.raises(FileNotFoundError, match="needs row 'parent'"):
+        run_rows([child], root, evaluate_examples=50)
 
 
 def test_corrupt_published_model_is_refused(tmp_path):

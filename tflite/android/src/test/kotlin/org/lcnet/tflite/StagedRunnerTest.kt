@@ -16,7 +16,12 @@ class StagedRunnerTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json", "staged_trace_prefix.json"])
+    @ValueSource(
+        strings = [
+            "staged_trace.json", "staged_trace_nested.json", "staged_trace_prefix.json",
+            "staged_trace_projection.json",
+        ]
+    )
     fun `follows the Python runner on every traced image`(name: String) {
         val trace = Trace.load(name)
         assertTrue(trace.images.size >= 16)
@@ -34,7 +39,12 @@ class StagedRunnerTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = ["staged_trace.json", "staged_trace_nested.json", "staged_trace_prefix.json"])
+    @ValueSource(
+        strings = [
+            "staged_trace.json", "staged_trace_nested.json", "staged_trace_prefix.json",
+            "staged_trace_projection.json",
+        ]
+    )
     fun `the traces skip different blocks for different images`(name: String) {
         val trace = Trace.load(name)
         val manifest = StagedManifest.parse(trace.manifestJson.toString())
@@ -84,6 +94,26 @@ class StagedRunnerTest {
             }
         }
         assertTrue(wider, "No prefix block ran wider than its kept channels")
+    }
+
+    @Test
+    fun `a skipped projection block runs its projection, an open one its body`() {
+        val trace = Trace.load("staged_trace_projection.json")
+        val manifest = StagedManifest.parse(trace.manifestJson.toString())
+        val gated = manifest.blocks.filter { it.gate != null }
+        val projections = gated.withIndex().filter { it.value.skip != null }
+        assertEquals(2, projections.size)
+        var skipped = 0
+        for (image in trace.images) {
+            val called = image.calls.map { it.signature }
+            for ((j, block) in projections) {
+                val runs = image.decisions[j][0] > 0.5f
+                assertEquals(runs, block.body in called)
+                assertEquals(!runs, block.skip in called)
+                if (!runs) skipped++
+            }
+        }
+        assertTrue(skipped > 0, "No traced image skipped a projection block")
     }
 
     @Test
