@@ -56,34 +56,27 @@ def main(argv):
     from lcnet_tf.export.android_fixture import nested_fixture_model
     from lcnet_tf.export.android_fixture import write_android_fixture
 
-    traces = {
-        FLAGS.output: write_android_fixture(
-            FLAGS.model, FLAGS.data_dir, FLAGS.output, FLAGS.num_images
-        )
-    }
-    if FLAGS.nested_output:
-        traces[FLAGS.nested_output] = write_android_fixture(
-            FLAGS.static_model,
-            FLAGS.data_dir,
+    # (output, model file, write_android_fixture options); an empty
+    # output skips that trace.
+    plan = [
+        (FLAGS.output, FLAGS.model, {}),
+        (
             FLAGS.nested_output,
-            FLAGS.num_images,
-            model=nested_fixture_model(FLAGS.static_model),
+            FLAGS.static_model,
+            {"model": nested_fixture_model(FLAGS.static_model)}
+            if FLAGS.nested_output
+            else {},
+        ),
+        (FLAGS.prefix_output, FLAGS.prefix_model, {"prefix": True}),
+        (FLAGS.projection_output, FLAGS.projection_model, {}),
+    ]
+    traces = {
+        output: write_android_fixture(
+            model, FLAGS.data_dir, output, FLAGS.num_images, **options
         )
-    if FLAGS.prefix_output:
-        traces[FLAGS.prefix_output] = write_android_fixture(
-            FLAGS.prefix_model,
-            FLAGS.data_dir,
-            FLAGS.prefix_output,
-            FLAGS.num_images,
-            prefix=True,
-        )
-    if FLAGS.projection_output:
-        traces[FLAGS.projection_output] = write_android_fixture(
-            FLAGS.projection_model,
-            FLAGS.data_dir,
-            FLAGS.projection_output,
-            FLAGS.num_images,
-        )
+        for output, model, options in plan
+        if output
+    }
     for path, trace in traces.items():
         images = trace["images"]
         skipped = sum(1 for i in images for d in i["decisions"] if d[0] < 1)

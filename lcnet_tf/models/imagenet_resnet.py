@@ -71,12 +71,8 @@ def imagenet_resnet(
             gates (keeps routing per image; see `GateSchedule`).
         include_preprocessing: bool. Put ImageNet's `Rescaling` and
             `Normalization` in front, so the model takes 0-255 pixels.
-        gate_projection_blocks: bool. Whether L-Net (and the AIG
-            baseline) may also skip the blocks that change shape, which
-            then run their 1x1 projection shortcut alone. Default False:
-            those blocks always run, as in ConvNet-AIG (a CIFAR
-            ResNet-20 then has 7 skippable blocks, 128 block routings;
-            with True 9, 512).
+        gate_projection_blocks: bool. Whether block gates may also skip
+            the blocks that change shape (see `cifar_resnet`).
 
     Returns:
         A `keras.Model`.
