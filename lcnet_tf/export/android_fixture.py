@@ -36,11 +36,23 @@ def nested_fixture_model(static_path, seed=0):
     rng = np.random.default_rng(seed)
     for block in gated_blocks(model):
         for gate in block.gates:
-            kernel = gate.keep_logits.kernel
-            kernel.assign(rng.normal(0.0, 0.5, kernel.shape).astype("f4"))
-            gate.keep_logits.bias.assign(
-                np.full(gate.keep_logits.bias.shape, 0.5, "f4")
+            # Every weight from `seed` (the hidden layer's too), so the
+            # fixture can be rebuilt bit for bit.
+            hidden = gate.hidden.kernel
+            hidden.assign(
+                rng.normal(
+                    0.0, np.sqrt(2.0 / hidden.shape[0]), hidden.shape
+                ).astype("f4")
             )
+            gate.hidden.bias.assign(np.zeros(gate.hidden.bias.shape, "f4"))
+            for layer, bias in (
+                (gate.keep_logits, 0.5),
+                (gate.scale_logits, 0),
+            ):
+                layer.kernel.assign(
+                    rng.normal(0.0, 0.5, layer.kernel.shape).astype("f4")
+                )
+                layer.bias.assign(np.full(layer.bias.shape, bias, "f4"))
     return model
 
 
