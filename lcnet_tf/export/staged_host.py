@@ -18,9 +18,8 @@ def run_staged(manifest, run, images, calibrate=False):
     block before was skipped; skip the body when the block gate is
     closed (a block that changes shape then runs its `skip` signature,
     its projection shortcut alone), else run the body with the channel
-    and block scales (for a
-    block with width bodies, the narrowest that holds the last kept
-    channel, `body_width`); run `head`.
+    and block scales (for a block with width bodies, the narrowest that
+    holds the last kept channel, `body_width`); run `head`.
 
     Args:
         manifest: dict. A staged manifest (`read_manifest`), or the one
