@@ -102,7 +102,9 @@ class TrainConfig:
             train its body only, from all its weights, its gates fixed
             (`lcnet_tf.training.fix_gates`: each still decides per
             image, as in inference), the FLOPs budget kept at
-            `budget_target` / `budget_weight`. Its architecture replaces
+            `budget_target` / `budget_weight`; `bounds_weight` and
+            `shaping_weight` keep those terms on the fixed gates, where
+            they act on the body's features. Its architecture replaces
             `depth`, `gating` and the gate fields.
     """
 
@@ -294,8 +296,6 @@ class TrainConfig:
                 "init_from": self.init_from,
                 "noise_std": self.noise_std,
                 "budget_anneal": self.budget_anneal,
-                "bounds_weight": self.bounds_weight,
-                "shaping_weight": self.shaping_weight,
                 "noise_anneal": self.noise_anneal,
             }
             set_fields = {k: v for k, v in clashes.items() if v}
@@ -303,7 +303,8 @@ class TrainConfig:
                 raise ValueError(
                     "`fix_gates_from` trains a gated model's body with its "
                     "gates fixed: it excludes gating 'none', other starting "
-                    "weights and anything that trains gates. Received: "
+                    "weights, exploration noise and a budget schedule "
+                    "(bounds and batch-shaping may stay). Received: "
                     f"gating={self.gating!r}, "
                     + ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
                 )

@@ -144,22 +144,29 @@ def _fix(gate, keep, mean_hidden, unit_scales):
     gate.trainable = False
 
 
-def fix_gates(model):
+def fix_gates(model, regularizer=None):
     """Stops the gates of a trained gated model from learning, in place.
 
     Unlike `freeze_routing`, each gate still decides per image; it keeps
     its weights and now decides in training as in inference (no
-    exploration noise or Gumbel sampling) and adds no regularizer loss.
-    Fine-tuning the result trains the body for exactly the routing
-    inference takes, which the gates chose while they were learning.
+    exploration noise or Gumbel sampling). Fine-tuning the result trains
+    the body for exactly the routing inference takes, which the gates
+    chose while they were learning.
     The FLOPs budget stays: the gates read the body's features, so as
     the body trains their decisions drift, and the budget term (through
     the straight-through gradient into those features) holds the FLOPs
     at the target (measured without it: ratio 0.65 -> 0.75 in one
-    epoch).
+    epoch). For the same reason the body, trained for the mean FLOPs
+    alone, can narrow the per-image spread of decisions; a
+    `regularizer` keeps its keep-rate bounds and batch-shaping on the
+    fixed gates, so that they act on the body's features instead.
 
     Args:
         model: a gated model built by lcnet_tf.
+        regularizer: `GateRegularizer` or None. None: the gates add no
+            regularizer loss. Otherwise it replaces the gates' own; the
+            gates must have been built with one (it holds the training
+            progress that `GateSchedule` sets).
 
     Returns:
         The model.
@@ -177,13 +184,22 @@ def fix_gates(model):
         raise ValueError(
             f"Model '{model.name}' has no gates to fix: it is not gated."
         )
-    for block in blocks:
-        for gate in block.gates:
-            gate.noise_std = 0.0
-            # Not config: a reloaded model samples again if trained again.
-            gate.sampling = False
-            if gate.regularizer is not None:
-                gate.regularizer.bounds_weight = 0.0
-                gate.regularizer.shaping_weight = 0.0
-            gate.trainable = False
+    gates = [gate for block in blocks for gate in block.gates]
+    if regularizer is not None:
+        bare = [gate.name for gate in gates if gate.regularizer is None]
+        if bare:
+            raise ValueError(
+                "`regularizer` needs gates trained with a regularizer; "
+                f"these have none: {', '.join(bare)}"
+            )
+    for gate in gates:
+        gate.noise_std = 0.0
+        # Not config: a reloaded model samples again if trained again.
+        gate.sampling = False
+        if regularizer is not None:
+            gate.regularizer = regularizer
+        elif gate.regularizer is not None:
+            gate.regularizer.bounds_weight = 0.0
+            gate.regularizer.shaping_weight = 0.0
+        gate.trainable = False
     return model

@@ -109,7 +109,10 @@ def _frozen_routing_model(config):
 def _fixed_gates_model(config):
     from lcnet_tf.models.gate_controls import set_budget
 
-    model = fix_gates(_gated_model(config.fix_gates_from, "fix_gates_from"))
+    model = fix_gates(
+        _gated_model(config.fix_gates_from, "fix_gates_from"),
+        config.gate_regularizer(),
+    )
     set_budget(model, config.budget_target, config.budget_weight)
     return model
 

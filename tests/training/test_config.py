@@ -78,7 +78,7 @@ def test_fixed_gates_exclude_what_trains_gates():
     for fields in (
         dict(noise_std=0.5),
         dict(init_from="s.keras"),
-        dict(bounds_weight=1.0),
+        dict(noise_anneal=0.5),
         dict(budget_anneal=0.3),
         dict(freeze_routing_from="lc.keras"),
     ):
@@ -87,3 +87,8 @@ def test_fixed_gates_exclude_what_trains_gates():
             TrainConfig(fix_gates_from="lc.keras", **fields)
     with pytest.raises(ValueError, match="gating='none'"):
         TrainConfig(fix_gates_from="lc.keras", gating="none")
+    # Bounds and batch-shaping may stay on the fixed gates.
+    config = TrainConfig(
+        fix_gates_from="lc.keras", bounds_weight=1.0, shaping_weight=1.0
+    )
+    assert config.gate_regularizer().bounds_weight == 1.0

@@ -102,6 +102,24 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
             == rows[f"lc_resnet20_{target}_e10_r5_gates"].config
         )
         assert proj.config == rows[f"lc_resnet20_{target}_e10_r5"].config
+        # Recipe 7: recipe 5's body row from the same gate row, with the
+        # block gates' bounds and batch-shaping kept.
+        for tag in ("r5", "r5_proj"):
+            body = rows[f"lc_resnet20_{target}_e10_{tag}"]
+            spread = rows[f"lc_resnet20_{target}_e10_{tag.replace('5', '7')}"]
+            assert spread.fix_gates_row == body.fix_gates_row
+            assert spread.teacher_row == body.teacher_row
+            regularizer = spread.config.gate_regularizer()
+            assert regularizer.bounds_weight == lc.bounds_weight
+            assert regularizer.shaping_weight == lc.shaping_weight
+            assert regularizer.channel_gates is False
+            assert dataclasses.replace(
+                spread.config,
+                bounds_weight=0.0,
+                shaping_weight=0.0,
+                regularize_channel_gates=True,
+                regularizer_anneal=0.5,
+            ) == body.config
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"

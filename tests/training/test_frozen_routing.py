@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lcnet_tf.flops import flops_per_image
 from lcnet_tf.layers import GateRegularizer
@@ -126,6 +127,41 @@ def test_fixed_gates_decide_as_in_inference_and_only_the_body_learns():
         not np.array_equal(old, np.array(new))
         for old, new in zip(body, model.get_layer("stem_conv").weights)
     )
+
+
+def test_fixed_gates_can_keep_a_regularizer_that_shapes_the_body():
+    model = cifar_resnet(
+        14,
+        gating="lc",
+        input_shape=(8, 8, 3),
+        channel_groups=8,
+        gate_regularizer=GateRegularizer(bounds_weight=1.0),
+    )
+    randomize_gates(model, seed=2, scale=0.5)
+    images = keras.ops.convert_to_tensor(random_images(n=32, size=8))
+    kept = GateRegularizer(
+        low=0.4, high=0.6, bounds_weight=50.0, channel_gates=False
+    )
+    fix_gates(model, kept)
+    set_budget(model, weight=0.0)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    assert all(g.regularizer is kept and not g.trainable for g in gates)
+    stem = model.get_layer("stem_conv").kernel
+    with tf.GradientTape() as tape:
+        model(images, training=True)
+        loss = keras.ops.sum(model.losses)
+    # Bounds of [0.4, 0.6] on gates whose keep rates lie elsewhere: a
+    # loss, and its gradient reaches the body through the fixed gates.
+    assert float(loss) > 0
+    grad = tape.gradient(loss, stem)
+    assert float(keras.ops.max(keras.ops.abs(grad))) > 0
+    assert not any(v.trainable for g in gates for v in g.weights)
+
+
+def test_a_kept_regularizer_needs_regularized_gates():
+    model = cifar_resnet(8, gating="lc", input_shape=(8, 8, 3))
+    with pytest.raises(ValueError, match="trained with a regularizer"):
+        fix_gates(model, GateRegularizer(bounds_weight=1.0))
 
 
 def test_fix_gates_needs_gates():

@@ -269,6 +269,27 @@ def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
     )
 
 
+def test_fixed_gates_keep_the_rows_bounds_and_shaping(tmp_path, cifar10_dir):
+    path = _trained_lc(tmp_path, cifar10_dir, bounds_weight=1.0)
+    fixed = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        fix_gates_from=path,
+        bounds_weight=7.0,
+        shaping_weight=3.0,
+        regularize_channel_gates=False,
+        model_dir=str(tmp_path / "fixed"),
+    )
+    model, _ = train(fixed)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    assert gates and not any(g.trainable for g in gates)
+    for gate in gates:
+        assert gate.regularizer.bounds_weight == 7.0
+        assert gate.regularizer.shaping_weight == 3.0
+        assert not gate.regularizer.channel_gates
+
+
 def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
     path = _trained_lc(tmp_path, cifar10_dir)
     frozen = tiny_train_config(
