@@ -113,13 +113,16 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
             assert regularizer.bounds_weight == lc.bounds_weight
             assert regularizer.shaping_weight == lc.shaping_weight
             assert regularizer.channel_gates is False
-            assert dataclasses.replace(
-                spread.config,
-                bounds_weight=0.0,
-                shaping_weight=0.0,
-                regularize_channel_gates=True,
-                regularizer_anneal=0.5,
-            ) == body.config
+            assert (
+                dataclasses.replace(
+                    spread.config,
+                    bounds_weight=0.0,
+                    shaping_weight=0.0,
+                    regularize_channel_gates=True,
+                    regularizer_anneal=0.5,
+                )
+                == body.config
+            )
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
