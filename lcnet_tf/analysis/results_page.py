@@ -360,6 +360,36 @@ def _recipe_text(config):
     return text
 
 
+def _fixed_regularizer_text(tuned):
+    """What the fixed gates of the rows that fix them still add."""
+    kept = [
+        r
+        for r in tuned
+        if r["config"].get("fix_gates_from")
+        and (
+            r["config"].get("bounds_weight")
+            or r["config"].get("shaping_weight")
+        )
+    ]
+    if not kept:
+        return "no noise, no gate regularizer"
+    config = kept[0]["config"]
+    units = "block gates'"
+    if config.get("regularize_channel_gates", True):
+        units = "gates'"
+    return (
+        f"no noise; {_names([r['row'] for r in kept])} "
+        + ("keeps" if len(kept) == 1 else "keep")
+        + f" the {units} keep-rate bounds "
+        f"[{config['keep_rate_low']:g}, {config['keep_rate_high']:g}] "
+        f"(weight {config['bounds_weight']:g}, tightened from [0, 1] over "
+        f"{config['regularizer_anneal']:.0%} of training) and batch-shaping "
+        f"(weight {config['shaping_weight']:g}, faded to 0), which act on "
+        f"the body's features through the fixed gates, the others no gate "
+        f"regularizer"
+    )
+
+
 def budget_text(rows):
     """States the training budget of the rows, from their configs."""
 
@@ -437,7 +467,8 @@ def budget_text(rows):
                 )
         recipes = {}
         for row in tuned:
-            if row["config"].get("bounds_weight"):
+            config = row["config"]
+            if config.get("bounds_weight") and not config.get("fix_gates_from"):
                 key = _recipe_text(row["config"])
                 recipes.setdefault(key, []).append(row["row"])
         for recipe, names in recipes.items():
@@ -470,8 +501,9 @@ def budget_text(rows):
                         }
                     )
                 )
-                + "`), its gates fixed (no noise, no gate regularizer; "
-                "the budget loss kept) and trains only its body"
+                + "`), its gates fixed ("
+                + _fixed_regularizer_text(tuned)
+                + "; the budget loss kept) and trains only its body"
             )
         distilled = [c for c in gated if c.get("distill_from")]
         if distilled:

@@ -109,6 +109,28 @@ def test_budget_text_takes_the_budget_from_gated_rows():
     text = budget_text(rows + [fixed])
     assert "`lc_fixed` from scratch" not in text
     assert "`lc_fixed` starts from a gated row's model (`lc`)" in text
+    assert "no noise, no gate regularizer; the budget" in text
+    # One that keeps its gates' bounds and shaping says so, and is not
+    # described as a gate-training recipe.
+    spread = _row(
+        "lc_spread",
+        "lc",
+        None,
+        fix_gates_from="runs/lc/model.keras",
+        bounds_weight=20.0,
+        shaping_weight=1.0,
+        keep_rate_low=0.1,
+        keep_rate_high=0.9,
+        regularizer_anneal=0.1,
+        regularize_channel_gates=False,
+    )
+    text = budget_text(rows + [fixed, spread])
+    assert (
+        "no noise; `lc_spread` keeps the block gates' keep-rate bounds "
+        "[0.1, 0.9] (weight 20, tightened from [0, 1] over 10% of "
+        "training) and batch-shaping (weight 1, faded to 0)"
+    ) in text
+    assert "the gate recipe of `lc_spread`" not in text
 
 
 def test_results_table_deltas_reductions_and_aig_scale():
