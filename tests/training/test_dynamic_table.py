@@ -123,6 +123,19 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
                 )
                 == body.config
             )
+    # Recipe 8, at 0.3 only: recipe 7 at a quarter of its weights.
+    light = rows["lc_resnet20_t30_e10_r8_proj"]
+    spread = rows["lc_resnet20_t30_e10_r7_proj"]
+    assert light.fix_gates_row == spread.fix_gates_row
+    assert light.config.bounds_weight == spread.config.bounds_weight / 4
+    assert light.config.shaping_weight == spread.config.shaping_weight / 4
+    assert (
+        dataclasses.replace(
+            light.config, bounds_weight=20.0, shaping_weight=1.0
+        )
+        == spread.config
+    )
+    assert not any(n.endswith("_r8_proj") and "t30" not in n for n in rows)
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
