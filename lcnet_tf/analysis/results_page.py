@@ -467,8 +467,8 @@ def budget_text(rows):
                 )
         recipes = {}
         for row in tuned:
-            config = row["config"]
-            if config.get("bounds_weight") and not config.get("fix_gates_from"):
+            fields = row["config"]
+            if fields.get("bounds_weight") and not fields.get("fix_gates_from"):
                 key = _recipe_text(row["config"])
                 recipes.setdefault(key, []).append(row["row"])
         for recipe, names in recipes.items():
