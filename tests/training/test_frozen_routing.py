@@ -16,9 +16,9 @@ from tests.fixtures import random_images
 from tests.fixtures import randomize_gates
 
 
-def _model():
+def _model(**gate_fields):
     model = cifar_resnet(
-        14, gating="lc", input_shape=(8, 8, 3), channel_groups=8
+        14, gating="lc", input_shape=(8, 8, 3), channel_groups=8, **gate_fields
     )
     randomize_gates(model, seed=2, scale=0.5)
     return model
@@ -85,15 +85,10 @@ def test_routing_must_cover_every_block():
 
 
 def test_fixed_gates_decide_as_in_inference_and_only_the_body_learns():
-    model = cifar_resnet(
-        14,
-        gating="lc",
-        input_shape=(8, 8, 3),
-        channel_groups=8,
+    model = _model(
         noise_std=2.0,
         gate_regularizer=GateRegularizer(bounds_weight=5.0, shaping_weight=5.0),
     )
-    randomize_gates(model, seed=2, scale=0.5)
     images = random_images(n=32, size=8)
     gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
     # Before: noise makes training-mode decisions differ from inference,
@@ -130,14 +125,7 @@ def test_fixed_gates_decide_as_in_inference_and_only_the_body_learns():
 
 
 def test_fixed_gates_can_keep_a_regularizer_that_shapes_the_body():
-    model = cifar_resnet(
-        14,
-        gating="lc",
-        input_shape=(8, 8, 3),
-        channel_groups=8,
-        gate_regularizer=GateRegularizer(bounds_weight=1.0),
-    )
-    randomize_gates(model, seed=2, scale=0.5)
+    model = _model(gate_regularizer=GateRegularizer(bounds_weight=1.0))
     images = keras.ops.convert_to_tensor(random_images(n=32, size=8))
     kept = GateRegularizer(
         low=0.4, high=0.6, bounds_weight=50.0, channel_gates=False
