@@ -189,6 +189,17 @@ def test_seed_rows_copy_the_study_with_their_own_gate_rows():
         gates = rows[f"lc_resnet20_t30_e10_r5_gates_s{seed}"]
         assert gates.init_from_row == "resnet20_static"
         assert rows[f"resnet8_static_e40_kd_s{seed}"].config.seed == seed
+        # The comparison at 0.65: recipe 5 against the plain ResNet-14.
+        body = rows[f"lc_resnet20_t65_e10_r5_s{seed}"]
+        assert body.fix_gates_row == f"lc_resnet20_t65_e10_r5_gates_s{seed}"
+        assert dataclasses.replace(body.config, seed=0) == (
+            rows["lc_resnet20_t65_e10_r5"].config
+        )
+        static = rows[f"resnet14_static_e40_s{seed}"].config
+        assert dataclasses.replace(static, seed=0) == (
+            rows["resnet14_static_e40"].config
+        )
+    assert "resnet14_static_e40_kd_s1" not in rows
     assert not any(name.endswith("_s1") for name in rows if "t50" in name)
     assert not any(
         row.name.endswith("_s1") for row in cifar10_dynamic_rows(seeds=())
