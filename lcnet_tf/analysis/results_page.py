@@ -259,6 +259,27 @@ def seeds_table(rows):
     return "\n".join(lines)
 
 
+def _routing_images(frozen):
+    """Which images the frozen rows counted their routing over."""
+    from lcnet_tf.training.config import ROUTING_IMAGES
+
+    words = {
+        "test": "the test images (unlabelled)",
+        "train": f"the first {ROUTING_IMAGES:,} training images",
+    }
+    by_split = {}
+    for row in frozen:
+        # Rows trained before the field existed counted on the test set.
+        split = row["config"].get("freeze_routing_split", "test")
+        by_split.setdefault(split, []).append(row["row"])
+    if len(by_split) == 1:
+        return words[next(iter(by_split))]
+    return " or ".join(
+        f"{words[split]} ({_names(names)})"
+        for split, names in sorted(by_split.items())
+    )
+
+
 def sweep_table(points, row_name):
     """A threshold sweep as Markdown."""
     lines = [
@@ -483,8 +504,8 @@ def budget_text(rows):
             ]
             text += (
                 "; frozen-routing rows fix their LC row's most frequent "
-                "routing (no budget loss) and start from "
-                + " or ".join(part for part in starts if part)
+                f"routing over {_routing_images(frozen)} (no budget loss) "
+                "and start from " + " or ".join(part for part in starts if part)
             )
         fixed = [r["row"] for r in tuned if r["config"].get("fix_gates_from")]
         if fixed:

@@ -37,6 +37,7 @@ def _choices():
         "strategy": STRATEGIES,
         "dtype_policy": config.DTYPE_POLICIES,
         "channel_selection": ("free", "nested"),
+        "freeze_routing_split": config.ROUTING_SPLITS,
     }
 
 

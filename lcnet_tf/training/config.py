@@ -12,6 +12,10 @@ from lcnet_tf.training.strategy import check_strategy
 SCHEDULES = ("cosine", "step")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 DATASETS = ("cifar10", "imagenet2012")
+ROUTING_SPLITS = ("train", "test")
+# Images a frozen routing is counted over: the whole CIFAR-10 test set,
+# or as many training images.
+ROUTING_IMAGES = 10_000
 
 
 @dataclasses.dataclass
@@ -91,9 +95,10 @@ class TrainConfig:
             `"mixed_float16"` (GPUs) or `"mixed_bfloat16"` (TPUs, recent
             CPUs). FLOPs, the budget and the logits stay float32.
         freeze_routing_from: str or None. A trained gated `.keras` model:
-            train it with its most frequent routing on the CIFAR-10 test
-            images frozen (a static pruned network of the same FLOPs;
-            `lcnet_tf.training.freeze_routing`). Its architecture
+            train it with its most frequent routing frozen (a static
+            pruned network of the same FLOPs;
+            `lcnet_tf.training.freeze_routing`), the routing counted
+            over `freeze_routing_split`'s CIFAR-10 images. Its architecture
             replaces `depth`, `gating` and the gate fields. With
             `init_from`, the pruned network starts from that static
             model's weights (learned scales 1) instead of the gated
@@ -106,6 +111,10 @@ class TrainConfig:
             `shaping_weight` keep those terms on the fixed gates, where
             they act on the body's features. Its architecture replaces
             `depth`, `gating` and the gate fields.
+        freeze_routing_split: str. Where `freeze_routing_from` counts
+            routings: `"train"` (the first 10,000 training images, as
+            many as the test set, unaugmented) or `"test"` (the test
+            images, unlabelled; the project's first frozen rows).
     """
 
     dataset: str = "cifar10"
@@ -156,6 +165,7 @@ class TrainConfig:
     gate_weight_decay: bool = True
     freeze_routing_from: str | None = None
     fix_gates_from: str | None = None
+    freeze_routing_split: str = "train"
     dtype_policy: str = "float32"
 
     def __post_init__(self):
@@ -289,6 +299,11 @@ class TrainConfig:
                 "and fixes its gates: it excludes gating 'none' and gate "
                 "regularizers (bounds, shaping, noise_anneal). Received: "
                 f"gating={self.gating!r}"
+            )
+        if self.freeze_routing_split not in ROUTING_SPLITS:
+            raise ValueError(
+                f"`freeze_routing_split` must be one of {ROUTING_SPLITS}. "
+                f"Received: {self.freeze_routing_split!r}"
             )
         if self.fix_gates_from:
             clashes = {

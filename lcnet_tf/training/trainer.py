@@ -15,6 +15,7 @@ from lcnet_tf.models.imagenet_resnet import imagenet_resnet
 from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import strategy as strategies
 from lcnet_tf.training.batch_norm_recalibration import BatchNormRecalibration
+from lcnet_tf.training.config import ROUTING_IMAGES
 from lcnet_tf.training.distiller import GatedDistiller
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
@@ -97,7 +98,13 @@ def _frozen_routing_model(config):
     from lcnet_tf.models.gate_controls import set_budget
 
     model = _gated_model(config.freeze_routing_from, "freeze_routing_from")
-    images, _ = cifar10_arrays("test", config.data_dir)
+    # The routing, and the gate-scale means of a row without `init_from`,
+    # come from these images.
+    images, _ = cifar10_arrays(
+        config.freeze_routing_split,
+        config.data_dir,
+        num_examples=ROUTING_IMAGES,
+    )
     routing, _ = most_frequent_routing(model, images)
     # From static weights (`init_from`, applied by the caller) the scales
     # the gated model learned no longer fit the body: they become 1.

@@ -131,6 +131,23 @@ def test_budget_text_takes_the_budget_from_gated_rows():
         "training) and batch-shaping (weight 1, faded to 0)"
     ) in text
     assert "the gate recipe of `lc_spread`" not in text
+    # Frozen rows say which images their routing was counted over; rows
+    # from before the choice existed counted on the test set.
+    old = _row("old_frozen", "lc", "s.keras", freeze_routing_from="lc.keras")
+    text = budget_text(rows + [old])
+    assert "routing over the test images (unlabelled) (no budget" in text
+    new = _row(
+        "new_frozen",
+        "lc",
+        "s.keras",
+        freeze_routing_from="lc.keras",
+        freeze_routing_split="train",
+    )
+    text = budget_text(rows + [old, new])
+    assert (
+        "routing over the test images (unlabelled) (`old_frozen`) or the "
+        "first 10,000 training images (`new_frozen`)"
+    ) in text
 
 
 def test_results_table_deltas_reductions_and_aig_scale():

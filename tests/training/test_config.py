@@ -71,6 +71,8 @@ def test_frozen_routing_may_start_from_static_weights():
     assert config.init_from == "s.keras"
     with pytest.raises(ValueError, match="freeze_routing_from"):
         TrainConfig(freeze_routing_from="lc.keras", bounds_weight=1.0)
+    with pytest.raises(ValueError, match="`freeze_routing_split` must be"):
+        TrainConfig(freeze_routing_from="lc.keras", freeze_routing_split="val")
 
 
 def test_fixed_gates_exclude_what_trains_gates():

@@ -67,6 +67,8 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         assert frozen.freeze_row == f"lc_resnet20_{target}_e10_r3"
         assert frozen.init_from_row == "resnet20_static"
         assert frozen.config.budget_weight == 0.0
+        # Counted where these rows were trained.
+        assert frozen.config.freeze_routing_split == "test"
     # Recipe 4 is recipe 3 at a quarter of the fine-tuning rate, frozen
     # twins included.
     for name in ("lc_resnet20_t65_e10_r4", "lc_resnet20_t30_e10_r4_frozen"):

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import os
 import shutil
 
@@ -6,10 +7,15 @@ import keras
 import numpy as np
 import pytest
 
+from lcnet_tf.data.cifar10 import cifar10_arrays
 from lcnet_tf.flops import flops_per_image
 from lcnet_tf.models import load_model
 from lcnet_tf.training import TrainConfig
 from lcnet_tf.training import train
+from lcnet_tf.training.config import ROUTING_IMAGES
+from lcnet_tf.training.frozen_routing import most_frequent_routing
+from lcnet_tf.training.gate_decisions import gate_decisions
+from lcnet_tf.training.trainer import build_model
 from lcnet_tf.training.trainer import build_schedule
 from tests.fixtures import interrupt_at_epoch
 from tests.fixtures import tiny_train_config
@@ -305,6 +311,26 @@ def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
     assert history.history["val_flops_ratio"][-1] > 0
     images = np.random.default_rng(0).normal(size=(16, 32, 32, 3))
     assert len(set(flops_per_image(model, images.astype("float32")))) == 1
+    # The routing is the source's most frequent one over the first
+    # training images by default, over the test images on request.
+    source = load_model(path)
+    for split, built in (
+        ("train", model),
+        (
+            "test",
+            build_model(
+                dataclasses.replace(frozen, freeze_routing_split="test")
+            ),
+        ),
+    ):
+        counted, _ = cifar10_arrays(
+            split, cifar10_dir, num_examples=ROUTING_IMAGES
+        )
+        expected, _ = most_frequent_routing(source, counted)
+        taken = gate_decisions(built, images[:2].astype("float32"))
+        for name, decision in taken.items():
+            assert (decision["run"] == expected[name]["run"]).all()
+            assert (decision["channels"] == expected[name]["channels"]).all()
     static = tiny_train_config(
         tmp_path,
         cifar10_dir,
