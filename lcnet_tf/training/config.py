@@ -300,6 +300,12 @@ class TrainConfig:
                 "regularizers (bounds, shaping, noise_anneal). Received: "
                 f"gating={self.gating!r}"
             )
+        if self.freeze_routing_from and self.dataset != "cifar10":
+            raise ValueError(
+                "`freeze_routing_from` counts routings over CIFAR-10 "
+                "images; other datasets have no frozen-routing baseline. "
+                f"Received: dataset={self.dataset!r}"
+            )
         if self.freeze_routing_split not in ROUTING_SPLITS:
             raise ValueError(
                 f"`freeze_routing_split` must be one of {ROUTING_SPLITS}. "

@@ -73,6 +73,10 @@ def test_frozen_routing_may_start_from_static_weights():
         TrainConfig(freeze_routing_from="lc.keras", bounds_weight=1.0)
     with pytest.raises(ValueError, match="`freeze_routing_split` must be"):
         TrainConfig(freeze_routing_from="lc.keras", freeze_routing_split="val")
+    with pytest.raises(ValueError, match="over CIFAR-10 images.*imagenet"):
+        TrainConfig(
+            freeze_routing_from="lc.keras", dataset="imagenet2012", depth=18
+        )
 
 
 def test_fixed_gates_exclude_what_trains_gates():
