@@ -69,6 +69,15 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         assert frozen.config.budget_weight == 0.0
         # Counted where these rows were trained.
         assert frozen.config.freeze_routing_split == "test"
+    # At 0.5, where the training images' routing differs, a twin counts
+    # there; otherwise the same row.
+    train = rows["lc_resnet20_t50_e10_r3_frozen_train"]
+    test = rows["lc_resnet20_t50_e10_r3_frozen"]
+    assert train.config.freeze_routing_split == "train"
+    assert dataclasses.replace(train, name=test.name) == dataclasses.replace(
+        test,
+        config=dataclasses.replace(test.config, freeze_routing_split="train"),
+    )
     # Recipe 4 is recipe 3 at a quarter of the fine-tuning rate, frozen
     # twins included.
     for name in ("lc_resnet20_t65_e10_r4", "lc_resnet20_t30_e10_r4_frozen"):
