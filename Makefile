@@ -6,6 +6,12 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(if $(LCNET_DATA_DIR),$(LCNET_DATA_DIR),../shared/data/cifar10)
 DEMO_DIR ?= runs/demo
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Test processes (pytest-xdist), one per core up to 4: most tests build
+# and trace small graphs on one core. Whole files go to one process, so a
+# module's fixtures are built once. TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); \
+	[ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install test test-fast gpu-test android-test bazel-test bazel-smoke lint demo clean
 
@@ -24,7 +30,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 test: install
-	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q --durations=15 tests
+	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q $(PYTEST_WORKERS) --durations=15 tests
 
 # LiteRT's WebGPU delegate on a real (software) GPU: needs a Vulkan driver;
 # on a machine without a GPU, Debian's chromium package brings SwiftShader.
@@ -56,7 +62,7 @@ bazel-smoke: install
 	$(BAZEL_ENV) $(BAZEL) test --test_tag_filters=smoke //...
 
 test-fast: install
-	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m "not slow" tests
+	LCNET_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q $(PYTEST_WORKERS) -m "not slow" tests
 
 # Fine-tunes an LC-Net from the published static ResNet-20, evaluates both
 # on all 10,000 test images, exports the LC-Net's dynamic TFLite form and

@@ -36,6 +36,7 @@ setup(
         "dev": [
             "jax[cpu]",
             "pytest",
+            "pytest-xdist",
             "ruff",
             "matplotlib",
             "ai-edge-litert",

@@ -17,6 +17,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_CIFAR10 = os.path.join(REPO, "..", "shared", "data", "cifar10")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _module_seed():
+    # Module-scoped fixtures are built before the per-test seed below, so
+    # without this their models would depend on which tests ran first
+    # (in another order, or on another pytest-xdist worker).
+    keras.utils.set_random_seed(1234)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)
