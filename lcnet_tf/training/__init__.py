@@ -19,6 +19,7 @@ from lcnet_tf.training.gate_schedule import GateSchedule
 from lcnet_tf.training.history_log import HistoryLog
 from lcnet_tf.training.routing_stats import routing_stats
 from lcnet_tf.training.run_backup import RunBackup
+from lcnet_tf.training.threshold_jitter import ThresholdJitter
 from lcnet_tf.training.trainer import build_model
 from lcnet_tf.training.trainer import build_optimizer
 from lcnet_tf.training.trainer import compile_model
@@ -30,6 +31,7 @@ __all__ = [
     "GatedDistiller",
     "HistoryLog",
     "RunBackup",
+    "ThresholdJitter",
     "TrainConfig",
     "build_model",
     "build_optimizer",
