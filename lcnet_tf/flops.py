@@ -97,6 +97,12 @@ def gated_blocks(model):
     ]
 
 
+def model_gates(model):
+    """Every gate head of `model` (or of a distiller's student), in order."""
+    model = getattr(model, "student", model)
+    return [gate for block in gated_blocks(model) for gate in block.gates]
+
+
 def _logits(model):
     """The logits tensor, taken before a `FlopsBudget` layer if any."""
     last = model.layers[-1]

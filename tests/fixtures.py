@@ -11,6 +11,27 @@ def random_images(n=4, size=32, channels=3, seed=0):
     )
 
 
+def fit_on_random_images(
+    model, callbacks, epochs=2, compile=True, learning_rate=0.01
+):
+    """Fits `model` for `epochs` of 4 steps on 8x8 noise, label 0."""
+    import keras
+
+    if compile:
+        model.compile(
+            keras.optimizers.SGD(learning_rate),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+    return model.fit(
+        random_images(n=32, size=8),
+        np.zeros(32, np.int32),
+        batch_size=8,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=0,
+    )
+
+
 def warm_up_batch_norm(model, images, steps=3):
     """Gives BN layers non-trivial moving statistics."""
     for _ in range(steps):

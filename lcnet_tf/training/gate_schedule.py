@@ -2,7 +2,7 @@
 
 import keras
 
-from lcnet_tf.flops import gated_blocks
+from lcnet_tf.flops import model_gates
 from lcnet_tf.layers.flops_budget import FlopsBudget
 from lcnet_tf.losses import check_budget_target
 
@@ -59,8 +59,7 @@ class GateSchedule(keras.callbacks.Callback):
         model = getattr(self.model, "student", self.model)
         self._gates = [
             gate
-            for block in gated_blocks(model)
-            for gate in block.gates
+            for gate in model_gates(model)
             if getattr(gate, "regularizer", None) is not None
         ]
         # The budget layer closes the model (see `build_resnet`).

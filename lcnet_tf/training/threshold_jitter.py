@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from lcnet_tf.flops import gated_blocks
+from lcnet_tf.flops import model_gates
 from lcnet_tf.layers.gate_head import check_threshold
 
 
@@ -46,16 +46,11 @@ class ThresholdJitter(keras.callbacks.Callback):
         self._gates = None
 
     def _find(self):
-        model = getattr(self.model, "student", self.model)
-        self._gates = [
-            gate
-            for block in gated_blocks(model)
-            for gate in block.gates
-            if gate is not None
-        ]
+        self._gates = model_gates(self.model)
         if not self._gates:
             raise ValueError(
-                f"Model '{model.name}' has no gates to move the threshold of."
+                f"Model '{self.model.name}' has no gates to move the "
+                f"threshold of."
             )
         self._nominal = [gate.tau for gate in self._gates]
 

@@ -9,6 +9,7 @@ import keras
 from lcnet_tf.data.cifar10 import cifar10_dataset
 from lcnet_tf.data.imagenet import imagenet_dataset
 from lcnet_tf.flops import gated_blocks
+from lcnet_tf.flops import model_gates
 from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
 from lcnet_tf.models.cifar_resnet import cifar_resnet
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
@@ -267,11 +268,9 @@ def build_optimizer(config, steps, model=None):
                     "its gate variables: build_optimizer(config, steps, "
                     "model)."
                 )
-            student = getattr(model, "student", model)
             gates = [
                 variable
-                for block in gated_blocks(student)
-                for gate in block.gates
+                for gate in model_gates(model)
                 for variable in gate.trainable_variables
             ]
         optimizer.exclude_from_weight_decay(

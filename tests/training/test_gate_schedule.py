@@ -5,7 +5,7 @@ import pytest
 from lcnet_tf.layers import GateRegularizer
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import GateSchedule
-from tests.fixtures import random_images
+from tests.fixtures import fit_on_random_images
 
 
 class _Record(keras.callbacks.Callback):
@@ -20,22 +20,6 @@ class _Record(keras.callbacks.Callback):
         self.progress.append(float(gate.progress.numpy()))
 
 
-def _fit(model, callbacks, epochs=2, compile=True):
-    if compile:
-        model.compile(
-            keras.optimizers.SGD(0.01),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-    model.fit(
-        random_images(n=32, size=8),
-        np.zeros(32, np.int32),
-        batch_size=8,
-        epochs=epochs,
-        callbacks=callbacks,
-        verbose=0,
-    )
-
-
 def test_target_anneals_from_one_and_progress_follows_steps():
     model = cifar_resnet(
         8,
@@ -45,7 +29,9 @@ def test_target_anneals_from_one_and_progress_follows_steps():
         gate_regularizer=GateRegularizer(bounds_weight=1.0),
     )
     record = _Record()
-    _fit(model, [GateSchedule(8, target=0.2, budget_anneal=0.5), record])
+    fit_on_random_images(
+        model, [GateSchedule(8, target=0.2, budget_anneal=0.5), record]
+    )
     np.testing.assert_allclose(record.progress, np.arange(8) / 8)
     # From 1.0 to 0.2 over the first 4 of 8 steps, then held.
     np.testing.assert_allclose(
@@ -57,9 +43,11 @@ def test_schedule_continues_from_the_optimizer_step():
     model = cifar_resnet(8, gating="l", input_shape=(8, 8, 3))
     record = _Record()
     schedule = GateSchedule(16, target=0.5, budget_anneal=1.0)
-    _fit(model, [schedule], epochs=1)
+    fit_on_random_images(model, [schedule], epochs=1)
     # A second fit (as after a resume) starts at step 4, not at 0.
-    _fit(model, [schedule, _TargetOnly(record)], epochs=1, compile=False)
+    fit_on_random_images(
+        model, [schedule, _TargetOnly(record)], epochs=1, compile=False
+    )
     np.testing.assert_allclose(
         record.targets, [1 - 0.5 * s / 16 for s in range(4, 8)], 1e-6
     )

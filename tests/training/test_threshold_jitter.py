@@ -4,6 +4,7 @@ import pytest
 
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import ThresholdJitter
+from tests.fixtures import fit_on_random_images
 from tests.fixtures import random_images
 
 
@@ -25,25 +26,12 @@ class _Record(keras.callbacks.Callback):
         )
 
 
-def _fit(model, callbacks, epochs=2):
-    model.compile(
-        keras.optimizers.SGD(0.0),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model.fit(
-        random_images(n=32, size=8),
-        np.zeros(32, np.int32),
-        batch_size=8,
-        epochs=epochs,
-        callbacks=callbacks,
-        verbose=0,
-    )
-
-
 def test_each_step_draws_one_threshold_for_every_gate_then_restores():
     model = cifar_resnet(8, gating="lc", input_shape=(8, 8, 3), tau=0.7)
     record = _Record()
-    _fit(model, [ThresholdJitter(0.1, 0.4, seed=3), record])
+    fit_on_random_images(
+        model, [ThresholdJitter(0.1, 0.4, seed=3), record], learning_rate=0.0
+    )
     taus = np.array(record.taus)
     assert taus.shape[0] == 8 and taus.shape[1] > 1
     # One draw per step, shared by every gate, inside [low, high].
@@ -63,7 +51,7 @@ def test_training_routes_at_the_drawn_threshold():
     # model's own threshold, so the training FLOPs are the open ones;
     # evaluation uses the model's own (1.0: every skippable block shut).
     model = cifar_resnet(8, gating="l", input_shape=(8, 8, 3), tau=1.0)
-    history = _fit(model, [ThresholdJitter(0.0, 0.0)], epochs=1)
+    history = fit_on_random_images(model, [ThresholdJitter(0.0, 0.0)], epochs=1)
     assert history.history["flops_ratio"][-1] > 1.0
     shut = model.evaluate(
         random_images(n=8, size=8),
@@ -86,4 +74,4 @@ def test_bad_ranges_are_refused(low, high, match):
 def test_a_model_without_gates_is_refused():
     model = cifar_resnet(8, input_shape=(8, 8, 3))
     with pytest.raises(ValueError, match="no gates"):
-        _fit(model, [ThresholdJitter(0.1, 0.4)], epochs=1)
+        fit_on_random_images(model, [ThresholdJitter(0.1, 0.4)], epochs=1)
