@@ -18,6 +18,7 @@ _DEFINERS = {
     int: flags.DEFINE_integer,
     int | None: flags.DEFINE_integer,
     float: flags.DEFINE_float,
+    float | None: flags.DEFINE_float,
     str: flags.DEFINE_string,
     str | None: flags.DEFINE_string,
 }

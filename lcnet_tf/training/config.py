@@ -115,6 +115,14 @@ class TrainConfig:
             routings: `"train"` (the first 10,000 training images, as
             many as the test set, unaugmented) or `"test"` (the test
             images, unlabelled; the project's first frozen rows).
+        threshold_jitter_low: float in [0, 1] or None. With
+            `threshold_jitter_high`: each training step runs every gate
+            at one threshold drawn from that range
+            (`lcnet_tf.training.ThresholdJitter`), so the body meets the
+            routings a user's `set_threshold` asks for; the model keeps
+            `tau`. Best with `budget_weight=0` and fixed gates: a budget
+            at the drawn thresholds pulls the trained one's FLOPs too.
+        threshold_jitter_high: float in [0, 1] or None. Top of that range.
     """
 
     dataset: str = "cifar10"
@@ -166,6 +174,8 @@ class TrainConfig:
     freeze_routing_from: str | None = None
     fix_gates_from: str | None = None
     freeze_routing_split: str = "train"
+    threshold_jitter_low: float | None = None
+    threshold_jitter_high: float | None = None
     dtype_policy: str = "float32"
 
     def __post_init__(self):
@@ -329,6 +339,7 @@ class TrainConfig:
                     f"gating={self.gating!r}, "
                     + ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
                 )
+        self._validate_threshold_jitter()
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
         if self.noise_anneal and not self.noise_std:
@@ -337,6 +348,29 @@ class TrainConfig:
                 f"`noise_std` is 0. Received: noise_anneal="
                 f"{self.noise_anneal}, noise_std={self.noise_std}"
             )
+
+    def _validate_threshold_jitter(self):
+        low, high = self.threshold_jitter_low, self.threshold_jitter_high
+        if low is None and high is None:
+            return
+        if low is None or high is None or self.gating == "none":
+            raise ValueError(
+                "`threshold_jitter_low` and `threshold_jitter_high` come "
+                "together, on a gated model. Received: threshold_jitter_low="
+                f"{low}, threshold_jitter_high={high}, gating={self.gating!r}"
+            )
+        # The callback's own checks name the bad bound.
+        self.threshold_jitter()
+
+    def threshold_jitter(self):
+        """The `ThresholdJitter` of these fields, or None."""
+        from lcnet_tf.training.threshold_jitter import ThresholdJitter
+
+        if self.threshold_jitter_low is None:
+            return None
+        return ThresholdJitter(
+            self.threshold_jitter_low, self.threshold_jitter_high, self.seed
+        )
 
     @classmethod
     def field_help(cls):

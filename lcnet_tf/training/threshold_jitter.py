@@ -23,7 +23,8 @@ class ThresholdJitter(keras.callbacks.Callback):
     Args:
         low: float in [0, 1]. Lowest threshold drawn.
         high: float in [low, 1]. Highest threshold drawn.
-        seed: int or None. Seed of the draws.
+        seed: int or None. Seed of the draws (with the optimizer's step
+            count: a resumed `fit` draws as the uninterrupted one).
 
     Example:
 
@@ -54,10 +55,19 @@ class ThresholdJitter(keras.callbacks.Callback):
             )
         self._nominal = [gate.tau for gate in self._gates]
 
+    def _draw(self):
+        if self.seed is None:
+            return float(self._rng.uniform(self.low, self.high))
+        # Seeded by the optimizer's step, so a resumed run draws what the
+        # uninterrupted one would have.
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        rng = np.random.default_rng([self.seed, step])
+        return float(rng.uniform(self.low, self.high))
+
     def on_train_batch_begin(self, batch, logs=None):
         if self._gates is None:
             self._find()
-        tau = float(self._rng.uniform(self.low, self.high))
+        tau = self._draw()
         for gate in self._gates:
             gate.threshold.assign(tau)
 

@@ -98,3 +98,35 @@ def test_fixed_gates_exclude_what_trains_gates():
         fix_gates_from="lc.keras", bounds_weight=1.0, shaping_weight=1.0
     )
     assert config.gate_regularizer().bounds_weight == 1.0
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        (dict(threshold_jitter_low=0.1), "come together"),
+        (
+            dict(
+                gating="none",
+                threshold_jitter_low=0.1,
+                threshold_jitter_high=0.5,
+            ),
+            "come together",
+        ),
+        (
+            dict(threshold_jitter_low=0.6, threshold_jitter_high=0.5),
+            "must not exceed",
+        ),
+        (dict(threshold_jitter_low=-1.0, threshold_jitter_high=0.5), "tau"),
+    ],
+)
+def test_threshold_jitter_fields_are_checked(fields, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**fields)
+
+
+def test_threshold_jitter_fields_make_the_callback():
+    assert TrainConfig().threshold_jitter() is None
+    jitter = TrainConfig(
+        threshold_jitter_low=0.05, threshold_jitter_high=0.5, seed=3
+    ).threshold_jitter()
+    assert (jitter.low, jitter.high, jitter.seed) == (0.05, 0.5, 3)

@@ -75,3 +75,22 @@ def test_a_model_without_gates_is_refused():
     model = cifar_resnet(8, input_shape=(8, 8, 3))
     with pytest.raises(ValueError, match="no gates"):
         fit_on_random_images(model, [ThresholdJitter(0.1, 0.4)], epochs=1)
+
+
+def test_draws_follow_the_optimizer_step_so_a_resumed_fit_repeats_them():
+    first, second = _Record(), _Record()
+    model = cifar_resnet(8, gating="l", input_shape=(8, 8, 3))
+    fit_on_random_images(model, [ThresholdJitter(0.0, 1.0, seed=5), first])
+    model = cifar_resnet(8, gating="l", input_shape=(8, 8, 3))
+    fit_on_random_images(
+        model, [ThresholdJitter(0.0, 1.0, seed=5), second], epochs=1
+    )
+    # The second fit continues from step 4: the draws of the first's
+    # second epoch.
+    fit_on_random_images(
+        model,
+        [ThresholdJitter(0.0, 1.0, seed=5), second],
+        epochs=1,
+        compile=False,
+    )
+    np.testing.assert_allclose(first.taus, second.taus)

@@ -91,6 +91,25 @@ def test_gate_recipe_options_reach_the_run(tmp_path, cifar10_dir):
     assert loaded.get_layer("stage1_block1").block_gate.regularizer
 
 
+def test_threshold_jitter_reaches_the_run(tmp_path, cifar10_dir):
+    # Trained at threshold 0 (every gate open), validated and saved at the
+    # model's own 1.0 (every skippable block shut).
+    config = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        tau=1.0,
+        budget_weight=0.0,
+        threshold_jitter_low=0.0,
+        threshold_jitter_high=0.0,
+    )
+    model, history = train(config)
+    assert history.history["flops_ratio"][-1] > 1.0
+    assert history.history["val_flops_ratio"][-1] < 0.8
+    loaded = load_model(f"{config.model_dir}/model.keras")
+    assert loaded.get_layer("stage1_block1").block_gate.tau == 1.0
+
+
 def test_mixed_precision_run(tmp_path, cifar10_dir):
     import keras
 
