@@ -63,8 +63,8 @@ def define_flags():
         "seeds",
         ["1", "2"],
         "'dynamic': other seeds that the closest comparisons (recipe 5 "
-        "at 0.3 against the distilled ResNet-8, at 0.65 against ResNet-14) "
-        "are trained again with.",
+        "at 0.3 against the distilled ResNet-8, at 0.65 against ResNet-14 "
+        "and recipe 9) are trained again with.",
     )
     flags.DEFINE_list("rows", [], "Only these rows (default: all).")
     flags.DEFINE_boolean(

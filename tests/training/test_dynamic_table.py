@@ -147,6 +147,22 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         == spread.config
     )
     assert not any(n.endswith("_r8_proj") and "t30" not in n for n in rows)
+    # Recipe 9, at 0.65 only: recipe 5's body stage at drawn thresholds,
+    # without the budget term.
+    jitter = rows["lc_resnet20_t65_e10_r9"]
+    body = rows["lc_resnet20_t65_e10_r5"]
+    assert jitter.fix_gates_row == body.fix_gates_row
+    assert jitter.config.threshold_jitter() is not None
+    assert (
+        dataclasses.replace(
+            jitter.config,
+            threshold_jitter_low=None,
+            threshold_jitter_high=None,
+            budget_weight=body.config.budget_weight,
+        )
+        == body.config
+    )
+    assert not any(n.endswith("_r9") and "t65" not in n for n in rows)
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
@@ -210,6 +226,8 @@ def test_seed_rows_copy_the_study_with_their_own_gate_rows():
         assert dataclasses.replace(static, seed=0) == (
             rows["resnet14_static_e40"].config
         )
+        jitter = rows[f"lc_resnet20_t65_e10_r9_s{seed}"]
+        assert jitter.fix_gates_row == f"lc_resnet20_t65_e10_r5_gates_s{seed}"
     assert "resnet14_static_e40_kd_s1" not in rows
     assert not any(name.endswith("_s1") for name in rows if "t50" in name)
     assert not any(
