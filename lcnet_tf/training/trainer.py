@@ -371,8 +371,9 @@ def train(config, callbacks=(), strategy=None):
         all_callbacks.insert(
             0, HistoryLog(os.path.join(config.model_dir, "history.csv"))
         )
-    if config.threshold_jitter() is not None:
-        all_callbacks.append(config.threshold_jitter())
+    jitter = config.threshold_jitter()
+    if jitter is not None:
+        all_callbacks.append(jitter)
     if config.budget_anneal or config.gate_regularizer() is not None:
         all_callbacks.append(
             GateSchedule(

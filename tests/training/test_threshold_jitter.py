@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from lcnet_tf.flops import model_gates
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import ThresholdJitter
 from tests.fixtures import fit_on_random_images
@@ -17,12 +18,7 @@ class _Record(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.taus.append(
-            [
-                float(gate.threshold.numpy())
-                for layer in self.model.layers
-                for gate in getattr(layer, "gates", ())
-                if gate is not None
-            ]
+            [float(gate.threshold.numpy()) for gate in model_gates(self.model)]
         )
 
 
@@ -39,11 +35,9 @@ def test_each_step_draws_one_threshold_for_every_gate_then_restores():
     assert np.all((taus >= 0.1) & (taus <= 0.4))
     assert len(np.unique(taus[:, 0])) == 8
     # The model keeps its own threshold (and its config) after fit.
-    for layer in model.layers:
-        for gate in getattr(layer, "gates", ()):
-            if gate is not None:
-                assert gate.tau == pytest.approx(0.7)
-                assert gate.get_config()["tau"] == pytest.approx(0.7)
+    for gate in model_gates(model):
+        assert gate.tau == pytest.approx(0.7)
+        assert gate.get_config()["tau"] == pytest.approx(0.7)
 
 
 def test_training_routes_at_the_drawn_threshold():
