@@ -9,8 +9,7 @@ import numpy as np
 
 from lcnet_tf.analysis import plots
 from lcnet_tf.analysis import results_page
-
-DEFAULT_TAUS = (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+from lcnet_tf.analysis.threshold_sweep import DEFAULT_TAUS
 
 
 def _read_json(path):

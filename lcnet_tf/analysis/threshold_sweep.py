@@ -4,6 +4,9 @@ from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models.gate_controls import set_threshold
 from lcnet_tf.training.evaluation import per_image_results
 
+# From every gate open to nearly all closed; the results pages' sweeps.
+DEFAULT_TAUS = (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
 
 def threshold_sweep(model, dataset, taus):
     """Evaluates a gated model at several gate thresholds, no retraining.

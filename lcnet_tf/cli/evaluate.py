@@ -25,17 +25,61 @@ def define_flags():
     flags.DEFINE_string(
         "output", None, "JSON report path (default: beside the model)."
     )
+    flags.DEFINE_bool(
+        "sweep",
+        False,
+        "Also sweep the threshold, and report the operating points: the "
+        "thresholds on the accuracy/FLOPs Pareto front of the first "
+        "--calibration_examples training images, measured on --split.",
+    )
+    flags.DEFINE_integer(
+        "calibration_examples",
+        10_000,
+        "Training images that choose the operating points (--sweep).",
+    )
+    flags.DEFINE_float(
+        "min_gain",
+        None,
+        "Top-1 (a fraction) an operating point must add over every "
+        "cheaper one on the calibration images (default 0.002).",
+    )
 
 
-def evaluate_file(model_path, data_dir, split, examples, batch_size, tau):
-    """Loads a model and evaluates it; the library side of the CLI."""
+def evaluate_file(
+    model_path,
+    data_dir,
+    split,
+    examples,
+    batch_size,
+    tau,
+    sweep=False,
+    calibration_examples=10_000,
+    min_gain=None,
+):
+    """Loads a model and evaluates it; the library side of the CLI.
+
+    With `sweep`, the report also holds `operating_points`
+    (`lcnet_tf.analysis.operating_points`): thresholds chosen on the
+    first `calibration_examples` training images, measured on `split`.
+    """
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
+    from lcnet_tf.flops import gated_blocks
     from lcnet_tf.models.gate_controls import set_threshold
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.evaluation import evaluate_model
 
+    if sweep and split == "train":
+        raise ValueError(
+            "--sweep chooses its operating points on training images; "
+            "evaluating them on --split=train would judge them on the "
+            "images that chose them. Use --split=test."
+        )
     model = load_model(model_path, compile=False)
+    if sweep and not gated_blocks(model):
+        raise ValueError(
+            f"--sweep needs a gated model; '{model_path}' has no gates."
+        )
     if tau is not None:
         set_threshold(model, tau)
     dataset = cifar10_dataset(
@@ -51,6 +95,19 @@ def evaluate_file(model_path, data_dir, split, examples, batch_size, tau):
         split, data_dir, num_examples=min(examples or 1024, 1024)
     )
     report = evaluate_model(model, dataset, agreement_images)
+    if sweep:
+        from lcnet_tf.analysis.operating_points import operating_points
+
+        calibration = cifar10_dataset(
+            "train",
+            data_dir=data_dir,
+            batch_size=batch_size,
+            training=False,
+            num_examples=calibration_examples,
+        )
+        report["operating_points"] = operating_points(
+            model, calibration, dataset, min_gain=min_gain
+        )
     report["model_path"] = model_path
     report["split"] = split
     return report
@@ -71,6 +128,9 @@ def main(argv):
         FLAGS.examples,
         FLAGS.batch_size,
         FLAGS.tau,
+        sweep=FLAGS.sweep,
+        calibration_examples=FLAGS.calibration_examples,
+        min_gain=FLAGS.min_gain,
     )
     output = FLAGS.output or FLAGS.model.removesuffix(".keras") + "_eval.json"
     write_report(report, output)

@@ -177,6 +177,20 @@ def format_report(report):
             f"decisions; FLOPs ratio {agreement['flops_ratio_training']:.3f}"
             f" (training mode) vs {agreement['flops_ratio_inference']:.3f}"
         )
+    knob = report.get("operating_points")
+    if knob:
+        lines.append(
+            f"operating points    {len(knob['points'])} thresholds on the "
+            f"calibration images' Pareto front; top-1 monotone in FLOPs: "
+            f"{'yes' if knob['monotone'] else 'no'} (whole sweep: "
+            f"{'yes' if knob['sweep_monotone'] else 'no'})"
+        )
+        for point in knob["points"]:
+            lines.append(
+                f"  tau {point['tau']:<5.2f} top-1 "
+                f"{100 * point['top1']:.2f}%  FLOPs ratio "
+                f"{point['flops_ratio']:.3f}"
+            )
     if report["keep_rates"]:
         lines.append("keep rate per gated block:")
         for name, rate in report["keep_rates"].items():

@@ -8,6 +8,7 @@ from absl import flags
 
 from lcnet_tf.cli import evaluate as evaluate_cli
 from lcnet_tf.cli import train as train_cli
+from lcnet_tf.training.evaluation import format_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
@@ -35,6 +36,42 @@ def test_evaluate_missing_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="No model checkpoint"):
         evaluate_cli.evaluate_file(
             str(tmp_path / "m.keras"), None, "test", 10, 10, None
+        )
+
+
+def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
+    from lcnet_tf.models import cifar_resnet
+    from tests.fixtures import randomize_gates
+
+    model = cifar_resnet(8, gating="lc", tau=0.5)
+    randomize_gates(model)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    report = evaluate_cli.evaluate_file(
+        path, cifar10_dir, "test", 30, 30, None, True, 20, 0.0
+    )
+    knob = report["operating_points"]
+    assert len(knob["calibration_sweep"]) == len(knob["evaluation_sweep"])
+    assert 1 <= len(knob["points"]) <= len(knob["calibration_sweep"])
+    assert knob["min_gain"] == 0.0
+    # Measured on the evaluated images: the sweep's figures at those taus.
+    by_tau = {p["tau"]: p for p in knob["evaluation_sweep"]}
+    assert all(p["top1"] == by_tau[p["tau"]]["top1"] for p in knob["points"])
+    assert "operating points" in format_report(report)
+    with pytest.raises(ValueError, match="split=test"):
+        evaluate_cli.evaluate_file(
+            path, cifar10_dir, "train", 30, 30, None, True
+        )
+    cifar_resnet(8).save(tmp_path / "static.keras")
+    with pytest.raises(ValueError, match="no gates"):
+        evaluate_cli.evaluate_file(
+            str(tmp_path / "static.keras"),
+            cifar10_dir,
+            "test",
+            30,
+            30,
+            None,
+            True,
         )
 
 
