@@ -71,6 +71,34 @@ def _per_image(model, folder, data_dir):
     return results
 
 
+def _operating_points(root, sweeps, model_of, data_dir, taus, images):
+    """Each swept row's operating points, its calibration sweep cached."""
+    from lcnet_tf.analysis.operating_points import choose_operating_points
+    from lcnet_tf.analysis.threshold_sweep import threshold_sweep
+    from lcnet_tf.data.cifar10 import cifar10_dataset
+    from lcnet_tf.training.config import ROUTING_IMAGES
+
+    images = ROUTING_IMAGES if images is None else int(images)
+    calibration = cifar10_dataset(
+        "train", data_dir, batch_size=500, training=False, num_examples=images
+    )
+    knobs = {}
+    for name, sweep in sweeps.items():
+        chosen = _cached(
+            os.path.join(root, name, "calibration_sweep.json"),
+            lambda name=name: {
+                "images": images,
+                "points": threshold_sweep(model_of(name), calibration, taus),
+            },
+            valid=lambda value: (
+                value["images"] == images
+                and [p["tau"] for p in value["points"]] == list(taus)
+            ),
+        )
+        knobs[name] = choose_operating_points(chosen["points"], sweep)
+    return knobs
+
+
 def build_cifar10_results(
     root,
     row_names,
@@ -82,6 +110,7 @@ def build_cifar10_results(
     latency_images=500,
     taus=DEFAULT_TAUS,
     budget_text="",
+    calibration_examples=None,
 ):
     """Measures what the results page shows and rewrites its tables.
 
@@ -106,6 +135,9 @@ def build_cifar10_results(
             skip latency).
         taus: thresholds of the sweep.
         budget_text: str. Markdown describing the training budget.
+        calibration_examples: int or None. Training images (the first
+            ones, unaugmented) that choose each gated row's operating
+            points (`operating_points`); None for `ROUTING_IMAGES`.
 
     Returns:
         dict: `rows` (the table rows), `sweep` and `figures` (paths).
@@ -205,6 +237,11 @@ def build_cifar10_results(
         if row.get("routing")
     }
     sections["dynamism"] = results_page.dynamism_table(rows, sweeps)
+    sections["operating_points"] = results_page.operating_points_table(
+        _operating_points(
+            root, sweeps, model_of, data_dir, taus, calibration_examples
+        )
+    )
     if focus_row in by_name:
         focus_folder = os.path.join(root, focus_row)
         focus_model = model_of(focus_row)

@@ -101,12 +101,37 @@ def operating_points(
         print(point["tau"], point["top1"], point["flops_ratio"])
     ```
     """
-    min_gain = DEFAULT_MIN_GAIN if min_gain is None else float(min_gain)
     # Checked before the sweeps, which take minutes.
-    pareto_front([{"top1": 0.0, "flops_ratio": 0.0}], min_gain)
-    chosen = threshold_sweep(model, calibration, taus)
-    front = pareto_front(chosen, min_gain)
-    measured = {p["tau"]: p for p in threshold_sweep(model, evaluation, taus)}
+    pareto_front([{"top1": 0.0, "flops_ratio": 0.0}], _min_gain(min_gain))
+    return choose_operating_points(
+        threshold_sweep(model, calibration, taus),
+        threshold_sweep(model, evaluation, taus),
+        min_gain,
+    )
+
+
+def choose_operating_points(calibration_sweep, evaluation_sweep, min_gain=None):
+    """`operating_points` from its two sweeps, measured already.
+
+    Args:
+        calibration_sweep: `threshold_sweep` points on the images that
+            choose.
+        evaluation_sweep: points on the images that measure, at (at
+            least) the same taus.
+        min_gain: float or None. See `operating_points`.
+
+    Returns:
+        As `operating_points`.
+    """
+    min_gain = _min_gain(min_gain)
+    front = pareto_front(calibration_sweep, min_gain)
+    measured = {p["tau"]: p for p in evaluation_sweep}
+    missing = [p["tau"] for p in front if p["tau"] not in measured]
+    if missing:
+        raise ValueError(
+            f"The evaluation sweep has no point at tau {missing}: sweep "
+            f"both image sets at the same thresholds."
+        )
     points = [
         dict(
             measured[p["tau"]],
@@ -115,12 +140,16 @@ def operating_points(
         )
         for p in front
     ]
-    evaluation_sweep = list(measured.values())
+    evaluation_sweep = list(evaluation_sweep)
     return {
-        "calibration_sweep": chosen,
+        "calibration_sweep": list(calibration_sweep),
         "evaluation_sweep": evaluation_sweep,
         "points": points,
         "min_gain": min_gain,
         "monotone": is_monotone(points),
         "sweep_monotone": is_monotone(evaluation_sweep),
     }
+
+
+def _min_gain(min_gain):
+    return DEFAULT_MIN_GAIN if min_gain is None else float(min_gain)

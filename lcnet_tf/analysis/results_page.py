@@ -205,6 +205,46 @@ def dynamism_table(rows, sweeps=None):
     return "\n".join(lines)
 
 
+def operating_points_table(knobs, low=0.25, high=0.8):
+    """Each row's threshold knob, raw and as operating points, as Markdown.
+
+    Args:
+        knobs: dict from row name to `operating_points`' result.
+        low, high: the FLOPs ratios between which points are counted.
+
+    Returns:
+        str.
+    """
+    lines = [
+        f"| row | sweep points in {low}-{high} | sweep monotone "
+        f"| operating points in {low}-{high} | monotone "
+        f"| operating points (tau: top-1 at FLOPs ratio) |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def inside(points):
+        return len(
+            {
+                round(p["flops_ratio"], 3)
+                for p in points
+                if low <= p["flops_ratio"] <= high
+            }
+        )
+
+    for name, knob in knobs.items():
+        points = "; ".join(
+            f"{p['tau']:.2f}: {_pct(p['top1'])} at {p['flops_ratio']:.3f}"
+            for p in knob["points"]
+        )
+        lines.append(
+            f"| `{name}` | {inside(knob['evaluation_sweep'])} "
+            f"| {'yes' if knob['sweep_monotone'] else 'no'} "
+            f"| {inside(knob['points'])} "
+            f"| {'yes' if knob['monotone'] else 'no'} | {points} |"
+        )
+    return "\n".join(lines)
+
+
 def exact_prefix_table(rows):
     """Top-1 on the 1,017 exact-pixel test images vs their rebuilt twins."""
     lines = [

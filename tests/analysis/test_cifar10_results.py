@@ -103,6 +103,7 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
         latency_images=30,
         taus=(0.0, 0.5, 1.0),
         budget_text="budget here",
+        calibration_examples=200,
     )
     text = open(page).read()
     for name in names:
@@ -121,6 +122,14 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
     sweep = report["sweep"]
     assert [p["tau"] for p in sweep] == [0.0, 0.5, 1.0]
     assert sweep[0]["flops_ratio"] > sweep[-1]["flops_ratio"]
+    # Operating points, chosen on the first 200 training images.
+    chosen = json.load(
+        open(os.path.join(root, "lc_resnet8_t50", "calibration_sweep.json"))
+    )
+    assert chosen["images"] == 200
+    assert [p["tau"] for p in chosen["points"]] == [0.0, 0.5, 1.0]
+    knob = text[text.index("begin:operating_points") :]
+    assert "| `lc_resnet8_t50` |" in knob[: knob.index("end:operating")]
     # The sweep at the trained threshold is the row's own evaluation on
     # all 10,000 test images.
     per_image = np.load(os.path.join(root, "lc_resnet8_t50", "per_image.npz"))
@@ -142,6 +151,7 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
         latency_images=30,
         taus=(0.0, 0.5, 1.0),
         budget_text="budget here",
+        calibration_examples=200,
     )
     assert (
         os.path.getmtime(os.path.join(root, "lc_resnet8_t50", "latency.json"))

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from lcnet_tf.analysis import choose_operating_points
 from lcnet_tf.analysis import operating_points
 from lcnet_tf.analysis import pareto_front
 from lcnet_tf.analysis.operating_points import is_monotone
@@ -60,6 +61,14 @@ def test_front_of_equal_flops_keeps_the_more_accurate():
 def test_front_rejects_bad_input(points, min_gain, match):
     with pytest.raises(ValueError, match=match):
         pareto_front(points, min_gain)
+
+
+def test_choose_needs_the_chosen_taus_measured():
+    knob = choose_operating_points(SWEEP, SWEEP[::-1], 0.0)
+    assert [p["tau"] for p in knob["points"]] == [0.9, 0.6, 0.5, 0.35]
+    assert knob["monotone"] and not knob["sweep_monotone"]
+    with pytest.raises(ValueError, match=r"no point at tau \[0.35\]"):
+        choose_operating_points(SWEEP, SWEEP[3:], 0.0)
 
 
 def test_operating_points_are_chosen_on_calibration_and_measured_apart():

@@ -1,6 +1,7 @@
 from lcnet_tf.analysis.results_page import anchors_table
 from lcnet_tf.analysis.results_page import budget_text
 from lcnet_tf.analysis.results_page import kind_label
+from lcnet_tf.analysis.results_page import operating_points_table
 from lcnet_tf.analysis.results_page import results_table
 from lcnet_tf.analysis.results_page import row_kind
 from lcnet_tf.analysis.results_page import row_label
@@ -210,3 +211,23 @@ def test_seeds_table_puts_each_row_beside_its_seed_copies():
         "| 13.0M |"
     )
     assert seeds_table(rows[:2]) == ""
+
+
+def test_operating_points_table_counts_points_and_says_monotone():
+    from lcnet_tf.analysis import choose_operating_points
+
+    sweep = [
+        {"tau": 0.05, "top1": 0.80, "flops_ratio": 0.90},
+        {"tau": 0.3, "top1": 0.82, "flops_ratio": 0.70},
+        {"tau": 0.5, "top1": 0.81, "flops_ratio": 0.60},
+        {"tau": 0.7, "top1": 0.60, "flops_ratio": 0.40},
+        {"tau": 0.9, "top1": 0.20, "flops_ratio": 0.20},
+    ]
+    table = operating_points_table(
+        {"row_a": choose_operating_points(sweep, sweep, 0.0)}
+    )
+    row = table.splitlines()[-1]
+    # 3 sweep points in 0.25-0.8, not monotone (0.90 is below 0.70); the
+    # knob drops 0.05 and keeps 0.3 / 0.5 / 0.7 in range, monotone.
+    assert row.startswith("| `row_a` | 3 | no | 3 | yes |")
+    assert "0.30: 82.00% at 0.700" in row and "0.05:" not in row
