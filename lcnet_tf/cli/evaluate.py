@@ -37,6 +37,12 @@ def define_flags():
         10_000,
         "Training images that choose the operating points (--sweep).",
     )
+    flags.DEFINE_list(
+        "taus",
+        None,
+        "Thresholds of the sweep (--sweep), comma-separated (default "
+        "0.05,0.2,0.35,0.5,0.6,0.7,0.8,0.9,0.95).",
+    )
     flags.DEFINE_float(
         "min_gain",
         None,
@@ -55,12 +61,14 @@ def evaluate_file(
     sweep=False,
     calibration_examples=10_000,
     min_gain=None,
+    taus=None,
 ):
     """Loads a model and evaluates it; the library side of the CLI.
 
     With `sweep`, the report also holds `operating_points`
     (`lcnet_tf.analysis.operating_points`): thresholds chosen on the
-    first `calibration_examples` training images, measured on `split`.
+    first `calibration_examples` training images among `taus` (None
+    for the default sweep), measured on `split`.
     """
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
@@ -75,6 +83,11 @@ def evaluate_file(
             "evaluating them on --split=train would judge them on the "
             "images that chose them. Use --split=test."
         )
+    if sweep:
+        from lcnet_tf.analysis.threshold_sweep import DEFAULT_TAUS
+
+        # Checked before anything runs: the evaluation takes minutes.
+        taus = DEFAULT_TAUS if taus is None else _taus(taus)
     model = load_model(model_path, compile=False)
     if sweep and not gated_blocks(model):
         raise ValueError(
@@ -106,11 +119,30 @@ def evaluate_file(
             num_examples=calibration_examples,
         )
         report["operating_points"] = operating_points(
-            model, calibration, dataset, min_gain=min_gain
+            model,
+            calibration,
+            dataset,
+            taus,
+            min_gain=min_gain,
         )
     report["model_path"] = model_path
     report["split"] = split
     return report
+
+
+def _taus(values):
+    try:
+        taus = [float(value) for value in values]
+    except ValueError:
+        raise ValueError(
+            f"--taus must be numbers in [0, 1]. Received: {values}"
+        ) from None
+    bad = [tau for tau in taus if not 0.0 <= tau <= 1.0]
+    if bad or not taus:
+        raise ValueError(
+            f"--taus must be numbers in [0, 1]. Received: {values}"
+        )
+    return taus
 
 
 def main(argv):
@@ -131,6 +163,7 @@ def main(argv):
         sweep=FLAGS.sweep,
         calibration_examples=FLAGS.calibration_examples,
         min_gain=FLAGS.min_gain,
+        taus=FLAGS.taus,
     )
     output = FLAGS.output or FLAGS.model.removesuffix(".keras") + "_eval.json"
     write_report(report, output)

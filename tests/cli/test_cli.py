@@ -58,6 +58,15 @@ def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
     by_tau = {p["tau"]: p for p in knob["evaluation_sweep"]}
     assert all(p["top1"] == by_tau[p["tau"]]["top1"] for p in knob["points"])
     assert "operating points" in format_report(report)
+    fine = evaluate_cli.evaluate_file(
+        path, cifar10_dir, "test", 30, 30, None, True, 20, 0.0, ["0.3", "1"]
+    )["operating_points"]
+    assert [p["tau"] for p in fine["evaluation_sweep"]] == [0.3, 1.0]
+    for taus in (["0.3", "x"], ["1.5"]):
+        with pytest.raises(ValueError, match=r"--taus must be numbers"):
+            evaluate_cli.evaluate_file(
+                path, cifar10_dir, "test", 30, 30, None, True, 20, 0.0, taus
+            )
     with pytest.raises(ValueError, match="split=test"):
         evaluate_cli.evaluate_file(
             path, cifar10_dir, "train", 30, 30, None, True
