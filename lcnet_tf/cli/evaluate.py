@@ -41,7 +41,7 @@ def define_flags():
         "taus",
         None,
         "Thresholds of the sweep (--sweep), comma-separated (default "
-        "0.05,0.2,0.35,0.5,0.6,0.7,0.8,0.9,0.95).",
+        "0.05 to 0.95 in steps of 0.05).",
     )
     flags.DEFINE_float(
         "min_gain",
@@ -68,7 +68,7 @@ def evaluate_file(
     With `sweep`, the report also holds `operating_points`
     (`lcnet_tf.analysis.operating_points`): thresholds chosen on the
     first `calibration_examples` training images among `taus` (None
-    for the default sweep), measured on `split`.
+    for `KNOB_TAUS`), measured on `split`.
     """
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
@@ -84,10 +84,10 @@ def evaluate_file(
             "images that chose them. Use --split=test."
         )
     if sweep:
-        from lcnet_tf.analysis.threshold_sweep import DEFAULT_TAUS
+        from lcnet_tf.analysis.operating_points import KNOB_TAUS
 
         # Checked before anything runs: the evaluation takes minutes.
-        taus = DEFAULT_TAUS if taus is None else _taus(taus)
+        taus = KNOB_TAUS if taus is None else _taus(taus)
     model = load_model(model_path, compile=False)
     if sweep and not gated_blocks(model):
         raise ValueError(

@@ -6,6 +6,7 @@ import sys
 import pytest
 from absl import flags
 
+from lcnet_tf.analysis.operating_points import KNOB_TAUS
 from lcnet_tf.cli import evaluate as evaluate_cli
 from lcnet_tf.cli import train as train_cli
 from lcnet_tf.training.evaluation import format_report
@@ -51,7 +52,9 @@ def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
         path, cifar10_dir, "test", 30, 30, None, True, 20, 0.0
     )
     knob = report["operating_points"]
-    assert len(knob["calibration_sweep"]) == len(knob["evaluation_sweep"])
+    taus = [p["tau"] for p in knob["evaluation_sweep"]]
+    assert taus == [p["tau"] for p in knob["calibration_sweep"]]
+    assert taus == list(KNOB_TAUS)
     assert 1 <= len(knob["points"]) <= len(knob["calibration_sweep"])
     assert knob["min_gain"] == 0.0
     # Measured on the evaluated images: the sweep's figures at those taus.
