@@ -233,7 +233,7 @@ def operating_points_table(knobs, low=0.25, high=0.8):
 
     for name, knob in knobs.items():
         points = "; ".join(
-            f"{p['tau']:.2f}: {_pct(p['top1'])} at {p['flops_ratio']:.3f}"
+            f"{p['tau']:g}: {_pct(p['top1'])} at {p['flops_ratio']:.3f}"
             for p in knob["points"]
         )
         lines.append(

@@ -230,4 +230,4 @@ def test_operating_points_table_counts_points_and_says_monotone():
     # 3 sweep points in 0.25-0.8, not monotone (0.90 is below 0.70); the
     # knob drops 0.05 and keeps 0.3 / 0.5 / 0.7 in range, monotone.
     assert row.startswith("| `row_a` | 3 | no | 3 | yes |")
-    assert "0.30: 82.00% at 0.700" in row and "0.05:" not in row
+    assert "0.3: 82.00% at 0.700" in row and "0.05:" not in row
