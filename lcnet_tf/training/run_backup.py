@@ -5,7 +5,6 @@ import glob
 import json
 import os
 import re
-import shutil
 
 import keras
 import numpy as np
@@ -37,7 +36,8 @@ class RunBackup(keras.callbacks.Callback):
     (an older one, with a warning, when the newest cannot be read); when
     states exist and none loads, training stops with an error that names
     the folder and says how to restart, instead of a bare HDF5 or JSON
-    error. The folder is deleted when training ends.
+    error. Its files are deleted when training ends, and the folder with
+    them unless it holds another worker's folder.
 
     Args:
         backup_dir: str. Folder of the resume state (only this callback
@@ -200,8 +200,16 @@ class RunBackup(keras.callbacks.Callback):
                 os.remove(path)
 
     def on_train_end(self, logs=None):
-        if os.path.exists(self.backup_dir):
-            shutil.rmtree(self.backup_dir)
+        if not os.path.isdir(self.backup_dir):
+            return
+        # Only this callback's files: under a multi-worker strategy the
+        # other workers' folders sit inside the chief's, and a worker may
+        # still be writing its last state when the chief ends.
+        for entry in os.scandir(self.backup_dir):
+            if not entry.is_dir():
+                os.remove(entry.path)
+        if not os.listdir(self.backup_dir):
+            os.rmdir(self.backup_dir)
 
 
 def _read_state(meta):

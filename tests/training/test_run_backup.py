@@ -86,6 +86,22 @@ def test_resumes_exactly_where_the_last_epoch_ended(tmp_path):
     assert not backup.exists()
 
 
+def test_a_finished_chief_leaves_the_other_workers_state_alone(tmp_path):
+    # Under a multi-worker strategy worker 1 keeps its state in
+    # backup/worker1 and may still be writing it when the chief ends.
+    backup = tmp_path / "backup"
+    worker = backup / "worker1"
+    worker.mkdir(parents=True)
+    (worker / ".partial-epoch-0002.weights.h5").write_bytes(b"w")
+    _fit(backup, epochs=2)
+    assert sorted(os.listdir(backup)) == ["worker1"]
+    assert os.listdir(worker) == [".partial-epoch-0002.weights.h5"]
+    # The worker's own callback then removes its folder.
+    callback = RunBackup(str(worker))
+    callback.on_train_end()
+    assert not worker.exists()
+
+
 def test_keeps_only_the_newest_states(tmp_path):
     backup = tmp_path / "backup"
     _fit(backup, epochs=6, stop_after=4)
