@@ -39,11 +39,7 @@ def pareto_front(points, min_gain=DEFAULT_MIN_GAIN):
     front = pareto_front(threshold_sweep(model, calibration, taus))
     ```
     """
-    if not math.isfinite(min_gain) or min_gain < 0:
-        raise ValueError(
-            f"`min_gain` must be a finite number >= 0 (a top-1 fraction). "
-            f"Received: {min_gain}"
-        )
+    min_gain = _check_min_gain(min_gain)
     points = list(points)
     if not points:
         raise ValueError("`points` is empty: give at least one sweep point.")
@@ -107,7 +103,7 @@ def operating_points(
     ```
     """
     # Checked before the sweeps, which take minutes.
-    pareto_front([{"top1": 0.0, "flops_ratio": 0.0}], _min_gain(min_gain))
+    min_gain = _check_min_gain(min_gain)
     return choose_operating_points(
         threshold_sweep(model, calibration, taus),
         threshold_sweep(model, evaluation, taus),
@@ -128,7 +124,7 @@ def choose_operating_points(calibration_sweep, evaluation_sweep, min_gain=None):
     Returns:
         As `operating_points`.
     """
-    min_gain = _min_gain(min_gain)
+    min_gain = _check_min_gain(min_gain)
     front = pareto_front(calibration_sweep, min_gain)
     measured = {p["tau"]: p for p in evaluation_sweep}
     missing = [p["tau"] for p in front if p["tau"] not in measured]
@@ -156,5 +152,13 @@ def choose_operating_points(calibration_sweep, evaluation_sweep, min_gain=None):
     }
 
 
-def _min_gain(min_gain):
-    return DEFAULT_MIN_GAIN if min_gain is None else float(min_gain)
+def _check_min_gain(min_gain):
+    """`min_gain` as a float (None: `DEFAULT_MIN_GAIN`), or a clear error."""
+    if min_gain is None:
+        return DEFAULT_MIN_GAIN
+    if not math.isfinite(min_gain) or min_gain < 0:
+        raise ValueError(
+            f"`min_gain` must be a finite number >= 0 (a top-1 fraction). "
+            f"Received: {min_gain}"
+        )
+    return float(min_gain)

@@ -182,14 +182,7 @@ def dynamism_table(rows, sweeps=None):
             continue
         agreement = row.get("train_inference_agreement")
         sweep = (sweeps or {}).get(row["row"])
-        points = "-"
-        if sweep:
-            ratios = {
-                round(p["flops_ratio"], 3)
-                for p in sweep
-                if 0.25 <= p["flops_ratio"] <= 0.8
-            }
-            points = str(len(ratios))
+        points = str(_points_between(sweep, 0.25, 0.8)) if sweep else "-"
         lines.append(
             f"| `{row['row']}` | {routing['distinct_block_routings']} "
             f"| {routing['distinct_routings']} "
@@ -203,6 +196,17 @@ def dynamism_table(rows, sweeps=None):
             f"| {points} |"
         )
     return "\n".join(lines)
+
+
+def _points_between(points, low, high):
+    """How many distinct FLOPs ratios in [low, high] the points reach."""
+    return len(
+        {
+            round(p["flops_ratio"], 3)
+            for p in points
+            if low <= p["flops_ratio"] <= high
+        }
+    )
 
 
 def operating_points_table(knobs, low=0.25, high=0.8):
@@ -222,24 +226,17 @@ def operating_points_table(knobs, low=0.25, high=0.8):
         "|---|---|---|---|---|---|",
     ]
 
-    def inside(points):
-        return len(
-            {
-                round(p["flops_ratio"], 3)
-                for p in points
-                if low <= p["flops_ratio"] <= high
-            }
-        )
-
     for name, knob in knobs.items():
         points = "; ".join(
             f"{p['tau']:g}: {_pct(p['top1'])} at {p['flops_ratio']:.3f}"
             for p in knob["points"]
         )
+        swept = _points_between(knob["evaluation_sweep"], low, high)
+        chosen = _points_between(knob["points"], low, high)
         lines.append(
-            f"| `{name}` | {inside(knob['evaluation_sweep'])} "
+            f"| `{name}` | {swept} "
             f"| {'yes' if knob['sweep_monotone'] else 'no'} "
-            f"| {inside(knob['points'])} "
+            f"| {chosen} "
             f"| {'yes' if knob['monotone'] else 'no'} | {points} |"
         )
     return "\n".join(lines)

@@ -131,18 +131,16 @@ def evaluate_file(
 
 
 def _taus(values):
+    from lcnet_tf.layers.gate_head import check_threshold
+
     try:
-        taus = [float(value) for value in values]
-    except ValueError:
+        if not values:
+            raise ValueError("no thresholds given")
+        return [check_threshold(value) for value in values]
+    except ValueError as error:
         raise ValueError(
-            f"--taus must be numbers in [0, 1]. Received: {values}"
+            f"--taus must be numbers in [0, 1]. Received: {values} ({error})"
         ) from None
-    bad = [tau for tau in taus if not 0.0 <= tau <= 1.0]
-    if bad or not taus:
-        raise ValueError(
-            f"--taus must be numbers in [0, 1]. Received: {values}"
-        )
-    return taus
 
 
 def main(argv):

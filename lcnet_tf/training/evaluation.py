@@ -187,7 +187,7 @@ def format_report(report):
         )
         for point in knob["points"]:
             lines.append(
-                f"  tau {point['tau']:<5.2f} top-1 "
+                f"  tau {point['tau']:<5g} top-1 "
                 f"{100 * point['top1']:.2f}%  FLOPs ratio "
                 f"{point['flops_ratio']:.3f}"
             )
