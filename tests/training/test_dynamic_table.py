@@ -20,10 +20,10 @@ def test_every_row_sees_the_same_epochs():
                 or parent.fix_gates_row
             )
         expected = 30 if name == "resnet20_static" else 40
-        # Recipe 5's gate-training row is its first 6 fine-tuning epochs,
-        # recipe 6's its first 3. (Seed copies, `..._s<seed>`, train as
-        # long as their originals.)
-        if re.search(r"_r5(_proj)?_gates$", re.sub(r"_s\d+$", "", name)):
+        # The gate-training row of recipes 5 and 10 is their first 6
+        # fine-tuning epochs, recipe 6's its first 3. (Seed copies,
+        # `..._s<seed>`, train as long as their originals.)
+        if re.search(r"_r(5|10)(_proj)?_gates$", re.sub(r"_s\d+$", "", name)):
             expected = 36
         if name.endswith("_r6_gates"):
             expected = 33
@@ -147,6 +147,33 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         == spread.config
     )
     assert not any(n.endswith("_r8_proj") and "t30" not in n for n in rows)
+    # Recipe 10, at 0.65 only: recipe 8's body row from a gate row, both
+    # with the block gates bounded to [0.2, 0.8].
+    wide = rows["lc_resnet20_t65_e10_r10_proj"]
+    wide_gates = rows[wide.fix_gates_row]
+    assert wide_gates.name == "lc_resnet20_t65_e10_r10_proj_gates"
+    assert (
+        dataclasses.replace(
+            wide_gates.config, keep_rate_low=0.1, keep_rate_high=0.9
+        )
+        == rows["lc_resnet20_t65_e10_r5_proj_gates"].config
+    )
+    regularizer = wide.config.gate_regularizer()
+    assert (regularizer.low, regularizer.high) == (0.2, 0.8)
+    assert regularizer.bounds_weight == light.config.bounds_weight
+    assert (
+        dataclasses.replace(
+            wide.config,
+            keep_rate_low=0.1,
+            keep_rate_high=0.9,
+            bounds_weight=0.0,
+            shaping_weight=0.0,
+            regularize_channel_gates=True,
+            regularizer_anneal=0.5,
+        )
+        == rows["lc_resnet20_t65_e10_r5_proj"].config
+    )
+    assert not any("_r10" in n and "t65" not in n for n in rows)
     # Recipe 9, at 0.65 only: recipe 5's body stage at drawn thresholds,
     # without the budget term.
     jitter = rows["lc_resnet20_t65_e10_r9"]
