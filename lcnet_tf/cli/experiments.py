@@ -128,6 +128,8 @@ def main(argv):
                     source += f" on {row.init_from_row} weights"
             if row.fix_gates_row:
                 source = f"{row.fix_gates_row}, gates fixed"
+            if row.release_row:
+                source = f"{row.release_row}, routing released"
             line = f"{row.name} <- {source}"
             if row.teacher_row:
                 line += f", distilled from {row.teacher_row}"

@@ -13,6 +13,7 @@ from lcnet_tf.training.evaluation import write_report
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
+from lcnet_tf.training.frozen_routing import release_routing
 from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.gate_schedule import GateSchedule
@@ -45,6 +46,7 @@ __all__ = [
     "most_frequent_routing",
     "per_image_results",
     "recalibrate_batch_norm",
+    "release_routing",
     "routing_stats",
     "train",
     "write_report",

@@ -111,6 +111,13 @@ class TrainConfig:
             `shaping_weight` keep those terms on the fixed gates, where
             they act on the body's features. Its architecture replaces
             `depth`, `gating` and the gate fields.
+        release_routing_from: str or None. A frozen-routing row's
+            `.keras` model (`freeze_routing_from`): train it with its
+            gates released (`lcnet_tf.training.release_routing`), so
+            that from the frozen routing they learn to decide per image
+            under `budget_target`, with `noise_std` and the gate
+            regularizer fields ("prune, then route"). Its architecture
+            replaces `depth`, `gating` and the gate fields.
         freeze_routing_split: str. Where `freeze_routing_from` counts
             routings: `"train"` (the first 10,000 training images, as
             many as the test set, unaugmented) or `"test"` (the test
@@ -174,6 +181,7 @@ class TrainConfig:
     gate_weight_decay: bool = True
     freeze_routing_from: str | None = None
     fix_gates_from: str | None = None
+    release_routing_from: str | None = None
     freeze_routing_split: str = "train"
     threshold_jitter_low: float | None = None
     threshold_jitter_high: float | None = None
@@ -340,6 +348,7 @@ class TrainConfig:
                     f"gating={self.gating!r}, "
                     + ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
                 )
+        self._validate_release()
         self._validate_threshold_jitter()
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
@@ -348,6 +357,26 @@ class TrainConfig:
                 "`noise_anneal` fades the exploration noise, but "
                 f"`noise_std` is 0. Received: noise_anneal="
                 f"{self.noise_anneal}, noise_std={self.noise_std}"
+            )
+
+    def _validate_release(self):
+        if not self.release_routing_from:
+            return
+        clashes = {
+            "freeze_routing_from": self.freeze_routing_from,
+            "fix_gates_from": self.fix_gates_from,
+            "init_from": self.init_from,
+            "threshold_jitter_low": self.threshold_jitter_low is not None,
+        }
+        set_fields = {k: v for k, v in clashes.items() if v}
+        if set_fields or self.gating in ("none", "aig"):
+            raise ValueError(
+                "`release_routing_from` trains a frozen-routing model's "
+                "gates again, from its own weights: it excludes gating "
+                "'none' and 'aig', other starting weights, fixed gates and "
+                "threshold jitter. Received: "
+                f"gating={self.gating!r}, "
+                + ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
             )
 
     def _validate_threshold_jitter(self):

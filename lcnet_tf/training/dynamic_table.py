@@ -90,6 +90,28 @@ LIGHT_SPREAD_RECIPE = dict(
 # is a less predictable decision, so more of the 512 routings occur.
 WIDE_BOUNDS = dict(keep_rate_low=0.2, keep_rate_high=0.8)
 
+# Recipe 11 (rows `..._r11_pruned`, then `..._r11`): prune, then route.
+# The frozen rows beat every LC row: one routing trained on all images
+# beats a body shared among many. Here the LC row's most frequent
+# routing (counted on training images) is frozen and trained for the
+# first `PRUNED_EPOCHS`, as a frozen row is; then its gates are released
+# (`TrainConfig.release_routing_from`) and learn, from that routing,
+# which images can skip more, under a budget below the routing's own
+# FLOPs. The bounds hold every block gate's keep rate at most 0.9 (so
+# each kept block is skipped for some images) and at least 0: blocks
+# the routing closed were never trained on it and may stay closed.
+PRUNED_EPOCHS = 6
+ROUTE_RECIPE = dict(
+    budget_weight=BLOCK_RECIPE["budget_weight"],
+    noise_std=BLOCK_RECIPE["noise_std"],
+    noise_anneal=BLOCK_RECIPE["noise_anneal"],
+    gate_weight_decay=False,
+    bounds_weight=LIGHT_SPREAD_RECIPE["bounds_weight"],
+    keep_rate_low=0.0,
+    keep_rate_high=0.9,
+    regularize_channel_gates=False,
+)
+
 # Recipe 9 (row `lc_resnet20_t65_e10_r9`): recipe 5's gate row, then a
 # body stage trained at thresholds drawn from [0.05, 0.5]
 # (`ThresholdJitter`), so the body meets the routings of a lowered
@@ -344,6 +366,7 @@ def cifar10_dynamic_rows(
         architecture=dict(gate_projection_blocks=True, **WIDE_BOUNDS),
         body_fields=dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS),
     )
+    rows += _prune_then_route_rows(0.65, finetune, suffix, static)
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):
@@ -525,3 +548,33 @@ def _recipe_comparison_rows(finetune, suffix, static):
         ),
         _frozen_row(source, 0.3, finetune),
     ]
+
+
+def _prune_then_route_rows(target, finetune, suffix, static):
+    """Recipe 11 at `target`: recipe 3's LC row's most frequent routing
+    (on training images) trained for `PRUNED_EPOCHS`, then released."""
+    source = f"lc_resnet20_{_tag(target)}_{suffix}_r3"
+    name = f"lc_resnet20_{_tag(target)}_{suffix}_r11"
+    pruned = dataclasses.replace(
+        _frozen_row(
+            source,
+            target,
+            dict(finetune, epochs=PRUNED_EPOCHS),
+            static,
+            split="train",
+        ),
+        name=f"{name}_pruned",
+    )
+    route = ExperimentRow(
+        name,
+        TrainConfig(
+            gating="lc",
+            budget_target=target,
+            **ROUTE_RECIPE,
+            **DISTILL_RECIPE,
+            **dict(finetune, epochs=finetune["epochs"] - PRUNED_EPOCHS),
+        ),
+        teacher_row=static,
+        release_row=pruned.name,
+    )
+    return [pruned, route]

@@ -35,6 +35,9 @@ class ExperimentRow:
             (`TrainConfig.freeze_routing_from`).
         fix_gates_row: str or None. A gated row whose model this row
             fine-tunes with its gates fixed (`TrainConfig.fix_gates_from`).
+        release_row: str or None. A frozen-routing row whose model this
+            row fine-tunes with its gates released
+            (`TrainConfig.release_routing_from`).
     """
 
     name: str
@@ -43,6 +46,7 @@ class ExperimentRow:
     teacher_row: str | None = None
     freeze_row: str | None = None
     fix_gates_row: str | None = None
+    release_row: str | None = None
 
 
 def cifar10_rows(
@@ -315,6 +319,7 @@ def _with_sources(config, row, root, must_exist=True):
         ("init_from", row.init_from_row),
         ("freeze_routing_from", row.freeze_row),
         ("fix_gates_from", row.fix_gates_row),
+        ("release_routing_from", row.release_row),
         ("distill_from", row.teacher_row),
     ):
         if source:

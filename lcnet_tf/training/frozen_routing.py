@@ -185,6 +185,88 @@ def fix_gates(model, regularizer=None):
             f"Model '{model.name}' has no gates to fix: it is not gated."
         )
     gates = [gate for block in blocks for gate in block.gates]
+    _replace_regularizers(gates, regularizer)
+    for gate in gates:
+        gate.noise_std = 0.0
+        # Not config: a reloaded model samples again if trained again.
+        gate.sampling = False
+        gate.trainable = False
+    return model
+
+
+def release_routing(model, noise_std=0.0, regularizer=None):
+    """Lets a frozen routing's gates learn to decide per image, in place.
+
+    The inverse of `freeze_routing`: a pruned network trained on one
+    routing becomes a gated one again, starting from that routing. Each
+    gate's keep logits keep their zero kernel (so every image still
+    takes the frozen routing) but their bias comes back to a fresh
+    gate's `init_keep_logit`, where the straight-through gradient is no
+    longer zero; the gate heads train again, with exploration noise and
+    a regularizer if given. Fine-tuned with a FLOPs budget below the
+    routing's own, the gates learn which images can skip more ("prune,
+    then route").
+
+    Args:
+        model: a gated model whose gates `freeze_routing` fixed (e.g. a
+            frozen-routing row's `model.keras`).
+        noise_std: float >= 0. Exploration noise of the released gates.
+        regularizer: `GateRegularizer` or None. Replaces the gates' own
+            (which must exist: it holds the training progress); None
+            turns their bounds and batch-shaping off.
+
+    Returns:
+        The model.
+
+    Example:
+
+    ```python
+    model = release_routing(load_model("runs/frozen/model.keras"), 0.5)
+    set_budget(model, 0.6)
+    model.compile(...)
+    model.fit(...)  # gates and body learn, from the frozen routing
+    ```
+    """
+    if not float(noise_std) >= 0.0:
+        raise ValueError(f"`noise_std` must be >= 0. Received: {noise_std}")
+    blocks = gated_blocks(model)
+    gates = [gate for block in blocks for gate in block.gates]
+    # Read from the weights: a saved model does not keep `trainable`.
+    free = [gate.name for gate in gates if not _is_frozen(gate)]
+    if not gates or free:
+        raise ValueError(
+            f"Model '{model.name}' has no frozen routing to release: "
+            + (
+                f"these gates decide per image: {', '.join(free)} "
+                "(freeze_routing fixes every gate)."
+                if gates
+                else "it has no gates."
+            )
+        )
+    _replace_regularizers(gates, regularizer)
+    for gate in gates:
+        bias = gate.keep_logits.bias
+        kept = keras.ops.convert_to_numpy(bias) > 0
+        bias.assign(
+            np.where(kept, 1.0, -1.0).astype(np.float32) * gate.init_keep_logit
+        )
+        gate.trainable = True
+        gate.noise_std = float(noise_std)
+        gate.sampling = True
+    return model
+
+
+def _is_frozen(gate):
+    """Whether `freeze_routing` fixed this gate's keep logits."""
+    kernel = keras.ops.convert_to_numpy(gate.keep_logits.kernel)
+    bias = keras.ops.convert_to_numpy(gate.keep_logits.bias)
+    return not kernel.any() and bool((np.abs(bias) >= _FROZEN_LOGIT).all())
+
+
+def _replace_regularizers(gates, regularizer):
+    """Puts `regularizer` in place of each gate's own (which holds the
+    training progress, so it must exist); None turns the gates' own
+    bounds and batch-shaping off."""
     if regularizer is not None:
         bare = [gate.name for gate in gates if gate.regularizer is None]
         if bare:
@@ -193,13 +275,8 @@ def fix_gates(model, regularizer=None):
                 f"these have none: {', '.join(bare)}"
             )
     for gate in gates:
-        gate.noise_std = 0.0
-        # Not config: a reloaded model samples again if trained again.
-        gate.sampling = False
         if regularizer is not None:
             gate.regularizer = regularizer
         elif gate.regularizer is not None:
             gate.regularizer.bounds_weight = 0.0
             gate.regularizer.shaping_weight = 0.0
-        gate.trainable = False
-    return model

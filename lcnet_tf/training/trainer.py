@@ -21,6 +21,7 @@ from lcnet_tf.training.distiller import GatedDistiller
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
+from lcnet_tf.training.frozen_routing import release_routing
 from lcnet_tf.training.gate_schedule import GateSchedule
 from lcnet_tf.training.history_log import HistoryLog
 from lcnet_tf.training.run_backup import RunBackup
@@ -67,6 +68,8 @@ def _build_model(config):
         model = _frozen_routing_model(config)
     elif config.fix_gates_from:
         model = _fixed_gates_model(config)
+    elif config.release_routing_from:
+        model = _released_routing_model(config)
     elif config.dataset == "cifar10":
         model = cifar_resnet(config.depth, **kwargs)
     else:
@@ -119,6 +122,18 @@ def _fixed_gates_model(config):
 
     model = fix_gates(
         _gated_model(config.fix_gates_from, "fix_gates_from"),
+        config.gate_regularizer(),
+    )
+    set_budget(model, config.budget_target, config.budget_weight)
+    return model
+
+
+def _released_routing_model(config):
+    from lcnet_tf.models.gate_controls import set_budget
+
+    model = release_routing(
+        _gated_model(config.release_routing_from, "release_routing_from"),
+        config.noise_std,
         config.gate_regularizer(),
     )
     set_budget(model, config.budget_target, config.budget_weight)

@@ -100,6 +100,25 @@ def test_fixed_gates_exclude_what_trains_gates():
     assert config.gate_regularizer().bounds_weight == 1.0
 
 
+def test_released_routing_excludes_other_starts_and_fixed_gates():
+    config = TrainConfig(
+        release_routing_from="frozen.keras", noise_std=0.5, bounds_weight=1.0
+    )
+    assert config.gate_regularizer().bounds_weight == 1.0
+    for fields in (
+        dict(init_from="s.keras"),
+        dict(freeze_routing_from="lc.keras"),
+        dict(fix_gates_from="lc.keras"),
+        dict(threshold_jitter_low=0.1, threshold_jitter_high=0.5),
+    ):
+        name = next(iter(fields))
+        with pytest.raises(ValueError, match=f"release_routing_from.*{name}"):
+            TrainConfig(release_routing_from="frozen.keras", **fields)
+    for gating in ("none", "aig"):
+        with pytest.raises(ValueError, match=f"gating='{gating}'"):
+            TrainConfig(release_routing_from="frozen.keras", gating=gating)
+
+
 @pytest.mark.parametrize(
     "fields, match",
     [

@@ -10,7 +10,12 @@ def test_every_row_sees_the_same_epochs():
     rows = {row.name: row for row in cifar10_dynamic_rows()}
     for name, row in rows.items():
         epochs = row.config.epochs
-        source = row.init_from_row or row.freeze_row or row.fix_gates_row
+        source = (
+            row.init_from_row
+            or row.freeze_row
+            or row.fix_gates_row
+            or row.release_row
+        )
         while source is not None:
             parent = rows[source]
             epochs += parent.config.epochs
@@ -18,6 +23,7 @@ def test_every_row_sees_the_same_epochs():
                 parent.init_from_row
                 or parent.freeze_row
                 or parent.fix_gates_row
+                or parent.release_row
             )
         expected = 30 if name == "resnet20_static" else 40
         # The gate-training row of recipes 5 and 10 is their first 6
@@ -27,6 +33,9 @@ def test_every_row_sees_the_same_epochs():
             expected = 36
         if name.endswith("_r6_gates"):
             expected = 33
+        # Recipe 11's pruned row is its first 6 fine-tuning epochs.
+        if name.endswith("_r11_pruned"):
+            expected = 36
         # The first recipe's frozen row also trains its parent's 10.
         if name == "lc_resnet20_t30_e10_frozen":
             expected = 50
@@ -174,6 +183,25 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         == rows["lc_resnet20_t65_e10_r5_proj"].config
     )
     assert not any("_r10" in n and "t65" not in n for n in rows)
+    # Recipe 11, at 0.65: recipe 3's routing on training images, pruned
+    # and trained 6 epochs as a frozen row is, then released for 4.
+    route = rows["lc_resnet20_t65_e10_r11"]
+    pruned = rows[route.release_row]
+    frozen = rows["lc_resnet20_t65_e10_r3_frozen"]
+    assert pruned.name == "lc_resnet20_t65_e10_r11_pruned"
+    assert (pruned.freeze_row, pruned.init_from_row) == (
+        "lc_resnet20_t65_e10_r3",
+        "resnet20_static",
+    )
+    assert dataclasses.replace(
+        pruned.config, epochs=10, freeze_routing_split="test"
+    ) == dataclasses.replace(frozen.config)
+    assert route.teacher_row == "resnet20_static"
+    assert route.config.budget_target == 0.65
+    assert route.config.noise_std > 0 and route.config.noise_anneal > 0
+    regularizer = route.config.gate_regularizer()
+    assert (regularizer.low, regularizer.high) == (0.0, 0.9)
+    assert regularizer.channel_gates is False
     # Recipe 9, at 0.65 only: recipe 5's body stage at drawn thresholds,
     # without the budget term.
     jitter = rows["lc_resnet20_t65_e10_r9"]

@@ -11,6 +11,7 @@ from lcnet_tf.training import gate_decisions
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
+from lcnet_tf.training.frozen_routing import release_routing
 from lcnet_tf.training.gate_decisions import block_inputs_model
 from tests.fixtures import random_images
 from tests.fixtures import randomize_gates
@@ -155,3 +156,70 @@ def test_a_kept_regularizer_needs_regularized_gates():
 def test_fix_gates_needs_gates():
     with pytest.raises(ValueError, match="not gated"):
         fix_gates(cifar_resnet(8, input_shape=(8, 8, 3)))
+
+
+def _frozen(tmp_path):
+    """A frozen routing saved and loaded, as a frozen row's model is."""
+    from lcnet_tf.models import load_model
+
+    model = _model(gate_regularizer=GateRegularizer(bounds_weight=1.0))
+    images = random_images(n=32, size=8)
+    routing, _ = most_frequent_routing(model, images)
+    freeze_routing(model, routing, images)
+    path = str(tmp_path / "frozen.keras")
+    model.save(path)
+    return load_model(path), routing, images
+
+
+def test_released_gates_start_from_the_frozen_routing_and_learn(tmp_path):
+    model, routing, images = _frozen(tmp_path)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    release_routing(model, noise_std=0.5)
+    assert all(g.trainable and g.noise_std == 0.5 for g in gates)
+    # Every image still takes the frozen routing...
+    for name, part in gate_decisions(model, images * 3.0).items():
+        assert (part["run"] == routing[name]["run"]).all()
+        assert (part["channels"] == routing[name]["channels"]).all()
+    # ...but the keep logits are back where the budget's gradient reaches
+    # them (every block gate's; a skipped block's channel gates get none).
+    set_budget(model, target=0.1, weight=10.0)
+    logits = [g.keep_logits for g in gates]
+    block_gates = [b.block_gate for b in model.layers if hasattr(b, "gates")]
+    block_gates = [g for g in block_gates if g is not None]
+    with tf.GradientTape() as tape:
+        model(keras.ops.convert_to_tensor(images), training=True)
+        loss = keras.ops.sum(model.losses)
+    grads = tape.gradient(loss, [g.keep_logits.bias for g in block_gates])
+    assert block_gates
+    assert all(float(keras.ops.max(keras.ops.abs(g))) > 0 for g in grads)
+    before = [np.array(layer.kernel) for layer in logits]
+    model.compile(
+        keras.optimizers.SGD(0.1),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(images, np.arange(32) % 10, epochs=1, verbose=0)
+    assert any(
+        not np.array_equal(old, np.array(layer.kernel))
+        for old, layer in zip(before, logits)
+    )
+
+
+def test_released_gates_take_the_given_regularizer(tmp_path):
+    model, _, _ = _frozen(tmp_path)
+    kept = GateRegularizer(low=0.0, high=0.9, bounds_weight=5.0)
+    release_routing(model, regularizer=kept)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    assert all(g.regularizer is kept and g.noise_std == 0.0 for g in gates)
+
+
+def test_release_needs_a_frozen_routing():
+    with pytest.raises(ValueError, match="no frozen routing.*per image"):
+        release_routing(_model())
+    with pytest.raises(ValueError, match="no frozen routing.*no gates"):
+        release_routing(cifar_resnet(8, input_shape=(8, 8, 3)))
+
+
+def test_release_refuses_negative_noise(tmp_path):
+    model, _, _ = _frozen(tmp_path)
+    with pytest.raises(ValueError, match="noise_std"):
+        release_routing(model, noise_std=-1.0)

@@ -368,3 +368,53 @@ def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
         )
         with pytest.raises(ValueError, match=f"`{field}` must be a gated"):
             train(config)
+
+
+def test_a_released_routing_run_routes_per_image_again(tmp_path, cifar10_dir):
+    # Prune, then route: a frozen routing's run, then its gates released.
+    frozen = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        # Trained with a regularizer (whose progress the released gates'
+        # bounds need), as the table's LC rows are.
+        freeze_routing_from=_trained_lc(
+            tmp_path, cifar10_dir, bounds_weight=1.0
+        ),
+        budget_weight=0.0,
+        model_dir=str(tmp_path / "frozen"),
+    )
+    train(frozen)
+    path = os.path.join(frozen.model_dir, "model.keras")
+    released = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        release_routing_from=path,
+        noise_std=0.5,
+        bounds_weight=5.0,
+        keep_rate_low=0.0,
+        keep_rate_high=0.9,
+        budget_target=0.3,
+        model_dir=str(tmp_path / "released"),
+    )
+    model, history = train(released)
+    before = load_model(path)
+    kernels = [
+        g.keep_logits.kernel
+        for b in before.layers
+        if hasattr(b, "gates")
+        for g in b.gates
+    ]
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    assert gates and all(g.trainable for g in gates)
+    assert all(g.regularizer.high == 0.9 for g in gates)
+    # The frozen gates' keep kernels are zero; the released ones learned.
+    assert not any(np.array(k).any() for k in kernels)
+    assert any(np.array(g.keep_logits.kernel).any() for g in gates)
+    assert len(history.history["val_flops_ratio"]) == 1
+    saved = load_model(os.path.join(released.model_dir, "model.keras"))
+    x = np.zeros((2, 32, 32, 3), "float32")
+    np.testing.assert_allclose(
+        saved.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
