@@ -448,6 +448,32 @@ def _fixed_regularizer_text(tuned):
     )
 
 
+def _released_text(tuned):
+    """What the rows that release a frozen routing's gates train."""
+    released = [r for r in tuned if r["config"].get("release_routing_from")]
+    if not released:
+        return ""
+    config = released[0]["config"]
+    units = "gate's"
+    if not config.get("regularize_channel_gates", True):
+        units = "block gate's"
+    sources = sorted(
+        {_stem(r["config"]["release_routing_from"]) for r in released}
+    )
+    return (
+        f"; {_names([r['row'] for r in released])} "
+        + ("starts" if len(released) == 1 else "start")
+        + f" from a frozen-routing row's model (`{'`, `'.join(sources)}`) "
+        f"and releases its gates: from that routing they learn to route "
+        f"per image under the budget, with exploration noise faded to 0 "
+        f"over the first {config.get('noise_anneal', 0):.0%} and every "
+        f"{units} keep rate bounded to [{config['keep_rate_low']:g}, "
+        f"{config['keep_rate_high']:g}] (weight "
+        f"{config['bounds_weight']:g}, tightened from [0, 1] over "
+        f"{config['regularizer_anneal']:.0%} of training)"
+    )
+
+
 def budget_text(rows):
     """States the training budget of the rows, from their configs."""
 
@@ -457,6 +483,7 @@ def budget_text(rows):
             config.get("init_from")
             or config.get("freeze_routing_from")
             or config.get("fix_gates_from")
+            or config.get("release_routing_from")
         )
 
     static = [r for r in rows if not started(r)]
@@ -526,7 +553,10 @@ def budget_text(rows):
         recipes = {}
         for row in tuned:
             fields = row["config"]
-            if fields.get("bounds_weight") and not fields.get("fix_gates_from"):
+            if fields.get("bounds_weight") and not (
+                fields.get("fix_gates_from")
+                or fields.get("release_routing_from")
+            ):
                 key = _recipe_text(row["config"])
                 recipes.setdefault(key, []).append(row["row"])
         for recipe, names in recipes.items():
@@ -563,6 +593,7 @@ def budget_text(rows):
                 + _fixed_regularizer_text(tuned)
                 + "; the budget loss kept) and trains only its body"
             )
+        text += _released_text(tuned)
         distilled = [c for c in gated if c.get("distill_from")]
         if distilled:
             config = distilled[0]

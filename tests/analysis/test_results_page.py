@@ -132,6 +132,30 @@ def test_budget_text_takes_the_budget_from_gated_rows():
         "training) and batch-shaping (weight 1, faded to 0)"
     ) in text
     assert "the gate recipe of `lc_spread`" not in text
+    # A row that releases a frozen routing starts from that row's model.
+    released = _row(
+        "lc_route",
+        "lc",
+        None,
+        release_routing_from="runs/lc_pruned/model.keras",
+        noise_std=0.5,
+        noise_anneal=0.8,
+        bounds_weight=5.0,
+        keep_rate_low=0.0,
+        keep_rate_high=0.9,
+        regularizer_anneal=0.5,
+        regularize_channel_gates=False,
+    )
+    text = budget_text(rows + [released])
+    assert "`lc_route` from scratch" not in text
+    assert "the gate recipe of `lc_route`" not in text
+    assert (
+        "`lc_route` starts from a frozen-routing row's model (`lc_pruned`) "
+        "and releases its gates: from that routing they learn to route per "
+        "image under the budget, with exploration noise faded to 0 over the "
+        "first 80% and every block gate's keep rate bounded to [0, 0.9] "
+        "(weight 5, tightened from [0, 1] over 50% of training)"
+    ) in text
     # Frozen rows say which images their routing was counted over; rows
     # from before the choice existed counted on the test set.
     old = _row("old_frozen", "lc", "s.keras", freeze_routing_from="lc.keras")
