@@ -82,9 +82,9 @@ LIGHT_SPREAD_RECIPE = dict(
     shaping_weight=SPREAD_RECIPE["shaping_weight"] / 4,
 )
 
-# Recipe 10 (rows `lc_resnet20_t65_e10_r10_proj...`, at 0.65): recipe 8
-# from a gate row whose block gates are bounded to [0.2, 0.8] instead
-# of [0.1, 0.9], in both stages. At 0.65 the gate rows of recipe 5 end
+# Recipe 10 (rows `..._r10_proj...`, at 0.65 and 0.5): recipe 8 from a
+# gate row whose block gates are bounded to [0.2, 0.8] instead of
+# [0.1, 0.9], in both stages. At 0.65 the gate rows of recipe 5 end
 # with 95 block routings and their body rows with fewer (84 with recipe
 # 7), short of the 100; a keep rate held further from 0 and 1
 # is a less predictable decision, so more of the 512 routings occur.
@@ -357,15 +357,16 @@ def cifar10_dynamic_rows(
             spread={"r7_proj": SPREAD_RECIPE}
             | ({"r8_proj": LIGHT_SPREAD_RECIPE} if target == 0.3 else {}),
         )
-    rows += _fixed_gates_rows(
-        0.65,
-        finetune,
-        suffix,
-        static,
-        tag="r10_proj",
-        architecture=dict(gate_projection_blocks=True, **WIDE_BOUNDS),
-        body_fields=dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS),
-    )
+    for target in (0.65, 0.5):
+        rows += _fixed_gates_rows(
+            target,
+            finetune,
+            suffix,
+            static,
+            tag="r10_proj",
+            architecture=dict(gate_projection_blocks=True, **WIDE_BOUNDS),
+            body_fields=dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS),
+        )
     rows += _prune_then_route_rows(0.65, finetune, suffix, static)
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]

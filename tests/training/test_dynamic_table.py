@@ -156,7 +156,7 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         == spread.config
     )
     assert not any(n.endswith("_r8_proj") and "t30" not in n for n in rows)
-    # Recipe 10, at 0.65 only: recipe 8's body row from a gate row, both
+    # Recipe 10, at 0.65 and 0.5: recipe 8's body row from a gate row, both
     # with the block gates bounded to [0.2, 0.8].
     wide = rows["lc_resnet20_t65_e10_r10_proj"]
     wide_gates = rows[wide.fix_gates_row]
@@ -182,7 +182,10 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         )
         == rows["lc_resnet20_t65_e10_r5_proj"].config
     )
-    assert not any("_r10" in n and "t65" not in n for n in rows)
+    assert not any("_r10" in n and "t30" in n for n in rows)
+    assert rows["lc_resnet20_t50_e10_r10_proj"].config == dataclasses.replace(
+        wide.config, budget_target=0.5
+    )
     # Recipe 11, at 0.65: recipe 3's routing on training images, pruned
     # and trained 6 epochs as a frozen row is, then released for 4.
     route = rows["lc_resnet20_t65_e10_r11"]
