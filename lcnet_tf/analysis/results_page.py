@@ -394,6 +394,15 @@ def _names(names, template="{}"):
     return template.format(listed)
 
 
+def _bounds_text(config):
+    """A row's keep-rate bounds, their weight and their tightening."""
+    return (
+        f"[{config['keep_rate_low']:g}, {config['keep_rate_high']:g}] "
+        f"(weight {config['bounds_weight']:g}, tightened from [0, 1] over "
+        f"{config['regularizer_anneal']:.0%} of training)"
+    )
+
+
 def _recipe_text(config):
     """The gate-training recipe of one row, in words."""
     units = "gate unit"
@@ -403,9 +412,7 @@ def _recipe_text(config):
         f"anneals the budget target from 1.0 over the first "
         f"{config['budget_anneal']:.0%} of training, keeps weight decay off "
         f"the gates, bounds every {units}'s keep rate to "
-        f"[{config['keep_rate_low']:g}, {config['keep_rate_high']:g}] "
-        f"(weight {config['bounds_weight']:g}, tightened from [0, 1] over "
-        f"{config['regularizer_anneal']:.0%} of training) and batch-shapes "
+        f"{_bounds_text(config)} and batch-shapes "
         f"it toward Beta({config['shaping_alpha']:g}, "
         f"{config['shaping_beta']:g}) (weight {config['shaping_weight']:g}, "
         f"faded to 0)"
@@ -438,10 +445,8 @@ def _fixed_regularizer_text(tuned):
     return (
         f"no noise; {_names([r['row'] for r in kept])} "
         + ("keeps" if len(kept) == 1 else "keep")
-        + f" the {units} keep-rate bounds "
-        f"[{config['keep_rate_low']:g}, {config['keep_rate_high']:g}] "
-        f"(weight {config['bounds_weight']:g}, tightened from [0, 1] over "
-        f"{config['regularizer_anneal']:.0%} of training) and batch-shaping "
+        + f" the {units} keep-rate bounds {_bounds_text(config)} and "
+        f"batch-shaping "
         f"(weight {config['shaping_weight']:g}, faded to 0), which act on "
         f"the body's features through the fixed gates, the others no gate "
         f"regularizer"
@@ -467,10 +472,7 @@ def _released_text(tuned):
         f"and releases its gates: from that routing they learn to route "
         f"per image under the budget, with exploration noise faded to 0 "
         f"over the first {config.get('noise_anneal', 0):.0%} and every "
-        f"{units} keep rate bounded to [{config['keep_rate_low']:g}, "
-        f"{config['keep_rate_high']:g}] (weight "
-        f"{config['bounds_weight']:g}, tightened from [0, 1] over "
-        f"{config['regularizer_anneal']:.0%} of training)"
+        f"{units} keep rate bounded to {_bounds_text(config)}"
     )
 
 
