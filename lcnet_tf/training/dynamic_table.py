@@ -202,7 +202,11 @@ def cifar10_dynamic_rows(
       `gate_projection_blocks`); recipe 7 (`..._r7`, `..._r7_proj`):
       recipe 5's body stage from the same gate rows, with the gates'
       bounds and batch-shaping kept (`SPREAD_RECIPE`), and at 0.3
-      recipe 8 (`..._r8_proj`, `LIGHT_SPREAD_RECIPE`);
+      recipe 8 (`..._r8_proj`, `LIGHT_SPREAD_RECIPE`); recipe 10 at 0.65
+      and 0.5 (`..._r10_proj`: recipe 8 with `WIDE_BOUNDS` in both
+      stages); recipe 11 at 0.65 (`..._r11_pruned`, then `..._r11`:
+      recipe 3's routing pruned and trained `PRUNED_EPOCHS`, then its
+      gates released, `ROUTE_RECIPE`);
     - C-Net and LC-Net at `single_target` with nested channel selection
       (`..._nested`, groups of `NESTED_GROUPS` channels): the same recipe,
       with a prefix of channels kept so that exports skip it for real;
