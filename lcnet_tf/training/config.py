@@ -331,23 +331,20 @@ class TrainConfig:
                 f"Received: {self.freeze_routing_split!r}"
             )
         if self.fix_gates_from:
-            clashes = {
-                "freeze_routing_from": self.freeze_routing_from,
-                "init_from": self.init_from,
-                "noise_std": self.noise_std,
-                "budget_anneal": self.budget_anneal,
-                "noise_anneal": self.noise_anneal,
-            }
-            set_fields = {k: v for k, v in clashes.items() if v}
-            if set_fields or self.gating == "none":
-                raise ValueError(
-                    "`fix_gates_from` trains a gated model's body with its "
-                    "gates fixed: it excludes gating 'none', other starting "
-                    "weights, exploration noise and a budget schedule "
-                    "(bounds and batch-shaping may stay). Received: "
-                    f"gating={self.gating!r}, "
-                    + ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
-                )
+            self._refuse_clashes(
+                "`fix_gates_from` trains a gated model's body with its "
+                "gates fixed: it excludes gating 'none', other starting "
+                "weights, exploration noise and a budget schedule "
+                "(bounds and batch-shaping may stay).",
+                {
+                    "freeze_routing_from": self.freeze_routing_from,
+                    "init_from": self.init_from,
+                    "noise_std": self.noise_std,
+                    "budget_anneal": self.budget_anneal,
+                    "noise_anneal": self.noise_anneal,
+                },
+                gatings=("none",),
+            )
         self._validate_release()
         self._validate_threshold_jitter()
         if self.noise_std < 0 or self.warmup_epochs < 0:
@@ -362,20 +359,27 @@ class TrainConfig:
     def _validate_release(self):
         if not self.release_routing_from:
             return
-        clashes = {
-            "freeze_routing_from": self.freeze_routing_from,
-            "fix_gates_from": self.fix_gates_from,
-            "init_from": self.init_from,
-            "threshold_jitter_low": self.threshold_jitter_low is not None,
-        }
+        self._refuse_clashes(
+            "`release_routing_from` trains a frozen-routing model's gates "
+            "again, from its own weights: it excludes gating 'none' and "
+            "'aig', other starting weights, fixed gates and threshold "
+            "jitter.",
+            {
+                "freeze_routing_from": self.freeze_routing_from,
+                "fix_gates_from": self.fix_gates_from,
+                "init_from": self.init_from,
+                "threshold_jitter_low": self.threshold_jitter_low is not None,
+            },
+            gatings=("none", "aig"),
+        )
+
+    def _refuse_clashes(self, why, clashes, gatings):
+        """Raises `why`, naming the set fields of `clashes` (and the
+        gating, if one of `gatings`), when there are any."""
         set_fields = {k: v for k, v in clashes.items() if v}
-        if set_fields or self.gating in ("none", "aig"):
+        if set_fields or self.gating in gatings:
             raise ValueError(
-                "`release_routing_from` trains a frozen-routing model's "
-                "gates again, from its own weights: it excludes gating "
-                "'none' and 'aig', other starting weights, fixed gates and "
-                "threshold jitter. Received: "
-                f"gating={self.gating!r}, "
+                f"{why} Received: gating={self.gating!r}, "
                 + ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
             )
 
