@@ -21,7 +21,7 @@ import time
 from absl import app
 from absl import flags
 
-from lcnet_tf.training.dynamic_table import BOUNDS_SHAPING_RECIPE
+from lcnet_tf.training.recipes import BOUNDS_SHAPING_RECIPE
 
 FLAGS = flags.FLAGS
 

@@ -82,9 +82,9 @@ def run_demo(config):
     from lcnet_tf.models.pretrained import verified_path
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.config import TrainConfig
-    from lcnet_tf.training.dynamic_table import BLOCK_RECIPE
-    from lcnet_tf.training.dynamic_table import DISTILL_RECIPE
     from lcnet_tf.training.evaluation import evaluate_model
+    from lcnet_tf.training.recipes import BLOCK_RECIPE
+    from lcnet_tf.training.recipes import DISTILL_RECIPE
     from lcnet_tf.training.trainer import train
 
     seconds = {}
