@@ -112,3 +112,21 @@ def tiny_train_config(tmp_path, data_dir, **kwargs):
     )
     values.update(kwargs)
     return TrainConfig(**values)
+
+
+def row_record(name, gating, init_from, **config):
+    """A results-table row: its name and a `TrainConfig` dict."""
+    base = dict(
+        gating=gating,
+        init_from=init_from,
+        epochs=3,
+        batch_size=128,
+        momentum=0.9,
+        learning_rate=0.02,
+        schedule="cosine",
+        warmup_epochs=0,
+        weight_decay=5e-4,
+        budget_weight=1.0,
+        noise_std=0.0,
+    )
+    return {"row": name, "config": {**base, **config}}

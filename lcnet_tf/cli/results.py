@@ -50,8 +50,8 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from lcnet_tf.analysis import build_cifar10_results
+    from lcnet_tf.analysis.budget_text import budget_text
     from lcnet_tf.analysis.cifar10_results import load_rows
-    from lcnet_tf.analysis.results_page import budget_text
     from lcnet_tf.models.pretrained import publish_pretrained
 
     targets = sorted(float(t) for t in FLAGS.targets) or [0.3]
