@@ -51,6 +51,7 @@ def cifar10_dynamic_rows(
     frozen_targets=(0.3, 0.5, 0.65),
     nested_gatings=("c", "lc"),
     lane_nested_gatings=("c", "lc"),
+    lane_nested_targets=(0.65,),
     recipe=None,
     recipe_tag="r3",
     seeds=(1, 2),
@@ -97,7 +98,9 @@ def cifar10_dynamic_rows(
       (`..._nested`, groups of `NESTED_GROUPS` channels): the same recipe,
       with a prefix of channels kept so that exports skip it for real;
       and with groups of `NESTED_LANE_GROUPS` (`..._nested16`), whose
-      widths fill the CPU's vector lanes.
+      widths fill the CPU's vector lanes; the LC-Net so also at each of
+      `lane_nested_targets`, where fixed gating costs weigh less
+      against the time a FLOPs cut saves.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -107,6 +110,8 @@ def cifar10_dynamic_rows(
         frozen_targets: LC targets that get a frozen-routing row.
         nested_gatings: gatings that get a nested-channel row.
         lane_nested_gatings: gatings that get a nested row with groups
+            of `NESTED_LANE_GROUPS`.
+        lane_nested_targets: further targets of the LC row with groups
             of `NESTED_LANE_GROUPS`.
         recipe: dict of `TrainConfig` fields of the gated rows (default
             `BLOCK_RECIPE`; the AIG row takes only its budget fields).
@@ -202,6 +207,20 @@ def cifar10_dynamic_rows(
             )
             for gating in gatings
         ]
+    lane = dict(channel_groups=NESTED_LANE_GROUPS, channel_selection="nested")
+    rows += [
+        _distilled_row(
+            f"lc_resnet20_{_tag(target)}_{suffix}_{recipe_tag}_"
+            f"nested{NESTED_LANE_GROUPS}",
+            "lc",
+            target,
+            dict(recipe, **lane),
+            finetune,
+            static,
+        )
+        for target in lane_nested_targets
+        if target != single_target
+    ]
     rows += [
         _frozen_row(
             f"lc_resnet20_{_tag(t)}_{suffix}_{recipe_tag}", t, finetune, static

@@ -259,6 +259,13 @@ def test_nested_rows_differ_from_their_free_twins_only_in_selection():
         assert dataclasses.replace(lane, channel_groups=8) == (
             rows[f"{gating}_resnet20_t50_e10_r3_nested"].config
         )
+    # At 0.65 only the LC-Net gets a row with groups of 16.
+    lane = rows["lc_resnet20_t65_e10_r3_nested16"].config
+    assert (lane.budget_target, lane.channel_groups) == (0.65, 16)
+    assert dataclasses.replace(
+        lane, channel_selection="free", channel_groups=1
+    ) == (rows["lc_resnet20_t65_e10_r3"].config)
+    assert "c_resnet20_t65_e10_r3_nested16" not in rows
 
 
 def test_seed_rows_copy_the_study_with_their_own_gate_rows():
