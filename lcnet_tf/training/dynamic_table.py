@@ -186,41 +186,38 @@ def cifar10_dynamic_rows(
                 static,
             )
         )
-    for gatings, groups, tag in (
-        (nested_gatings, NESTED_GROUPS, "nested"),
+    # The LC-Net's lane-wide rows also at `lane_nested_targets`.
+    lane_extra = [
+        ("lc", target)
+        for target in lane_nested_targets
+        if target != single_target
+    ]
+    for pairs, groups, tag in (
         (
-            lane_nested_gatings,
+            [(gating, single_target) for gating in nested_gatings],
+            NESTED_GROUPS,
+            "nested",
+        ),
+        (
+            [(gating, single_target) for gating in lane_nested_gatings]
+            + lane_extra,
             NESTED_LANE_GROUPS,
             f"nested{NESTED_LANE_GROUPS}",
         ),
     ):
         nested = dict(channel_groups=groups, channel_selection="nested")
+        tail = f"{suffix}_{recipe_tag}_{tag}"
         rows += [
             _distilled_row(
-                f"{gating}_resnet20_{_tag(single_target)}_{suffix}_"
-                f"{recipe_tag}_{tag}",
+                f"{gating}_resnet20_{_tag(target)}_{tail}",
                 gating,
-                single_target,
+                target,
                 dict(recipe, **nested),
                 finetune,
                 static,
             )
-            for gating in gatings
+            for gating, target in pairs
         ]
-    lane = dict(channel_groups=NESTED_LANE_GROUPS, channel_selection="nested")
-    rows += [
-        _distilled_row(
-            f"lc_resnet20_{_tag(target)}_{suffix}_{recipe_tag}_"
-            f"nested{NESTED_LANE_GROUPS}",
-            "lc",
-            target,
-            dict(recipe, **lane),
-            finetune,
-            static,
-        )
-        for target in lane_nested_targets
-        if target != single_target
-    ]
     rows += [
         _frozen_row(
             f"lc_resnet20_{_tag(t)}_{suffix}_{recipe_tag}", t, finetune, static
