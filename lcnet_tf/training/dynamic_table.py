@@ -274,6 +274,20 @@ def cifar10_dynamic_rows(
             body_fields=dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS),
         )
     rows += _prune_then_route_rows(0.65, finetune, suffix, static)
+    # Recipe 5 with lane-wide nested channels (recipe 12): the two
+    # choices that each gained at 0.65, together.
+    for target in (0.65, 0.5):
+        rows += _fixed_gates_rows(
+            target,
+            finetune,
+            suffix,
+            static,
+            tag=f"r5_nested{NESTED_LANE_GROUPS}",
+            architecture=dict(
+                channel_groups=NESTED_LANE_GROUPS,
+                channel_selection="nested",
+            ),
+        )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):

@@ -29,7 +29,8 @@ def test_every_row_sees_the_same_epochs():
         # The gate-training row of recipes 5 and 10 is their first 6
         # fine-tuning epochs, recipe 6's its first 3. (Seed copies,
         # `..._s<seed>`, train as long as their originals.)
-        if re.search(r"_r(5|10)(_proj)?_gates$", re.sub(r"_s\d+$", "", name)):
+        unseeded = re.sub(r"_s\d+$", "", name)
+        if re.search(r"_r(5|10)(_proj|_nested16)?_gates$", unseeded):
             expected = 36
         if name.endswith("_r6_gates"):
             expected = 33
@@ -221,6 +222,24 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         == body.config
     )
     assert not any(n.endswith("_r9") and "t65" not in n for n in rows)
+    # Recipe 5 with lane-wide nested channels, at 0.65 and 0.5: only the
+    # gate row differs, in its channel selection.
+    for target in ("t65", "t50"):
+        lane = rows[f"lc_resnet20_{target}_e10_r5_nested16"]
+        lane_gates = rows[lane.fix_gates_row]
+        assert lane_gates.name == f"{lane.name}_gates"
+        assert (
+            lane_gates.config.channel_selection,
+            lane_gates.config.channel_groups,
+        ) == ("nested", 16)
+        assert (
+            dataclasses.replace(
+                lane_gates.config, channel_selection="free", channel_groups=1
+            )
+            == rows[f"lc_resnet20_{target}_e10_r5_gates"].config
+        )
+        assert lane.config == rows[f"lc_resnet20_{target}_e10_r5"].config
+    assert "lc_resnet20_t30_e10_r5_nested16" not in rows
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
