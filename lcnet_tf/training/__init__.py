@@ -18,10 +18,10 @@ from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.gate_schedule import GateSchedule
 from lcnet_tf.training.history_log import HistoryLog
+from lcnet_tf.training.model_builder import build_model
 from lcnet_tf.training.routing_stats import routing_stats
 from lcnet_tf.training.run_backup import RunBackup
 from lcnet_tf.training.threshold_jitter import ThresholdJitter
-from lcnet_tf.training.trainer import build_model
 from lcnet_tf.training.trainer import build_optimizer
 from lcnet_tf.training.trainer import compile_model
 from lcnet_tf.training.trainer import train

@@ -9,10 +9,10 @@ from lcnet_tf.layers import flops_budget
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import TrainConfig
 from lcnet_tf.training import compile_model
+from lcnet_tf.training.model_builder import use_synchronized_batch_norm
 from lcnet_tf.training.strategy import is_chief
 from lcnet_tf.training.strategy import make_strategy
 from lcnet_tf.training.strategy import parse_tf_config
-from lcnet_tf.training.trainer import use_synchronized_batch_norm
 from tests.fixtures import random_images
 from tests.fixtures import randomize_gates
 

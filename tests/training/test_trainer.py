@@ -15,7 +15,7 @@ from lcnet_tf.training import train
 from lcnet_tf.training.config import ROUTING_IMAGES
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_decisions import gate_decisions
-from lcnet_tf.training.trainer import build_model
+from lcnet_tf.training.model_builder import build_model
 from lcnet_tf.training.trainer import build_schedule
 from tests.fixtures import interrupt_at_epoch
 from tests.fixtures import tiny_train_config
