@@ -4,18 +4,18 @@ import dataclasses
 
 from lcnet_tf.training.config import TrainConfig
 from lcnet_tf.training.experiments import ExperimentRow
+from lcnet_tf.training.recipe_rows import distilled_row
+from lcnet_tf.training.recipe_rows import fixed_gates_rows
+from lcnet_tf.training.recipe_rows import frozen_row
+from lcnet_tf.training.recipe_rows import prune_then_route_rows
+from lcnet_tf.training.recipe_rows import recipe_comparison_rows
+from lcnet_tf.training.recipe_rows import target_tag
 from lcnet_tf.training.recipes import BLOCK_RECIPE
-from lcnet_tf.training.recipes import BOUNDS_SHAPING_RECIPE
 from lcnet_tf.training.recipes import DISTILL_RECIPE
-from lcnet_tf.training.recipes import DYNAMIC_RECIPE
-from lcnet_tf.training.recipes import FINETUNE_LR_PROBE
-from lcnet_tf.training.recipes import GATE_EPOCHS
 from lcnet_tf.training.recipes import JITTER_RECIPE
 from lcnet_tf.training.recipes import LIGHT_SPREAD_RECIPE
 from lcnet_tf.training.recipes import NESTED_GROUPS
 from lcnet_tf.training.recipes import NESTED_LANE_GROUPS
-from lcnet_tf.training.recipes import PRUNED_EPOCHS
-from lcnet_tf.training.recipes import ROUTE_RECIPE
 from lcnet_tf.training.recipes import SHORT_GATE_EPOCHS
 from lcnet_tf.training.recipes import SPREAD_RECIPE
 from lcnet_tf.training.recipes import WIDE_BOUNDS
@@ -37,10 +37,6 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r5",
     "lc_resnet20_t65_e10_r9",
 )
-
-
-def _tag(target):
-    return f"t{int(round(target * 100)):02d}"
 
 
 def cifar10_dynamic_rows(
@@ -177,8 +173,8 @@ def cifar10_dynamic_rows(
         if gating == "aig":
             fields = {k: v for k, v in recipe.items() if k in _AIG_FIELDS}
         rows.append(
-            _distilled_row(
-                f"{gating}_resnet20_{_tag(target)}_{suffix}_{recipe_tag}",
+            distilled_row(
+                f"{gating}_resnet20_{target_tag(target)}_{suffix}_{recipe_tag}",
                 gating,
                 target,
                 fields,
@@ -208,8 +204,8 @@ def cifar10_dynamic_rows(
         nested = dict(channel_groups=groups, channel_selection="nested")
         tail = f"{suffix}_{recipe_tag}_{tag}"
         rows += [
-            _distilled_row(
-                f"{gating}_resnet20_{_tag(target)}_{tail}",
+            distilled_row(
+                f"{gating}_resnet20_{target_tag(target)}_{tail}",
                 gating,
                 target,
                 dict(recipe, **nested),
@@ -219,8 +215,11 @@ def cifar10_dynamic_rows(
             for gating, target in pairs
         ]
     rows += [
-        _frozen_row(
-            f"lc_resnet20_{_tag(t)}_{suffix}_{recipe_tag}", t, finetune, static
+        frozen_row(
+            f"lc_resnet20_{target_tag(t)}_{suffix}_{recipe_tag}",
+            t,
+            finetune,
+            static,
         )
         for t in frozen_targets
     ]
@@ -231,7 +230,7 @@ def cifar10_dynamic_rows(
     # is trained again on the training images' routing.
     if 0.5 in frozen_targets:
         rows.append(
-            _frozen_row(
+            frozen_row(
                 f"lc_resnet20_t50_{suffix}_{recipe_tag}",
                 0.5,
                 finetune,
@@ -239,9 +238,9 @@ def cifar10_dynamic_rows(
                 split="train",
             )
         )
-    rows += _recipe_comparison_rows(finetune, suffix, static)
+    rows += recipe_comparison_rows(finetune, suffix, static)
     for target in (0.65, 0.3, 0.5):
-        rows += _fixed_gates_rows(
+        rows += fixed_gates_rows(
             target,
             finetune,
             suffix,
@@ -249,11 +248,11 @@ def cifar10_dynamic_rows(
             spread={"r7": SPREAD_RECIPE}
             | ({"r9": JITTER_RECIPE} if target == 0.65 else {}),
         )
-    rows += _fixed_gates_rows(
+    rows += fixed_gates_rows(
         0.3, finetune, suffix, static, SHORT_GATE_EPOCHS, "r6"
     )
     for target in (0.3, 0.65, 0.5):
-        rows += _fixed_gates_rows(
+        rows += fixed_gates_rows(
             target,
             finetune,
             suffix,
@@ -264,7 +263,7 @@ def cifar10_dynamic_rows(
             | ({"r8_proj": LIGHT_SPREAD_RECIPE} if target == 0.3 else {}),
         )
     for target in (0.65, 0.5):
-        rows += _fixed_gates_rows(
+        rows += fixed_gates_rows(
             target,
             finetune,
             suffix,
@@ -273,11 +272,11 @@ def cifar10_dynamic_rows(
             architecture=dict(gate_projection_blocks=True, **WIDE_BOUNDS),
             body_fields=dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS),
         )
-    rows += _prune_then_route_rows(0.65, finetune, suffix, static)
+    rows += prune_then_route_rows(0.65, finetune, suffix, static)
     # Recipe 5 with lane-wide nested channels (recipe 12): the two
     # choices that each gained at 0.65, together.
     for target in (0.65, 0.5):
-        rows += _fixed_gates_rows(
+        rows += fixed_gates_rows(
             target,
             finetune,
             suffix,
@@ -336,166 +335,3 @@ def seed_rows(rows, names, seeds):
                 )
             )
     return copies
-
-
-def _distilled_row(name, gating, target, fields, finetune, static):
-    """A gated row fine-tuned from `static` and distilled from it."""
-    return ExperimentRow(
-        name,
-        TrainConfig(
-            gating=gating,
-            budget_target=target,
-            **fields,
-            **DISTILL_RECIPE,
-            **finetune,
-        ),
-        init_from_row=static,
-        teacher_row=static,
-    )
-
-
-def _frozen_row(source, target, finetune, static=None, split="test"):
-    """`source`'s most frequent routing frozen and trained as long.
-
-    With `static`, the pruned network starts from that row's weights and
-    learns from its logits, as the gated rows do; without, it starts from
-    the gated row's own weights (the first recipe's twin). The routing
-    is counted over `split`'s images; rows on training images are named
-    `..._frozen_train`.
-    """
-    distill = DISTILL_RECIPE if static else {}
-    return ExperimentRow(
-        f"{source}_frozen" + ("_train" if split == "train" else ""),
-        TrainConfig(
-            gating="lc",
-            budget_target=target,
-            budget_weight=0.0,
-            freeze_routing_split=split,
-            **distill,
-            **finetune,
-        ),
-        init_from_row=static,
-        teacher_row=static,
-        freeze_row=source,
-    )
-
-
-def _fixed_gates_rows(
-    target,
-    finetune,
-    suffix,
-    static,
-    gate_epochs=GATE_EPOCHS,
-    tag="r5",
-    architecture=None,
-    spread=None,
-    body_fields=None,
-):
-    """Recipe 5 (or 6) at `target`: the gate-training row (`gate_epochs`),
-    then the row that fine-tunes its body with the gates fixed.
-    `architecture` holds `TrainConfig` fields of the gated model (the
-    body row reads its architecture from the gate row's model).
-    `spread` maps tags to regularizer fields: for each, one more body
-    row from the same gate row, named with the tag, keeps those bounds
-    and batch-shaping on the fixed gates (recipes 7 and 8);
-    `body_fields` does so for the body row itself (recipe 10)."""
-    name = f"lc_resnet20_{_tag(target)}_{suffix}_{tag}"
-    gates = f"{name}_gates"
-    body_epochs = finetune["epochs"] - gate_epochs
-    if body_epochs < 1:
-        return []
-    body = dict(
-        gating="lc",
-        budget_target=target,
-        # Holds the FLOPs while the body (which the gates read) trains.
-        budget_weight=BLOCK_RECIPE["budget_weight"],
-        **DISTILL_RECIPE,
-        **dict(finetune, epochs=body_epochs),
-    )
-    rows = [
-        _distilled_row(
-            gates,
-            "lc",
-            target,
-            dict(BLOCK_RECIPE, **(architecture or {})),
-            dict(finetune, epochs=gate_epochs),
-            static,
-        ),
-        ExperimentRow(
-            name,
-            TrainConfig(**dict(body, **(body_fields or {}))),
-            teacher_row=static,
-            fix_gates_row=gates,
-        ),
-    ]
-    for spread_tag, fields in (spread or {}).items():
-        rows.append(
-            ExperimentRow(
-                f"lc_resnet20_{_tag(target)}_{suffix}_{spread_tag}",
-                TrainConfig(**dict(body, **fields)),
-                teacher_row=static,
-                fix_gates_row=gates,
-            )
-        )
-    return rows
-
-
-def _recipe_comparison_rows(finetune, suffix, static):
-    """The fourth recipe's LC rows at 0.65 and 0.3 with frozen twins,
-    and the second and the first recipe's LC rows at 0.3; the first has
-    its frozen twin."""
-    source = f"lc_resnet20_t30_{suffix}"
-    slow = dict(finetune, learning_rate=FINETUNE_LR_PROBE)
-    probes = []
-    for target in (0.65, 0.3):
-        name = f"lc_resnet20_{_tag(target)}_{suffix}_r4"
-        probes += [
-            _distilled_row(name, "lc", target, BLOCK_RECIPE, slow, static),
-            _frozen_row(name, target, slow, static),
-        ]
-    return probes + [
-        _distilled_row(
-            f"{source}_r2", "lc", 0.3, DYNAMIC_RECIPE, finetune, static
-        ),
-        ExperimentRow(
-            source,
-            TrainConfig(
-                gating="lc",
-                budget_target=0.3,
-                **BOUNDS_SHAPING_RECIPE,
-                **finetune,
-            ),
-            init_from_row=static,
-        ),
-        _frozen_row(source, 0.3, finetune),
-    ]
-
-
-def _prune_then_route_rows(target, finetune, suffix, static):
-    """Recipe 11 at `target`: recipe 3's LC row's most frequent routing
-    (on training images) trained for `PRUNED_EPOCHS`, then released."""
-    source = f"lc_resnet20_{_tag(target)}_{suffix}_r3"
-    name = f"lc_resnet20_{_tag(target)}_{suffix}_r11"
-    pruned = dataclasses.replace(
-        _frozen_row(
-            source,
-            target,
-            dict(finetune, epochs=PRUNED_EPOCHS),
-            static,
-            split="train",
-        ),
-        name=f"{name}_pruned",
-    )
-    route = ExperimentRow(
-        name,
-        TrainConfig(
-            gating="lc",
-            budget_target=target,
-            **ROUTE_RECIPE,
-            **DISTILL_RECIPE,
-            **dict(finetune, epochs=finetune["epochs"] - PRUNED_EPOCHS),
-        ),
-        teacher_row=static,
-        release_row=pruned.name,
-    )
-    return [pruned, route]

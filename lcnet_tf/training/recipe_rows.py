@@ -1,0 +1,187 @@
+"""Builders of the dynamic table's rows that recipes share.
+
+`cifar10_dynamic_rows` composes these: a gated row distilled from the
+static network, a frozen-routing twin, recipe 5's gate-then-body pair,
+and the single-target probes of recipes 4 and 11.
+"""
+
+import dataclasses
+
+from lcnet_tf.training.config import TrainConfig
+from lcnet_tf.training.experiments import ExperimentRow
+from lcnet_tf.training.recipes import BLOCK_RECIPE
+from lcnet_tf.training.recipes import BOUNDS_SHAPING_RECIPE
+from lcnet_tf.training.recipes import DISTILL_RECIPE
+from lcnet_tf.training.recipes import DYNAMIC_RECIPE
+from lcnet_tf.training.recipes import FINETUNE_LR_PROBE
+from lcnet_tf.training.recipes import GATE_EPOCHS
+from lcnet_tf.training.recipes import PRUNED_EPOCHS
+from lcnet_tf.training.recipes import ROUTE_RECIPE
+
+
+def target_tag(target):
+    """A row name's part for a FLOPs target: 0.65 -> 't65'."""
+    return f"t{int(round(target * 100)):02d}"
+
+
+def distilled_row(name, gating, target, fields, finetune, static):
+    """A gated row fine-tuned from `static` and distilled from it."""
+    return ExperimentRow(
+        name,
+        TrainConfig(
+            gating=gating,
+            budget_target=target,
+            **fields,
+            **DISTILL_RECIPE,
+            **finetune,
+        ),
+        init_from_row=static,
+        teacher_row=static,
+    )
+
+
+def frozen_row(source, target, finetune, static=None, split="test"):
+    """`source`'s most frequent routing frozen and trained as long.
+
+    With `static`, the pruned network starts from that row's weights and
+    learns from its logits, as the gated rows do; without, it starts from
+    the gated row's own weights (the first recipe's twin). The routing
+    is counted over `split`'s images; rows on training images are named
+    `..._frozen_train`.
+    """
+    distill = DISTILL_RECIPE if static else {}
+    return ExperimentRow(
+        f"{source}_frozen" + ("_train" if split == "train" else ""),
+        TrainConfig(
+            gating="lc",
+            budget_target=target,
+            budget_weight=0.0,
+            freeze_routing_split=split,
+            **distill,
+            **finetune,
+        ),
+        init_from_row=static,
+        teacher_row=static,
+        freeze_row=source,
+    )
+
+
+def fixed_gates_rows(
+    target,
+    finetune,
+    suffix,
+    static,
+    gate_epochs=GATE_EPOCHS,
+    tag="r5",
+    architecture=None,
+    spread=None,
+    body_fields=None,
+):
+    """Recipe 5 (or 6) at `target`: the gate-training row (`gate_epochs`),
+    then the row that fine-tunes its body with the gates fixed.
+    `architecture` holds `TrainConfig` fields of the gated model (the
+    body row reads its architecture from the gate row's model).
+    `spread` maps tags to regularizer fields: for each, one more body
+    row from the same gate row, named with the tag, keeps those bounds
+    and batch-shaping on the fixed gates (recipes 7 and 8);
+    `body_fields` does so for the body row itself (recipe 10)."""
+    name = f"lc_resnet20_{target_tag(target)}_{suffix}_{tag}"
+    gates = f"{name}_gates"
+    body_epochs = finetune["epochs"] - gate_epochs
+    if body_epochs < 1:
+        return []
+    body = dict(
+        gating="lc",
+        budget_target=target,
+        # Holds the FLOPs while the body (which the gates read) trains.
+        budget_weight=BLOCK_RECIPE["budget_weight"],
+        **DISTILL_RECIPE,
+        **dict(finetune, epochs=body_epochs),
+    )
+    rows = [
+        distilled_row(
+            gates,
+            "lc",
+            target,
+            dict(BLOCK_RECIPE, **(architecture or {})),
+            dict(finetune, epochs=gate_epochs),
+            static,
+        ),
+        ExperimentRow(
+            name,
+            TrainConfig(**dict(body, **(body_fields or {}))),
+            teacher_row=static,
+            fix_gates_row=gates,
+        ),
+    ]
+    for spread_tag, fields in (spread or {}).items():
+        rows.append(
+            ExperimentRow(
+                f"lc_resnet20_{target_tag(target)}_{suffix}_{spread_tag}",
+                TrainConfig(**dict(body, **fields)),
+                teacher_row=static,
+                fix_gates_row=gates,
+            )
+        )
+    return rows
+
+
+def recipe_comparison_rows(finetune, suffix, static):
+    """The fourth recipe's LC rows at 0.65 and 0.3 with frozen twins,
+    and the second and the first recipe's LC rows at 0.3; the first has
+    its frozen twin."""
+    source = f"lc_resnet20_t30_{suffix}"
+    slow = dict(finetune, learning_rate=FINETUNE_LR_PROBE)
+    probes = []
+    for target in (0.65, 0.3):
+        name = f"lc_resnet20_{target_tag(target)}_{suffix}_r4"
+        probes += [
+            distilled_row(name, "lc", target, BLOCK_RECIPE, slow, static),
+            frozen_row(name, target, slow, static),
+        ]
+    return probes + [
+        distilled_row(
+            f"{source}_r2", "lc", 0.3, DYNAMIC_RECIPE, finetune, static
+        ),
+        ExperimentRow(
+            source,
+            TrainConfig(
+                gating="lc",
+                budget_target=0.3,
+                **BOUNDS_SHAPING_RECIPE,
+                **finetune,
+            ),
+            init_from_row=static,
+        ),
+        frozen_row(source, 0.3, finetune),
+    ]
+
+
+def prune_then_route_rows(target, finetune, suffix, static):
+    """Recipe 11 at `target`: recipe 3's LC row's most frequent routing
+    (on training images) trained for `PRUNED_EPOCHS`, then released."""
+    source = f"lc_resnet20_{target_tag(target)}_{suffix}_r3"
+    name = f"lc_resnet20_{target_tag(target)}_{suffix}_r11"
+    pruned = dataclasses.replace(
+        frozen_row(
+            source,
+            target,
+            dict(finetune, epochs=PRUNED_EPOCHS),
+            static,
+            split="train",
+        ),
+        name=f"{name}_pruned",
+    )
+    route = ExperimentRow(
+        name,
+        TrainConfig(
+            gating="lc",
+            budget_target=target,
+            **ROUTE_RECIPE,
+            **DISTILL_RECIPE,
+            **dict(finetune, epochs=finetune["epochs"] - PRUNED_EPOCHS),
+        ),
+        teacher_row=static,
+        release_row=pruned.name,
+    )
+    return [pruned, route]
