@@ -41,12 +41,31 @@ def define_flags():
     )
 
 
-def _export_variants(gated_models, static, directory):
-    """{name: path} of the static export and each gated model's two."""
+def export_variants(gated_models, static_model, directory):
+    """The static export and each gated model's two dynamic ones.
+
+    Args:
+        gated_models: paths of trained gated `.keras` models.
+        static_model: path of a static `.keras` model, or None for a
+            fresh ResNet of the first gated model's depth (latency does
+            not depend on the weights).
+        directory: str. Where the `.tflite` files go.
+
+    Returns:
+        dict name -> path: "static", then "<model>, own routing" and
+        "<model>, gates open" for each gated model.
+    """
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.models import cifar_resnet
     from lcnet_tf.models import set_threshold
     from lcnet_tf.models.saving import load_model
 
+    if static_model:
+        static = load_model(static_model, compile=False)
+    else:
+        first = load_model(gated_models[0], compile=False)
+        depth = int(first.name.rsplit("resnet", 1)[-1] or 20)
+        static = cifar_resnet(depth, gating="none")
     paths = {"static": os.path.join(directory, "static.tflite")}
     to_tflite(static, paths["static"], form="dynamic")
     for source in gated_models:
@@ -68,16 +87,7 @@ def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.op_profile import profile_ops
-    from lcnet_tf.models import cifar_resnet
-    from lcnet_tf.models.saving import load_model
 
-    if static_model:
-        static = load_model(static_model, compile=False)
-    else:
-        # Latency does not depend on the weights.
-        first = load_model(gated_models[0], compile=False)
-        depth = int(first.name.rsplit("resnet", 1)[-1] or 20)
-        static = cifar_resnet(depth, gating="none")
     images, _ = cifar10_arrays("test", data_dir, num_examples=examples)
     results = {
         "static_model": static_model or "fresh resnet20",
@@ -86,7 +96,7 @@ def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
         "variants": {},
     }
     with tempfile.TemporaryDirectory() as directory:
-        paths = _export_variants(gated_models, static, directory)
+        paths = export_variants(gated_models, static_model, directory)
         runners = {
             name: TFLiteModel(path, num_threads=1)
             for name, path in paths.items()

@@ -14,6 +14,8 @@ class TFLiteModel:
         path: str. A `.tflite` file written by `to_tflite` with
             `form="masked"` or `"dynamic"`.
         num_threads: int or None. CPU threads.
+        interpreter_options: dict or None. Interpreter switches by name
+            (`lcnet_tf.export.interpreter.INTERPRETER_OPTIONS`).
 
     Example:
     ```python
@@ -23,9 +25,11 @@ class TFLiteModel:
     ```
     """
 
-    def __init__(self, path, num_threads=None):
+    def __init__(self, path, num_threads=None, interpreter_options=None):
         self.path = path
-        self.interpreter = load_interpreter(path, num_threads=num_threads)
+        self.interpreter = load_interpreter(
+            path, num_threads=num_threads, options=interpreter_options
+        )
         signatures = self.interpreter.get_signature_list()
         if "serving_default" not in signatures:
             raise ValueError(

@@ -241,3 +241,31 @@ def test_op_profile_benchmark_splits_the_time(
         )
         assert parts == pytest.approx(entry["latency_us"])
     assert [cost["kilobytes"] for cost in saved["if_cost"]] == [64, 32, 16]
+
+
+def test_interpreter_options_benchmark(saved_model, cifar10_dir, tmp_path):
+    from benchmarks import interpreter_options
+
+    options = ["experimental_preserve_all_tensors"]
+    results = interpreter_options.run_benchmark(
+        [saved_model], None, cifar10_dir, 4, [1], str(tmp_path), options
+    )
+    assert (tmp_path / "interpreter_options.png").exists()
+    saved = json.loads((tmp_path / "interpreter_options.json").read_text())
+    ratios = saved["ratios"]["1"]
+    assert list(ratios) == ["defaults", *options]
+    assert list(ratios["defaults"]) == [
+        "static",
+        "lc_resnet8, own routing",
+        "lc_resnet8, gates open",
+    ]
+    # Each ratio is against the static network with the defaults.
+    assert ratios["defaults"]["static"] == 1.0
+    for by_name in results["mean_ms"]["1"].values():
+        assert all(ms > 0 for ms in by_name.values())
+    # A switch changes how the graph runs, not what it computes.
+    assert saved["same_logits"]["1"] == {"defaults": True, options[0]: True}
+    with pytest.raises(ValueError, match="Unknown interpreter option"):
+        interpreter_options.run_benchmark(
+            [saved_model], None, cifar10_dir, 2, [1], str(tmp_path), ["x"]
+        )

@@ -162,6 +162,34 @@ def test_corrupt_and_missing_files(tmp_path, models, export_dir):
         TFLiteModel(str(truncated))
 
 
+def test_interpreter_options_change_time_not_outputs(models, export_dir):
+    from lcnet_tf.export.interpreter import INTERPRETER_OPTIONS
+
+    export = to_tflite(
+        models[("basic", "lc")],
+        os.path.join(export_dir, "options.tflite"),
+        form="dynamic",
+    )
+    images = random_images(3, seed=11)
+    expected = TFLiteModel(export.path).predict(images)
+    for option in INTERPRETER_OPTIONS:
+        runner = TFLiteModel(export.path, interpreter_options={option: True})
+        outputs = runner.predict(images)
+        np.testing.assert_allclose(
+            outputs["logits"], expected["logits"], atol=1e-5
+        )
+        np.testing.assert_array_equal(
+            outputs["decisions"], expected["decisions"]
+        )
+    with pytest.raises(ValueError, match="Unknown interpreter option 'fast'"):
+        TFLiteModel(export.path, interpreter_options={"fast": True})
+    with pytest.raises(ValueError, match="must be True or False"):
+        TFLiteModel(
+            export.path,
+            interpreter_options={INTERPRETER_OPTIONS[0]: "yes"},
+        )
+
+
 def test_bad_arguments(models, export_dir):
     model = models[("basic", "lc")]
     path = os.path.join(export_dir, "x.tflite")
