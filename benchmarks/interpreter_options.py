@@ -25,8 +25,6 @@ import tempfile
 from absl import app
 from absl import flags
 
-from benchmarks.op_profile import export_variants
-
 FLAGS = flags.FLAGS
 
 DEFAULTS = "defaults"
@@ -66,6 +64,7 @@ def run_benchmark(
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export.interpreter import INTERPRETER_OPTIONS
     from lcnet_tf.export.interpreter import check_interpreter_options
+    from lcnet_tf.export.latency import export_variants
     from lcnet_tf.export.latency import measure_interleaved
 
     options = list(INTERPRETER_OPTIONS if options is None else options)
@@ -140,7 +139,7 @@ def _plot(results, path):
 
     counts = list(results["ratios"])
     fig, axes = plt.subplots(
-        1, len(counts), figsize=(6 * len(counts), 4), squeeze=False
+        1, len(counts), figsize=(7.5 * len(counts), 4), squeeze=False
     )
     for ax, count in zip(axes[0], counts):
         by_option = results["ratios"][count]
@@ -156,7 +155,10 @@ def _plot(results, path):
             )
         ax.axhline(1.0, color="gray", linewidth=0.8)
         ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2)
-        ax.set_xticklabels([n.replace(", ", "\n") for n in names], fontsize=7)
+        ax.set_xticklabels(
+            [n.replace("_resnet20_", " ").replace(", ", "\n") for n in names],
+            fontsize=7,
+        )
         ax.set_ylabel("latency / static network's (defaults)")
         ax.set_title(
             f"{count} thread(s), {results['images']} test images (one run)"

@@ -41,50 +41,11 @@ def define_flags():
     )
 
 
-def export_variants(gated_models, static_model, directory):
-    """The static export and each gated model's two dynamic ones.
-
-    Args:
-        gated_models: paths of trained gated `.keras` models.
-        static_model: path of a static `.keras` model, or None for a
-            fresh ResNet of the first gated model's depth (latency does
-            not depend on the weights).
-        directory: str. Where the `.tflite` files go.
-
-    Returns:
-        dict name -> path: "static", then "<model>, own routing" and
-        "<model>, gates open" for each gated model.
-    """
-    from lcnet_tf.export import to_tflite
-    from lcnet_tf.models import cifar_resnet
-    from lcnet_tf.models import set_threshold
-    from lcnet_tf.models.saving import load_model
-
-    if static_model:
-        static = load_model(static_model, compile=False)
-    else:
-        first = load_model(gated_models[0], compile=False)
-        depth = int(first.name.rsplit("resnet", 1)[-1] or 20)
-        static = cifar_resnet(depth, gating="none")
-    paths = {"static": os.path.join(directory, "static.tflite")}
-    to_tflite(static, paths["static"], form="dynamic")
-    for source in gated_models:
-        model = load_model(source, compile=False)
-        name = os.path.basename(source).replace("_cifar10", "")
-        name = os.path.splitext(name)[0]
-        for variant in ("own routing", "gates open"):
-            if variant == "gates open":
-                set_threshold(model, 0.0)
-            path = os.path.join(directory, f"{len(paths)}.tflite")
-            to_tflite(model, path, form="dynamic")
-            paths[f"{name}, {variant}"] = path
-    return paths
-
-
 def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
     """The benchmark as a library function; returns the results dict."""
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.export import TFLiteModel
+    from lcnet_tf.export.latency import export_variants
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.op_profile import profile_ops
 

@@ -1,5 +1,6 @@
 """Batch-1 latency of exported models, for the benchmarks."""
 
+import os
 import time
 
 import numpy as np
@@ -54,3 +55,50 @@ def measure_interleaved(runners, images, warmup=20, rounds=10):
             "p90_ms": float(np.percentile(values, 90)),
         }
     return stats, outputs
+
+
+def export_variants(gated_models, static_model, directory):
+    """The static export and each gated model's two dynamic ones.
+
+    Args:
+        gated_models: paths of trained gated `.keras` models.
+        static_model: path of a static `.keras` model, or None for a
+            fresh ResNet of the first gated model's depth (latency does
+            not depend on the weights).
+        directory: str. Where the `.tflite` files go.
+
+    Returns:
+        dict name -> path: "static", then "<model>, own routing" and
+        "<model>, gates open" for each gated model.
+
+    Example:
+    ```python
+    paths = export_variants(["lc_resnet20.keras"], None, "/tmp/exports")
+    runners = {name: TFLiteModel(p, num_threads=1) for name, p in paths.items()}
+    stats, _ = measure_interleaved(runners, x_test[:300])
+    ```
+    """
+    from lcnet_tf.export.tflite_exporter import to_tflite
+    from lcnet_tf.models import cifar_resnet
+    from lcnet_tf.models import set_threshold
+    from lcnet_tf.models.saving import load_model
+
+    if static_model:
+        static = load_model(static_model, compile=False)
+    else:
+        first = load_model(gated_models[0], compile=False)
+        depth = int(first.name.rsplit("resnet", 1)[-1] or 20)
+        static = cifar_resnet(depth, gating="none")
+    paths = {"static": os.path.join(directory, "static.tflite")}
+    to_tflite(static, paths["static"], form="dynamic")
+    for source in gated_models:
+        model = load_model(source, compile=False)
+        name = os.path.basename(source).replace("_cifar10", "")
+        name = os.path.splitext(name)[0]
+        for variant in ("own routing", "gates open"):
+            if variant == "gates open":
+                set_threshold(model, 0.0)
+            path = os.path.join(directory, f"{len(paths)}.tflite")
+            to_tflite(model, path, form="dynamic")
+            paths[f"{name}, {variant}"] = path
+    return paths
