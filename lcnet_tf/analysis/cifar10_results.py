@@ -29,12 +29,55 @@ def _command(row, root, data_dir):
     return f"lcnet-experiments --root={root} --data_dir={data_dir} --rows={row}"
 
 
+# A row that trains another row's model (its gates fixed or released)
+# keeps that model's architecture; its own config leaves these fields at
+# their defaults.
+_SOURCE_FIELDS = ("fix_gates_from", "release_routing_from")
+ARCHITECTURE_FIELDS = (
+    "channel_groups",
+    "channel_selection",
+    "gate_projection_blocks",
+)
+
+
+def _source_architecture(root, config):
+    """The architecture fields of the model a row started from, or {}.
+
+    The source row is looked up by its folder's name under `root`, so a
+    root moved since training still resolves.
+    """
+    for field in _SOURCE_FIELDS:
+        source = config.get(field)
+        if not source:
+            continue
+        folder = os.path.basename(os.path.dirname(source))
+        source_config = _read_json(os.path.join(root, folder, "config.json"))
+        if source_config is None:
+            return {}
+        inherited = _source_architecture(root, source_config)
+        return {
+            key: inherited.get(key, source_config[key])
+            for key in ARCHITECTURE_FIELDS
+            if key in source_config
+        }
+    return {}
+
+
 def load_rows(root, names):
-    """The `result.json` of each named row that has one, in order."""
+    """The `result.json` of each named row that has one, in order.
+
+    A row that fine-tunes another row's model with its gates fixed or
+    released gets that model's channel selection, channel groups and
+    projection gates in its `config` (read from the source row's
+    `config.json`), so the tables name its architecture and its latency
+    is cached for the right export form.
+    """
     rows = []
     for name in names:
         result = _read_json(os.path.join(root, name, "result.json"))
         if result is not None:
+            config = result.get("config", {})
+            config.update(_source_architecture(root, config))
             rows.append(result)
     return rows
 

@@ -208,3 +208,43 @@ def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
     assert run.returncode != 0
     assert "resnet20_static' has no result" in run.stderr
     assert "lcnet-experiments" in run.stderr
+
+
+def test_load_rows_gives_a_body_row_its_source_models_architecture(tmp_path):
+    from lcnet_tf.analysis.cifar10_results import load_rows
+
+    def write(name, config, result=True):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(config))
+        if result:
+            payload = {"row": name, "top1": 0.5, "config": config}
+            (folder / "result.json").write_text(json.dumps(payload))
+
+    default = dict(
+        channel_groups=1, channel_selection="free", gate_projection_blocks=False
+    )
+    nested = dict(
+        channel_groups=16,
+        channel_selection="nested",
+        gate_projection_blocks=True,
+    )
+    write("gates", dict(nested, gating="lc"), result=False)
+    # Trained under another root: found by the source folder's name.
+    write("body", dict(default, fix_gates_from="/old/root/gates/model.keras"))
+    write("released", dict(default, release_routing_from="x/body/model.keras"))
+    write("plain", dict(default))
+    write("orphan", dict(default, fix_gates_from="x/missing/model.keras"))
+    rows = {
+        row["row"]: row["config"]
+        for row in load_rows(
+            str(tmp_path), ["body", "released", "plain", "orphan", "absent"]
+        )
+    }
+    assert list(rows) == ["body", "released", "plain", "orphan"]
+    for name in ("body", "released"):
+        for key, value in nested.items():
+            assert rows[name][key] == value, (name, key)
+    for name in ("plain", "orphan"):
+        for key, value in default.items():
+            assert rows[name][key] == value, (name, key)
