@@ -96,7 +96,9 @@ def cifar10_dynamic_rows(
       and with groups of `NESTED_LANE_GROUPS` (`..._nested16`), whose
       widths fill the CPU's vector lanes; the LC-Net so also at each of
       `lane_nested_targets`, where fixed gating costs weigh less
-      against the time a FLOPs cut saves.
+      against the time a FLOPs cut saves; and recipe 5 with those
+      lane-wide nested channels at 0.65 and 0.5
+      (`..._r5_nested16_gates`, then `..._r5_nested16`).
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -273,8 +275,8 @@ def cifar10_dynamic_rows(
             body_fields=dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS),
         )
     rows += prune_then_route_rows(0.65, finetune, suffix, static)
-    # Recipe 5 with lane-wide nested channels (recipe 12): the two
-    # choices that each gained at 0.65, together.
+    # Recipe 5 with lane-wide nested channels: the two choices that
+    # each gained at 0.65 (over recipe 3, and over free channels), together.
     for target in (0.65, 0.5):
         rows += fixed_gates_rows(
             target,
