@@ -66,6 +66,7 @@ def run_benchmark(
     from lcnet_tf.export.interpreter import check_interpreter_options
     from lcnet_tf.export.latency import export_variants
     from lcnet_tf.export.latency import measure_interleaved
+    from lcnet_tf.export.latency import stack_outputs
 
     options = list(INTERPRETER_OPTIONS if options is None else options)
     check_interpreter_options({name: True for name in options})
@@ -84,16 +85,17 @@ def run_benchmark(
         paths = export_variants(gated_models, static_model, directory)
         for count in threads:
             runners = {
-                (option, name): TFLiteModel(
+                f"{option} | {name}": TFLiteModel(
                     path, num_threads=count, interpreter_options=setting
                 )
                 for option, setting in settings.items()
                 for name, path in paths.items()
             }
-            stats, outputs = measure_interleaved(
-                {f"{o} | {n}": run for (o, n), run in runners.items()},
-                images,
-            )
+            stats, outputs = measure_interleaved(runners, images)
+            logits = {
+                key: stack_outputs(value)["logits"]
+                for key, value in outputs.items()
+            }
             base = stats[f"{DEFAULTS} | static"]["mean_ms"]
             key = str(count)
             results["mean_ms"][key] = {
@@ -107,8 +109,8 @@ def run_benchmark(
             results["same_logits"][key] = {
                 option: all(
                     np.allclose(
-                        _logits(outputs, option, n),
-                        _logits(outputs, DEFAULTS, n),
+                        logits[f"{option} | {n}"],
+                        logits[f"{DEFAULTS} | {n}"],
                         atol=1e-4,
                     )
                     for n in paths
@@ -120,14 +122,6 @@ def run_benchmark(
         json.dump(results, f, indent=2)
     _plot(results, os.path.join(output_dir, "interpreter_options.png"))
     return results
-
-
-def _logits(outputs, option, name):
-    import numpy as np
-
-    return np.concatenate(
-        [out["logits"] for out in outputs[f"{option} | {name}"]]
-    )
 
 
 def _plot(results, path):
