@@ -26,8 +26,9 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # (`..._s<seed>`) so the page can say whether a gap is noise: recipe 5
 # at 0.3 against the distilled ResNet-8 (0.03 points apart with seed 0),
 # and recipe 5 at 0.65 against the plain ResNet-14 (0.37 apart; at 0.3
-# the seed-0 ResNet-8 was the best of three). The static ResNet-20 they
-# start from or learn from stays seed 0's.
+# the seed-0 ResNet-8 was the best of three), and recipe 5 with
+# lane-wide nested channels at 0.65 (0.20 below ResNet-14's seed 0). The
+# static ResNet-20 they start from or learn from stays seed 0's.
 SEED_STUDY_ROWS = (
     "resnet8_static_e40_kd",
     "lc_resnet20_t30_e10_r5_gates",
@@ -36,6 +37,8 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r5_gates",
     "lc_resnet20_t65_e10_r5",
     "lc_resnet20_t65_e10_r9",
+    "lc_resnet20_t65_e10_r5_nested16_gates",
+    "lc_resnet20_t65_e10_r5_nested16",
 )
 
 

@@ -239,7 +239,16 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
             == rows[f"lc_resnet20_{target}_e10_r5_gates"].config
         )
         assert lane.config == rows[f"lc_resnet20_{target}_e10_r5"].config
-    assert len([n for n in rows if "_r5_nested16" in n]) == 6
+    assert (
+        len(
+            [
+                n
+                for n in rows
+                if n.endswith(("_r5_nested16", "_r5_nested16_gates"))
+            ]
+        )
+        == 6
+    )
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
@@ -312,6 +321,12 @@ def test_seed_rows_copy_the_study_with_their_own_gate_rows():
         )
         jitter = rows[f"lc_resnet20_t65_e10_r9_s{seed}"]
         assert jitter.fix_gates_row == f"lc_resnet20_t65_e10_r5_gates_s{seed}"
+        lane = rows[f"lc_resnet20_t65_e10_r5_nested16_s{seed}"]
+        assert lane.fix_gates_row == (
+            f"lc_resnet20_t65_e10_r5_nested16_gates_s{seed}"
+        )
+        lane_gates = rows[lane.fix_gates_row].config
+        assert (lane_gates.seed, lane_gates.channel_groups) == (seed, 16)
     assert "resnet14_static_e40_kd_s1" not in rows
     assert not any(name.endswith("_s1") for name in rows if "t50" in name)
     assert not any(
