@@ -37,6 +37,7 @@ ARCHITECTURE_FIELDS = (
     "channel_groups",
     "channel_selection",
     "gate_projection_blocks",
+    "channel_min_groups",
 )
 
 

@@ -18,6 +18,9 @@ from lcnet_tf.layers.gated_basic_block import GatedBasicBlock
 from lcnet_tf.layers.gated_bottleneck_block import GatedBottleneckBlock
 from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
 
+# sigmoid(100) rounds to 1.0 in float32 (as does anything above ~17).
+ALWAYS_KEEP_LOGIT = 100.0
+
 
 @dataclasses.dataclass
 class FoldedConv:
@@ -179,11 +182,19 @@ def fold_gate(gate):
     if gate.scale == "learned":
         scale_kernel = expand(_numpy(gate.scale_logits.kernel))
         scale_bias = expand(_numpy(gate.scale_logits.bias))
+    keep_kernel = expand(_numpy(gate.keep_logits.kernel))
+    keep_bias = expand(_numpy(gate.keep_logits.bias))
+    # Groups that always run (`ChannelGate.min_groups`) become a keep
+    # logit no input moves, whose sigmoid is exactly 1 in float32: every
+    # form then keeps them, with probability 1, as the Keras layer does.
+    always = getattr(gate, "min_groups", 0) * groups
+    keep_kernel[:, :always] = 0.0
+    keep_bias[:always] = ALWAYS_KEEP_LOGIT
     return FoldedGate(
         hidden_kernel=_numpy(gate.hidden.kernel),
         hidden_bias=_numpy(gate.hidden.bias),
-        keep_kernel=expand(_numpy(gate.keep_logits.kernel)),
-        keep_bias=expand(_numpy(gate.keep_logits.bias)),
+        keep_kernel=keep_kernel,
+        keep_bias=keep_bias,
         scale_kernel=scale_kernel,
         scale_bias=scale_bias,
         scale=gate.scale,

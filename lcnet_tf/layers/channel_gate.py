@@ -24,6 +24,13 @@ class ChannelGate(GateHead):
     as an ordinary, narrower convolution: free choices only save FLOPs,
     prefixes save time. Keep-probabilities become running products too.
 
+    In a prefix the first group gates all the others, so one closed
+    decision shuts the whole block, also a block that changes shape,
+    which block gates leave running. `min_groups` sets a narrowest
+    width: the first `min_groups` groups run for every image (their
+    decisions and probabilities are 1), and removing the block is left
+    to the block gate.
+
     Args:
         channels: int. Number of gated channels.
         groups: int. Channels per gate; must divide `channels`.
@@ -36,6 +43,8 @@ class ChannelGate(GateHead):
         selection: str. `"free"` (any subset of groups, the paper's) or
             `"nested"` (a prefix of the ordered groups).
         regularizer: `GateRegularizer` or None (see `GateHead`).
+        min_groups: int. Groups that always run (`selection="nested"`
+            only); 0 (the default) lets an image keep none.
         **kwargs: base layer arguments.
 
     Returns:
@@ -60,6 +69,7 @@ class ChannelGate(GateHead):
         seed=None,
         selection="free",
         regularizer=None,
+        min_groups=0,
         **kwargs,
     ):
         _refuse(kwargs, ("units",), "ChannelGate sets it to channels/groups")
@@ -85,9 +95,22 @@ class ChannelGate(GateHead):
                 f"`selection` must be one of {SELECTIONS}. Received: "
                 f"selection={selection!r}"
             )
+        min_groups = int(min_groups)
+        if not 0 <= min_groups <= channels // groups:
+            raise ValueError(
+                f"`min_groups` must be between 0 and the number of groups "
+                f"({channels // groups}). Received: min_groups={min_groups}"
+            )
+        if min_groups and selection != "nested":
+            raise ValueError(
+                "`min_groups` sets the narrowest prefix of a nested gate; "
+                f"selection={selection!r} has no prefix. Use "
+                "selection='nested' or min_groups=0."
+            )
         self.channels = channels
         self.groups = groups
         self.selection = selection
+        self.min_groups = min_groups
 
     def _regularized(self):
         return super()._regularized() and self.regularizer.channel_gates
@@ -96,6 +119,9 @@ class ChannelGate(GateHead):
         outputs = super().call(inputs, training=training)
         if self.selection == "nested":
             gate, scale, prob = outputs
+            if self.min_groups:
+                gate = _open_first(gate, self.min_groups)
+                prob = _open_first(prob, self.min_groups)
             # A product of straight-through 0/1 values is exactly the 0/1
             # prefix forward, and passes gradients to every factor.
             gate = ops.cumprod(gate, axis=-1)
@@ -119,6 +145,13 @@ class ChannelGate(GateHead):
                 "channels": self.channels,
                 "groups": self.groups,
                 "selection": self.selection,
+                "min_groups": self.min_groups,
             }
         )
         return config
+
+
+def _open_first(values, count):
+    """`values` with its first `count` columns set to 1."""
+    ones = ops.ones_like(values[:, :count])
+    return ops.concatenate([ones, values[:, count:]], axis=-1)

@@ -31,6 +31,8 @@ class GatedBottleneckBlock(GatedResidualBlock):
             although it changes shape (stride or channels); skipped, it
             runs its projection shortcut alone. Default False: such a
             block always runs, as in ConvNet-AIG.
+        channel_min_groups: int. Channel groups that always run in a
+            nested channel gate (see `ChannelGate`'s `min_groups`).
         **kwargs: base layer arguments.
 
     Returns:

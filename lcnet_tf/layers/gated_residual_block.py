@@ -58,6 +58,7 @@ class GatedResidualBlock(keras.layers.Layer):
         seed=None,
         gate_regularizer=None,
         skip_projection=False,
+        channel_min_groups=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,6 +82,13 @@ class GatedResidualBlock(keras.layers.Layer):
         self.noise_std = float(noise_std)
         self.seed = seed
         self.skip_projection = bool(skip_projection)
+        self.channel_min_groups = int(channel_min_groups)
+        if self.channel_min_groups and "c" not in self.gating:
+            raise ValueError(
+                f"`channel_min_groups` applies to channel gates; "
+                f"gating={gating!r} has none. Use 'c' or 'lc', or "
+                f"channel_min_groups=0."
+            )
         gate_args = dict(
             hidden_units=gate_hidden_units,
             scale=scale,
@@ -116,6 +124,7 @@ class GatedResidualBlock(keras.layers.Layer):
                 self.filters,
                 groups=self.channel_groups,
                 selection=channel_selection,
+                min_groups=self.channel_min_groups,
                 seed=None if seed is None else seed + 1,
                 name="channel_gate",
                 **gate_args,
@@ -309,6 +318,7 @@ class GatedResidualBlock(keras.layers.Layer):
                 "seed": self.seed,
                 "gate_regularizer": self._regularizer_config(),
                 "skip_projection": self.skip_projection,
+                "channel_min_groups": self.channel_min_groups,
             }
         )
         return config

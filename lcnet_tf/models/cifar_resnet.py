@@ -24,6 +24,7 @@ def cifar_resnet(
     gate_regularizer=None,
     include_preprocessing=False,
     gate_projection_blocks=False,
+    channel_min_groups=0,
 ):
     """CIFAR ResNet (He et al. 2016) with optional L-Net/C-Net gating.
 
@@ -70,6 +71,9 @@ def cifar_resnet(
             those blocks always run, as in ConvNet-AIG (a CIFAR
             ResNet-20 then has 7 skippable blocks, 128 block routings;
             with True 9, 512).
+        channel_min_groups: int. With `channel_selection="nested"`, the
+            channel groups every block runs whatever its channel gate
+            says, so that only a block gate removes a block (0: none).
 
     Returns:
         A `keras.Model`.
@@ -114,6 +118,7 @@ def cifar_resnet(
         seed=seed,
         gate_regularizer=gate_regularizer,
         gate_projection_blocks=gate_projection_blocks,
+        channel_min_groups=channel_min_groups,
         preprocessing=(
             preprocessing_layers(CIFAR10_MEAN, CIFAR10_STD)
             if include_preprocessing

@@ -42,6 +42,7 @@ def imagenet_resnet(
     gate_regularizer=None,
     include_preprocessing=False,
     gate_projection_blocks=False,
+    channel_min_groups=0,
 ):
     """ImageNet ResNet (v1.5) with optional L-Net/C-Net gating.
 
@@ -73,6 +74,8 @@ def imagenet_resnet(
             `Normalization` in front, so the model takes 0-255 pixels.
         gate_projection_blocks: bool. Whether block gates may also skip
             the blocks that change shape (see `cifar_resnet`).
+        channel_min_groups: int. Channel groups that always run (see
+            `cifar_resnet`).
 
     Returns:
         A `keras.Model`.
@@ -111,6 +114,7 @@ def imagenet_resnet(
         seed=seed,
         gate_regularizer=gate_regularizer,
         gate_projection_blocks=gate_projection_blocks,
+        channel_min_groups=channel_min_groups,
         preprocessing=(
             preprocessing_layers(IMAGENET_MEAN, IMAGENET_STD)
             if include_preprocessing

@@ -35,6 +35,10 @@ class TrainConfig:
             change shape too (skipped, they run their projection
             shortcut alone); needs block gating (`"l"`, `"lc"`,
             `"aig"`).
+        channel_min_groups: int >= 0. Channel groups that every block
+            runs whatever its nested channel gate says (`ChannelGate`'s
+            `min_groups`), so a prefix cannot shut a block; needs
+            `channel_selection="nested"`.
         noise_std: float >= 0. Logistic exploration noise while training.
         budget_target: float in (0, 1]. Wanted mean FLOPs ratio.
         budget_weight: float >= 0. Weight of the budget loss.
@@ -141,6 +145,7 @@ class TrainConfig:
     channel_groups: int = 1
     channel_selection: str = "free"
     gate_projection_blocks: bool = False
+    channel_min_groups: int = 0
     noise_std: float = 0.0
     budget_target: float = 0.5
     budget_weight: float = 2.0
@@ -239,6 +244,18 @@ class TrainConfig:
                 f"shape with block gates, which gating {self.gating!r} "
                 f"does not have. Use gating 'l', 'lc' or 'aig', or "
                 f"gate_projection_blocks=False."
+            )
+        if self.channel_min_groups < 0:
+            raise ValueError(
+                f"`channel_min_groups` must be >= 0. Received: "
+                f"{self.channel_min_groups}"
+            )
+        if self.channel_min_groups and self.channel_selection != "nested":
+            raise ValueError(
+                f"`channel_min_groups` sets the narrowest prefix of nested "
+                f"channel gates; channel_selection="
+                f"{self.channel_selection!r} has none. Use "
+                f"channel_selection='nested' or channel_min_groups=0."
             )
         check_budget_target(self.budget_target)
         check_budget_weight(self.budget_weight)
@@ -475,6 +492,7 @@ class TrainConfig:
                 "channel_groups",
                 "channel_selection",
                 "gate_projection_blocks",
+                "channel_min_groups",
                 "image_size",
             )
         }

@@ -40,6 +40,7 @@ def _build_model(config):
         channel_groups=config.channel_groups,
         channel_selection=config.channel_selection,
         gate_projection_blocks=config.gate_projection_blocks,
+        channel_min_groups=config.channel_min_groups,
         noise_std=config.noise_std,
         budget_target=config.budget_target,
         budget_weight=config.budget_weight,

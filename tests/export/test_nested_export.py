@@ -196,3 +196,38 @@ def test_staged_manifest_width_errors_name_the_block(tmp_path):
     run = StagedRunner(export.manifest_path, accelerator="cpu")._run
     with pytest.raises(ValueError, match=f"Block '{name}' kept {channels} "):
         run_staged(dict(manifest, blocks=narrow), run, random_images(1))
+
+
+@pytest.mark.parametrize("form", ["masked", "dynamic", "staged"])
+def test_min_groups_run_in_every_form(form, export_dir):
+    from lcnet_tf.flops import gated_blocks
+
+    model = make_model(
+        "lc",
+        channel_groups=4,
+        channel_selection="nested",
+        channel_min_groups=1,
+    )
+    # Push every channel group towards closed: only the first must run.
+    for block in gated_blocks(model):
+        if block.channel_gate is not None:
+            bias = block.channel_gate.keep_logits.bias
+            bias.assign(np.full(bias.shape, -3.0, "float32"))
+    images = random_images(6, seed=23)
+    reference = keras_reference(model, images)
+    shares = reference["decisions"][..., 1]
+    runs = reference["decisions"][..., 0] > 0
+    # The narrowest width (one group of 4 of a block's 16 or more
+    # channels) at least, and images differ above it.
+    assert (shares[runs] >= 4 / 64).all() and (shares[runs] > 0).all()
+    assert len(np.unique(shares[runs])) > 1
+    export = to_tflite(
+        model, os.path.join(export_dir, f"min_{form}.tflite"), form
+    )
+    if form == "staged":
+        outputs = StagedRunner(export.manifest_path).predict(images)
+    else:
+        outputs = TFLiteModel(export.path).predict(images)
+    report = parity_report(reference, outputs)
+    assert report["max_logit_diff"] < 1e-4, report
+    assert report["decision_agreement"] == 1.0, report

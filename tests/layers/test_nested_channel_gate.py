@@ -79,3 +79,32 @@ def test_nested_model_flops_and_saving(tmp_path):
     )
     block = loaded.get_layer("stage2_block2")
     assert block.channel_gate.selection == "nested"
+
+
+def test_min_groups_always_run_and_the_rest_still_decide():
+    gate, x = _gate(min_groups=1)
+    # Group 0 closed for every image, group 1 open for some.
+    gate.keep_logits.bias.assign(np.float32([-50.0, 1.0, 0.0, -1.0]))
+    keep, scale, prob = (np.asarray(t) for t in gate(x))
+    groups, probs = keep[:, ::4], prob[:, ::4]
+    np.testing.assert_array_equal(groups[:, 0], 1.0)
+    np.testing.assert_array_equal(probs[:, 0], 1.0)
+    assert (np.diff(groups, axis=1) <= 0).all()
+    assert len(set(groups.sum(axis=1))) > 1
+    # Without it the same gate shuts every image's block.
+    plain, _ = _gate()
+    plain.set_weights(gate.get_weights())
+    assert not np.asarray(plain(x)[0]).any()
+    restored = ChannelGate.from_config(gate.get_config())
+    assert restored.min_groups == 1
+
+
+def test_min_groups_is_checked():
+    with pytest.raises(ValueError, match="min_groups"):
+        ChannelGate(16, groups=4, selection="nested", min_groups=5)
+    with pytest.raises(ValueError, match="min_groups"):
+        ChannelGate(16, groups=4, selection="nested", min_groups=-1)
+    with pytest.raises(ValueError, match="no prefix"):
+        ChannelGate(16, groups=4, min_groups=1)
+    with pytest.raises(ValueError, match="channel_min_groups"):
+        cifar_resnet(8, gating="l", channel_min_groups=1)

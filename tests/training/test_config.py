@@ -1,6 +1,7 @@
 import pytest
 
 from lcnet_tf.training import TrainConfig
+from lcnet_tf.training.model_builder import build_model
 
 
 @pytest.mark.parametrize(
@@ -37,6 +38,23 @@ def test_gated_projection_blocks_need_block_gates(gating):
     with pytest.raises(ValueError, match="gate_projection_blocks.*'l', 'lc'"):
         TrainConfig(gating=gating, gate_projection_blocks=True)
     assert TrainConfig(gating="aig", gate_projection_blocks=True)
+
+
+def test_channel_min_groups_need_nested_channel_gates():
+    with pytest.raises(ValueError, match="channel_min_groups.*>= 0"):
+        TrainConfig(channel_min_groups=-1)
+    with pytest.raises(ValueError, match="channel_min_groups.*'free'"):
+        TrainConfig(channel_min_groups=1)
+    config = TrainConfig(
+        gating="c",
+        channel_groups=4,
+        channel_selection="nested",
+        channel_min_groups=1,
+        depth=8,
+    )
+    model = build_model(config)
+    gate = model.get_layer("stage3_block1").channel_gate
+    assert (gate.min_groups, gate.groups) == (1, 4)
 
 
 def test_json_round_trip(tmp_path):
