@@ -32,13 +32,10 @@ def model(request):
     )
 
 
-@pytest.mark.parametrize("form", ["masked", "dynamic", "staged"])
-def test_nested_exports_decide_as_keras(model, form, export_dir):
-    images = random_images(6, seed=21)
+def _assert_export_decides_as_keras(model, images, form, path):
+    """Exports `model` in `form`; same logits and decisions as Keras."""
     reference = keras_reference(model, images)
-    export = to_tflite(
-        model, os.path.join(export_dir, f"n_{form}.tflite"), form
-    )
+    export = to_tflite(model, path, form)
     if form == "staged":
         outputs = StagedRunner(export.manifest_path).predict(images)
     else:
@@ -46,6 +43,15 @@ def test_nested_exports_decide_as_keras(model, form, export_dir):
     report = parity_report(reference, outputs)
     assert report["max_logit_diff"] < 1e-4, report
     assert report["decision_agreement"] == 1.0, report
+    return export
+
+
+@pytest.mark.parametrize("form", ["masked", "dynamic", "staged"])
+def test_nested_exports_decide_as_keras(model, form, export_dir):
+    images = random_images(6, seed=21)
+    export = _assert_export_decides_as_keras(
+        model, images, form, os.path.join(export_dir, f"n_{form}.tflite")
+    )
     if form != "dynamic":
         # No CUMPROD: the prefix is matrix arithmetic the GPU delegate runs.
         assert check_gpu_compatible(export.path).compatible
@@ -221,13 +227,6 @@ def test_min_groups_run_in_every_form(form, export_dir):
     # channels) at least, and images differ above it.
     assert (shares[runs] >= 4 / 64).all() and (shares[runs] > 0).all()
     assert len(np.unique(shares[runs])) > 1
-    export = to_tflite(
-        model, os.path.join(export_dir, f"min_{form}.tflite"), form
+    _assert_export_decides_as_keras(
+        model, images, form, os.path.join(export_dir, f"min_{form}.tflite")
     )
-    if form == "staged":
-        outputs = StagedRunner(export.manifest_path).predict(images)
-    else:
-        outputs = TFLiteModel(export.path).predict(images)
-    report = parity_report(reference, outputs)
-    assert report["max_logit_diff"] < 1e-4, report
-    assert report["decision_agreement"] == 1.0, report
