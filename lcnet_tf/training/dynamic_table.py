@@ -27,7 +27,8 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # at 0.3 against the distilled ResNet-8 (0.03 points apart with seed 0),
 # and recipe 5 at 0.65 against the plain ResNet-14 (0.37 apart; at 0.3
 # the seed-0 ResNet-8 was the best of three), and recipe 5 with
-# lane-wide nested channels at 0.65 (0.20 below ResNet-14's seed 0). The
+# lane-wide nested channels at 0.65 (0.20 below ResNet-14's seed 0),
+# also with one channel group always running (its seed 1 shut blocks). The
 # static ResNet-20 they start from or learn from stays seed 0's.
 SEED_STUDY_ROWS = (
     "resnet8_static_e40_kd",
@@ -39,6 +40,8 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r9",
     "lc_resnet20_t65_e10_r5_nested16_gates",
     "lc_resnet20_t65_e10_r5_nested16",
+    "lc_resnet20_t65_e10_r5_nested16_min1_gates",
+    "lc_resnet20_t65_e10_r5_nested16_min1",
 )
 
 
@@ -101,7 +104,10 @@ def cifar10_dynamic_rows(
       `lane_nested_targets`, where fixed gating costs weigh less
       against the time a FLOPs cut saves; and recipe 5 with those
       lane-wide nested channels at 0.65, 0.5 and 0.3
-      (`..._r5_nested16_gates`, then `..._r5_nested16`).
+      (`..._r5_nested16_gates`, then `..._r5_nested16`); at 0.65 also
+      with each block's first channel group always running
+      (`..._r5_nested16_min1`, `channel_min_groups=1`), so that no
+      channel gate can shut a block its block gate may not skip.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -292,6 +298,18 @@ def cifar10_dynamic_rows(
                 channel_selection="nested",
             ),
         )
+    rows += fixed_gates_rows(
+        0.65,
+        finetune,
+        suffix,
+        static,
+        tag=f"r5_nested{NESTED_LANE_GROUPS}_min1",
+        architecture=dict(
+            channel_groups=NESTED_LANE_GROUPS,
+            channel_selection="nested",
+            channel_min_groups=1,
+        ),
+    )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):

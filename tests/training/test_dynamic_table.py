@@ -30,7 +30,7 @@ def test_every_row_sees_the_same_epochs():
         # fine-tuning epochs, recipe 6's its first 3. (Seed copies,
         # `..._s<seed>`, train as long as their originals.)
         unseeded = re.sub(r"_s\d+$", "", name)
-        if re.search(r"_r(5|10)(_proj|_nested16)?_gates$", unseeded):
+        if re.search(r"_r(5|10)(_proj|_nested16(_min1)?)?_gates$", unseeded):
             expected = 36
         if name.endswith("_r6_gates"):
             expected = 33
@@ -242,6 +242,17 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     # Three targets, a gate row and a body row each (seed copies aside).
     lane_rows = [n for n in rows if re.search(r"_r5_nested16(_gates)?$", n)]
     assert len(lane_rows) == 6
+    # At 0.65 also with the first channel group always running: the gate
+    # row differs from the nested one in that alone, the body not at all.
+    least = rows["lc_resnet20_t65_e10_r5_nested16_min1"]
+    assert least.fix_gates_row == f"{least.name}_gates"
+    least_gates = rows[least.fix_gates_row].config
+    assert least_gates.channel_min_groups == 1
+    assert dataclasses.replace(least_gates, channel_min_groups=0) == (
+        rows["lc_resnet20_t65_e10_r5_nested16_gates"].config
+    )
+    assert least.config == rows["lc_resnet20_t65_e10_r5_nested16"].config
+    assert not any("min1" in n and "t65" not in n for n in rows)
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
@@ -320,6 +331,11 @@ def test_seed_rows_copy_the_study_with_their_own_gate_rows():
         )
         lane_gates = rows[lane.fix_gates_row].config
         assert (lane_gates.seed, lane_gates.channel_groups) == (seed, 16)
+        least = rows[f"lc_resnet20_t65_e10_r5_nested16_min1_s{seed}"]
+        assert least.fix_gates_row == (
+            f"lc_resnet20_t65_e10_r5_nested16_min1_gates_s{seed}"
+        )
+        assert rows[least.fix_gates_row].config.channel_min_groups == 1
     assert "resnet14_static_e40_kd_s1" not in rows
     assert not any(name.endswith("_s1") for name in rows if "t50" in name)
     assert not any(
