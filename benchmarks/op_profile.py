@@ -8,8 +8,8 @@ and profiles each op by op with LiteRT's profiler
 kernels by type and the rest (the interpreter's own ops: `IF`, its
 conditions, branch allocation, moving tensors between partitions), the
 unprofiled latency minus the kernels; and what one `IF` costs by the
-size of the feature map it carries (`if_cost`). Writes `op_profile.json` and a
-stacked-bar plot. Run on a quiet machine:
+size of the feature map it carries, at 1 and 2 threads (`if_cost`).
+Writes `op_profile.json` and a stacked-bar plot. Run on a quiet machine:
 
     python benchmarks/op_profile.py \
         --gated_models=pretrained/lc_resnet20_t50_e10_r3_cifar10.keras \
@@ -78,7 +78,12 @@ def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
                 "branch_allocations": profile.branch_allocations,
                 "profiled_us": profile.profiled_us,
             }
-    results["if_cost"] = if_cost()
+    # At 2 threads XNNPACK splits even a small map's elementwise ops
+    # between the cores, and each partition an `IF` starts hands work to
+    # the second thread again: both cost more than at 1 thread.
+    results["if_cost"] = [
+        cost for threads in (1, 2) for cost in if_cost(threads=threads)
+    ]
     base = results["variants"]["static"]
     for entry in results["variants"].values():
         entry["latency_vs_static"] = entry["latency_us"] / base["latency_us"]
@@ -93,16 +98,18 @@ def run_benchmark(gated_models, static_model, data_dir, examples, output_dir):
     return results
 
 
-def if_cost(shapes=((32, 32, 16), (16, 16, 32), (8, 8, 64)), count=7):
+def if_cost(
+    shapes=((32, 32, 16), (16, 16, 32), (8, 8, 64)), count=7, threads=1
+):
     """What one TFLite `IF` costs, by the size of the tensor it carries.
 
     Times a chain of `count` cheap delegated ops (multiply-add, ReLU) on
     a `(1, *shape)` tensor with and without an always-taken `IF` around
-    each, 1 thread, best of 5 rounds of 2,000 calls.
+    each, at `threads` XNNPACK threads, best of 5 rounds of 2,000 calls.
 
     Returns:
-        list of dicts: `shape`, `kilobytes`, `plain_us`, `with_if_us` and
-        `per_if_us`.
+        list of dicts: `shape`, `kilobytes`, `threads`, `plain_us`,
+        `with_if_us` and `per_if_us`.
     """
     import time
 
@@ -131,7 +138,7 @@ def if_cost(shapes=((32, 32, 16), (16, 16, 32), (8, 8, 64)), count=7):
         with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
             f.write(converter.convert())
             f.flush()
-            interpreter = load_interpreter(f.name, num_threads=1)
+            interpreter = load_interpreter(f.name, num_threads=threads)
         x = np.random.default_rng(0).random((1, *shape), np.float32)
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
         for _ in range(200):
@@ -151,6 +158,7 @@ def if_cost(shapes=((32, 32, 16), (16, 16, 32), (8, 8, 64)), count=7):
             {
                 "shape": list(shape),
                 "kilobytes": 4 * int(np.prod(shape)) / 1024,
+                "threads": threads,
                 "plain_us": plain,
                 "with_if_us": conditional,
                 "per_if_us": (conditional - plain) / count,
@@ -210,8 +218,9 @@ def main(argv):
         )
     for cost in results["if_cost"]:
         print(
-            f"IF carrying {cost['kilobytes']:.0f} KB: "
-            f"{cost['per_if_us']:.2f} us"
+            f"IF carrying {cost['kilobytes']:.0f} KB, {cost['threads']} "
+            f"thread(s): {cost['per_if_us']:.2f} us; the chain of "
+            f"{cost['plain_us']:.1f} us without"
         )
 
 

@@ -240,7 +240,9 @@ def test_op_profile_benchmark_splits_the_time(
             + entry["runtime_us"]
         )
         assert parts == pytest.approx(entry["latency_us"])
-    assert [cost["kilobytes"] for cost in saved["if_cost"]] == [64, 32, 16]
+    assert [
+        (cost["threads"], cost["kilobytes"]) for cost in saved["if_cost"]
+    ] == [(1, 64), (1, 32), (1, 16), (2, 64), (2, 32), (2, 16)]
 
 
 def test_interpreter_options_benchmark(saved_model, cifar10_dir, tmp_path):
