@@ -97,7 +97,8 @@ def evaluate_model(model, dataset, agreement_images=None):
         `static_flops` (the ungated network), `open_flops` (every gate
         open), `flops_ratio` (mean / static), `gate_overhead`
         (open / static - 1), `keep_rates` (per gated block, the fraction
-        of its body that ran), `tau` (per gated block) and, for a gated
+        of its body that ran), `tau` (per gated block), `shut_blocks`
+        (`shut_blocks`: blocks a channel gate removed) and, for a gated
         model, `routing` (`routing_stats`) and, with `agreement_images`,
         `train_inference_agreement` (`decision_agreement`).
 
@@ -138,10 +139,44 @@ def summarize(model, results):
             block.name: float(rate) for block, rate in zip(blocks, keep)
         },
         "tau": {block.name: block.gates[0].tau for block in blocks},
+        "shut_blocks": shut_blocks(blocks, results["keep"]),
     }
     if blocks:
         report["routing"] = routing_stats(model, results)
     return report
+
+
+# A block that must run but runs no channel on more than this share of
+# the images has, in effect, been removed by its channel gate.
+SHUT_SHARE = 0.5
+
+
+def shut_blocks(blocks, keep):
+    """Blocks that no block gate may skip but whose channel gate shut
+    them on most images.
+
+    A block that changes shape has no block gate (`always_runs`), yet a
+    channel gate can keep none of its channels: a nested gate does so
+    with one closed decision, its first group's. The block then outputs
+    its projection shortcut alone. `channel_min_groups=1` prevents it.
+
+    Args:
+        blocks: the model's gated blocks (`gated_blocks`).
+        keep: `(n, blocks)` share of each block's body that ran per
+            image (`per_image_results`' `keep`).
+
+    Returns:
+        dict: block name -> share of the images on which it ran no
+        channel, for the blocks above `SHUT_SHARE`.
+    """
+    shut = {}
+    for index, block in enumerate(blocks):
+        if block.block_gate is not None or block.channel_gate is None:
+            continue
+        share = float(np.mean(keep[:, index] == 0))
+        if share > SHUT_SHARE:
+            shut[block.name] = share
+    return shut
 
 
 def format_report(report):
@@ -191,6 +226,12 @@ def format_report(report):
                 f"{100 * point['top1']:.2f}%  FLOPs ratio "
                 f"{point['flops_ratio']:.3f}"
             )
+    for name, share in report.get("shut_blocks", {}).items():
+        lines.append(
+            f"warning: {name} ran no channel on {100 * share:.1f}% of the "
+            f"images, though it may not be skipped (it changes shape); "
+            f"with nested channel gates, train with channel_min_groups=1"
+        )
     if report["keep_rates"]:
         lines.append("keep rate per gated block:")
         for name, rate in report["keep_rates"].items():

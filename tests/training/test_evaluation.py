@@ -57,3 +57,30 @@ def test_nan_batch_and_empty_dataset():
         evaluate_model(model, [(x, np.zeros(4, int))])
     with pytest.raises(ValueError, match="empty"):
         evaluate_model(model, [])
+
+
+@pytest.mark.parametrize("min_groups", [0, 1])
+def test_report_names_a_block_its_channel_gate_shut(min_groups):
+    model = cifar_resnet(
+        8,
+        gating="lc",
+        channel_selection="nested",
+        channel_groups=8,
+        channel_min_groups=min_groups,
+    )
+    blocks = {b.name: b for b in flops.gated_blocks(model)}
+    # stage2_block1 changes shape, so it has no block gate; close every
+    # group of its channel gate.
+    gate = blocks["stage2_block1"].channel_gate
+    assert blocks["stage2_block1"].block_gate is None
+    gate.keep_logits.kernel.assign(np.zeros(gate.keep_logits.kernel.shape))
+    gate.keep_logits.bias.assign(np.full(gate.units, -50.0))
+    dataset = [(random_images(6), np.zeros(6, int))]
+    report = evaluate_model(model, dataset)
+    text = format_report(report)
+    if min_groups:
+        assert report["shut_blocks"] == {}
+        assert "warning" not in text
+    else:
+        assert report["shut_blocks"] == {"stage2_block1": 1.0}
+        assert "stage2_block1 ran no channel on 100.0%" in text
