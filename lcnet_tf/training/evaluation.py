@@ -155,8 +155,9 @@ def shut_blocks(blocks, keep):
     """Blocks that no block gate may skip but whose channel gate shut
     them on most images.
 
-    A block that changes shape has no block gate (`always_runs`), yet a
-    channel gate can keep none of its channels: a nested gate does so
+    A block that changes shape has no block gate (`always_runs`; unless
+    `gate_projection_blocks`), yet a channel gate can keep none of its
+    channels: a nested gate does so
     with one closed decision, its first group's. The block then outputs
     its projection shortcut alone. `channel_min_groups=1` prevents it.
 
@@ -171,7 +172,7 @@ def shut_blocks(blocks, keep):
     """
     shut = {}
     for index, block in enumerate(blocks):
-        if block.block_gate is not None or block.channel_gate is None:
+        if not block.always_runs or block.channel_gate is None:
             continue
         share = float(np.mean(keep[:, index] == 0))
         if share > SHUT_SHARE:

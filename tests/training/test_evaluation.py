@@ -72,7 +72,7 @@ def test_report_names_a_block_its_channel_gate_shut(min_groups):
     # stage2_block1 changes shape, so it has no block gate; close every
     # group of its channel gate.
     gate = blocks["stage2_block1"].channel_gate
-    assert blocks["stage2_block1"].block_gate is None
+    assert blocks["stage2_block1"].always_runs
     gate.keep_logits.kernel.assign(np.zeros(gate.keep_logits.kernel.shape))
     gate.keep_logits.bias.assign(np.full(gate.units, -50.0))
     dataset = [(random_images(6), np.zeros(6, int))]
@@ -84,3 +84,17 @@ def test_report_names_a_block_its_channel_gate_shut(min_groups):
     else:
         assert report["shut_blocks"] == {"stage2_block1": 1.0}
         assert "stage2_block1 ran no channel on 100.0%" in text
+
+
+def test_shut_blocks_leave_out_blocks_that_may_be_skipped():
+    # A C-Net has no block gates: closing every channel of a block that
+    # keeps its shape is a skip, of one that changes shape a lost block.
+    model = cifar_resnet(8, gating="c")
+    blocks = {b.name: b for b in flops.gated_blocks(model)}
+    for name in ("stage1_block1", "stage2_block1"):
+        gate = blocks[name].channel_gate
+        gate.keep_logits.kernel.assign(np.zeros(gate.keep_logits.kernel.shape))
+        gate.keep_logits.bias.assign(np.full(gate.units, -50.0))
+    report = evaluate_model(model, [(random_images(4), np.zeros(4, int))])
+    assert report["keep_rates"]["stage1_block1"] == 0.0
+    assert report["shut_blocks"] == {"stage2_block1": 1.0}
