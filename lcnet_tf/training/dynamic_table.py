@@ -286,6 +286,7 @@ def cifar10_dynamic_rows(
     rows += prune_then_route_rows(0.65, finetune, suffix, static)
     # Recipe 5 with lane-wide nested channels: the two choices that
     # each gained at 0.65 (over recipe 3, and over free channels), together.
+    lane = dict(channel_groups=NESTED_LANE_GROUPS, channel_selection="nested")
     for target in (0.65, 0.5, 0.3):
         rows += fixed_gates_rows(
             target,
@@ -293,10 +294,7 @@ def cifar10_dynamic_rows(
             suffix,
             static,
             tag=f"r5_nested{NESTED_LANE_GROUPS}",
-            architecture=dict(
-                channel_groups=NESTED_LANE_GROUPS,
-                channel_selection="nested",
-            ),
+            architecture=lane,
         )
     rows += fixed_gates_rows(
         0.65,
@@ -304,11 +302,7 @@ def cifar10_dynamic_rows(
         suffix,
         static,
         tag=f"r5_nested{NESTED_LANE_GROUPS}_min1",
-        architecture=dict(
-            channel_groups=NESTED_LANE_GROUPS,
-            channel_selection="nested",
-            channel_min_groups=1,
-        ),
+        architecture=dict(lane, channel_min_groups=1),
     )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]

@@ -157,9 +157,9 @@ def shut_blocks(blocks, keep):
 
     A block that changes shape has no block gate (`always_runs`; unless
     `gate_projection_blocks`), yet a channel gate can keep none of its
-    channels: a nested gate does so
-    with one closed decision, its first group's. The block then outputs
-    its projection shortcut alone. `channel_min_groups=1` prevents it.
+    channels: a nested gate does so with one closed decision, its first
+    group's. The block then outputs its projection shortcut alone.
+    `channel_min_groups=1` prevents it.
 
     Args:
         blocks: the model's gated blocks (`gated_blocks`).
@@ -178,6 +178,16 @@ def shut_blocks(blocks, keep):
         if share > SHUT_SHARE:
             shut[block.name] = share
     return shut
+
+
+def shut_block_warnings(report):
+    """One warning line per block of the report's `shut_blocks`."""
+    return [
+        f"{name} ran no channel on {100 * share:.1f}% of the images, "
+        f"though it may not be skipped (it changes shape); with nested "
+        f"channel gates, train with channel_min_groups=1"
+        for name, share in report.get("shut_blocks", {}).items()
+    ]
 
 
 def format_report(report):
@@ -227,12 +237,7 @@ def format_report(report):
                 f"{100 * point['top1']:.2f}%  FLOPs ratio "
                 f"{point['flops_ratio']:.3f}"
             )
-    for name, share in report.get("shut_blocks", {}).items():
-        lines.append(
-            f"warning: {name} ran no channel on {100 * share:.1f}% of the "
-            f"images, though it may not be skipped (it changes shape); "
-            f"with nested channel gates, train with channel_min_groups=1"
-        )
+    lines += [f"warning: {line}" for line in shut_block_warnings(report)]
     if report["keep_rates"]:
         lines.append("keep rate per gated block:")
         for name, rate in report["keep_rates"].items():

@@ -256,6 +256,7 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
     from lcnet_tf.data.exact_prefix import exact_prefix_report
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.evaluation import evaluate_model
+    from lcnet_tf.training.evaluation import shut_block_warnings
     from lcnet_tf.training.trainer import train
 
     names = [row.name for row in rows]
@@ -295,16 +296,10 @@ def run_rows(rows, root, only=None, evaluate_examples=None):
             "test", config.data_dir, num_examples=1024
         )
         result = evaluate_model(model, dataset, agreement_images)
-        for block, share in result["shut_blocks"].items():
+        for line in shut_block_warnings(result):
             # Seen with nested channel gates (seeds 1 and 2 of the 0.65
             # nested row): a quiet loss of a block a user would miss.
-            logging.warning(
-                "Row %s: %s ran no channel on %.1f%% of the test images, "
-                "though it may not be skipped.",
-                row.name,
-                block,
-                100 * share,
-            )
+            logging.warning("Row %s: %s", row.name, line)
         data_dir = resolve_data_dir(config.data_dir)
         if data_dir and os.path.exists(
             os.path.join(data_dir, EXACT_PREFIX_FILE)

@@ -59,6 +59,11 @@ def test_nan_batch_and_empty_dataset():
         evaluate_model(model, [])
 
 
+def _close_every_channel(gate):
+    gate.keep_logits.kernel.assign(np.zeros(gate.keep_logits.kernel.shape))
+    gate.keep_logits.bias.assign(np.full(gate.units, -50.0))
+
+
 @pytest.mark.parametrize("min_groups", [0, 1])
 def test_report_names_a_block_its_channel_gate_shut(min_groups):
     model = cifar_resnet(
@@ -71,10 +76,8 @@ def test_report_names_a_block_its_channel_gate_shut(min_groups):
     blocks = {b.name: b for b in flops.gated_blocks(model)}
     # stage2_block1 changes shape, so it has no block gate; close every
     # group of its channel gate.
-    gate = blocks["stage2_block1"].channel_gate
     assert blocks["stage2_block1"].always_runs
-    gate.keep_logits.kernel.assign(np.zeros(gate.keep_logits.kernel.shape))
-    gate.keep_logits.bias.assign(np.full(gate.units, -50.0))
+    _close_every_channel(blocks["stage2_block1"].channel_gate)
     dataset = [(random_images(6), np.zeros(6, int))]
     report = evaluate_model(model, dataset)
     text = format_report(report)
@@ -92,9 +95,7 @@ def test_shut_blocks_leave_out_blocks_that_may_be_skipped():
     model = cifar_resnet(8, gating="c")
     blocks = {b.name: b for b in flops.gated_blocks(model)}
     for name in ("stage1_block1", "stage2_block1"):
-        gate = blocks[name].channel_gate
-        gate.keep_logits.kernel.assign(np.zeros(gate.keep_logits.kernel.shape))
-        gate.keep_logits.bias.assign(np.full(gate.units, -50.0))
+        _close_every_channel(blocks[name].channel_gate)
     report = evaluate_model(model, [(random_images(4), np.zeros(4, int))])
     assert report["keep_rates"]["stage1_block1"] == 0.0
     assert report["shut_blocks"] == {"stage2_block1": 1.0}
