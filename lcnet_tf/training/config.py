@@ -135,6 +135,11 @@ class TrainConfig:
             FLOPs at `tau`; without one, fixed gates drift to more FLOPs.
             On CIFAR-10 it cost accuracy (results/cifar10_dynamic.md).
         threshold_jitter_high: float in [0, 1] or None. Top of that range.
+        train_body: bool. False trains the gates alone: every other
+            weight (stem, blocks, classifier; batch norms in inference
+            mode) keeps its starting value, e.g. `init_from`'s static
+            network, so the gates learn to route the network a
+            `fix_gates_from` row then fine-tunes (recipe 12).
     """
 
     dataset: str = "cifar10"
@@ -191,6 +196,7 @@ class TrainConfig:
     threshold_jitter_low: float | None = None
     threshold_jitter_high: float | None = None
     dtype_policy: str = "float32"
+    train_body: bool = True
 
     def __post_init__(self):
         self.validate()
@@ -364,6 +370,17 @@ class TrainConfig:
             )
         self._validate_release()
         self._validate_threshold_jitter()
+        if not self.train_body:
+            self._refuse_clashes(
+                "`train_body=False` trains the gates alone: it needs a "
+                "gated model whose gates learn, so it excludes gating "
+                "'none', fixed gates and a frozen routing.",
+                {
+                    "freeze_routing_from": self.freeze_routing_from,
+                    "fix_gates_from": self.fix_gates_from,
+                },
+                gatings=("none",),
+            )
         if self.noise_std < 0 or self.warmup_epochs < 0:
             raise ValueError("`noise_std` and `warmup_epochs` must be >= 0.")
         if self.noise_anneal and not self.noise_std:

@@ -16,6 +16,7 @@ from lcnet_tf.training.recipes import JITTER_RECIPE
 from lcnet_tf.training.recipes import LIGHT_SPREAD_RECIPE
 from lcnet_tf.training.recipes import NESTED_GROUPS
 from lcnet_tf.training.recipes import NESTED_LANE_GROUPS
+from lcnet_tf.training.recipes import ROUTE_EPOCHS
 from lcnet_tf.training.recipes import SHORT_GATE_EPOCHS
 from lcnet_tf.training.recipes import SPREAD_RECIPE
 from lcnet_tf.training.recipes import WIDE_BOUNDS
@@ -107,7 +108,10 @@ def cifar10_dynamic_rows(
       (`..._r5_nested16_gates`, then `..._r5_nested16`); at 0.65 also
       with each block's first channel group always running
       (`..._r5_nested16_min1`, `channel_min_groups=1`), so that no
-      channel gate can shut a block its block gate may not skip.
+      channel gate can shut a block its block gate may not skip;
+      and recipe 12 at 0.65 with them (`..._r12_nested16_gates`, then
+      `..._r12_nested16`): the gates learn `ROUTE_EPOCHS` on the static
+      network held fixed, then its body trains on their routing.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -303,6 +307,15 @@ def cifar10_dynamic_rows(
         static,
         tag=f"r5_nested{NESTED_LANE_GROUPS}_min1",
         architecture=dict(lane, channel_min_groups=1),
+    )
+    rows += fixed_gates_rows(
+        0.65,
+        finetune,
+        suffix,
+        static,
+        gate_epochs=ROUTE_EPOCHS,
+        tag=f"r12_nested{NESTED_LANE_GROUPS}",
+        architecture=dict(lane, train_body=False),
     )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]

@@ -7,6 +7,7 @@ from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
 from lcnet_tf.models.cifar_resnet import cifar_resnet
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
 from lcnet_tf.models.static_init import init_from_static
+from lcnet_tf.training.body_training import set_body_trainable
 from lcnet_tf.training.config import ROUTING_IMAGES
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
@@ -63,6 +64,8 @@ def _build_model(config):
         )
     if config.init_from:
         init_from_static(model, config.init_from)
+    if not config.train_body:
+        set_body_trainable(model, False)
     if config.sync_batch_norm:
         use_synchronized_batch_norm(model)
     return model
@@ -77,6 +80,9 @@ def _gated_model(path, field):
         raise ValueError(
             f"`{field}` must be a gated model; {path} has no gates."
         )
+    # A row that trained the gates alone saved its body held; the rows
+    # made from a trained model train its body.
+    set_body_trainable(model, True)
     return model
 
 

@@ -128,6 +128,17 @@ JITTER_RECIPE = dict(
     budget_weight=0.0,
 )
 
+# Recipe 12 (rows `..._r12_nested16_gates`, then `..._r12_nested16`):
+# route the static network, then train its body on that routing. Recipe
+# 5's gate stage trains the body too, under exploration noise and a
+# routing still moving (81.5% after it at 0.65), and leaves the body
+# stage 4 epochs; a frozen row trains the static body on its one
+# routing for all 10. Here the gates learn for `ROUTE_EPOCHS` on the
+# static ResNet-20 held fixed (`train_body=False`), then the body trains
+# on the fixed gates for the rest, from the static weights they learned
+# to route.
+ROUTE_EPOCHS = 3
+
 # Channels per group of the nested C-Net rows (`..._nested`): 2, 4 and 8
 # widths in ResNet-20's three stages, so the dynamic export has few
 # width branches per block (tflite/README.md, "The dynamic form").

@@ -118,6 +118,19 @@ def test_fixed_gates_exclude_what_trains_gates():
     assert config.gate_regularizer().bounds_weight == 1.0
 
 
+def test_training_the_gates_alone_needs_gates_that_learn():
+    assert not TrainConfig(train_body=False, init_from="s.keras").train_body
+    for fields in (
+        dict(fix_gates_from="lc.keras"),
+        dict(freeze_routing_from="lc.keras"),
+    ):
+        name = next(iter(fields))
+        with pytest.raises(ValueError, match=f"train_body=False.*{name}"):
+            TrainConfig(train_body=False, **fields)
+    with pytest.raises(ValueError, match="train_body=False.*gating='none'"):
+        TrainConfig(train_body=False, gating="none")
+
+
 def test_released_routing_excludes_other_starts_and_fixed_gates():
     config = TrainConfig(
         release_routing_from="frozen.keras", noise_std=0.5, bounds_weight=1.0

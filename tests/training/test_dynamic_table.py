@@ -32,7 +32,7 @@ def test_every_row_sees_the_same_epochs():
         unseeded = re.sub(r"_s\d+$", "", name)
         if re.search(r"_r(5|10)(_proj|_nested16(_min1)?)?_gates$", unseeded):
             expected = 36
-        if name.endswith("_r6_gates"):
+        if name.endswith("_r6_gates") or name.endswith("_r12_nested16_gates"):
             expected = 33
         # Recipe 11's pruned row is its first 6 fine-tuning epochs.
         if name.endswith("_r11_pruned"):
@@ -253,6 +253,17 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     )
     assert least.config == rows["lc_resnet20_t65_e10_r5_nested16"].config
     assert not any("min1" in n and "t65" not in n for n in rows)
+    # Recipe 12: the same nested gates learn on the static body held
+    # fixed, for 3 epochs; the body row trains the other 7.
+    routed = rows["lc_resnet20_t65_e10_r12_nested16"]
+    routed_gates = rows[routed.fix_gates_row].config
+    assert not routed_gates.train_body and routed.config.train_body
+    assert dataclasses.replace(routed_gates, train_body=True, epochs=6) == (
+        rows["lc_resnet20_t65_e10_r5_nested16_gates"].config
+    )
+    assert routed.config == dataclasses.replace(
+        rows["lc_resnet20_t65_e10_r5_nested16"].config, epochs=7
+    )
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"

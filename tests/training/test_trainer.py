@@ -10,8 +10,10 @@ import pytest
 from lcnet_tf.data.cifar10 import cifar10_arrays
 from lcnet_tf.flops import flops_per_image
 from lcnet_tf.models import load_model
+from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import TrainConfig
 from lcnet_tf.training import train
+from lcnet_tf.training.body_training import body_layers
 from lcnet_tf.training.config import ROUTING_IMAGES
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_decisions import gate_decisions
@@ -291,6 +293,70 @@ def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
     x = np.zeros((2, 32, 32, 3), "float32")
     np.testing.assert_allclose(
         saved.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
+
+
+def _body_weights(model):
+    return [np.array(w) for layer in body_layers(model) for w in layer.weights]
+
+
+def test_a_gates_only_run_holds_the_body_and_a_body_row_trains_it(
+    tmp_path, cifar10_dir
+):
+    static = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        gating="none",
+        model_dir=str(tmp_path / "static"),
+    )
+    train(static)
+    static_path = os.path.join(static.model_dir, "model.keras")
+    gates_only = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=2,
+        init_from=static_path,
+        distill_from=static_path,
+        noise_std=0.5,
+        channel_groups=4,
+        channel_selection="nested",
+        train_body=False,
+        learning_rate=0.5,
+        model_dir=str(tmp_path / "gates"),
+    )
+    model, _ = train(gates_only)
+    start = init_from_static(
+        build_model(
+            dataclasses.replace(gates_only, train_body=True, init_from=None)
+        ),
+        static_path,
+    )
+    # Every body weight, batch-norm statistics included, is the static
+    # network's; the gates learned.
+    for old, new in zip(_body_weights(start), _body_weights(model)):
+        np.testing.assert_array_equal(old, new)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    fresh = [g for b in start.layers if hasattr(b, "gates") for g in b.gates]
+    assert any(
+        not np.array_equal(np.array(a), np.array(b))
+        for gate, other in zip(gates, fresh)
+        for a, b in zip(gate.weights, other.weights)
+    )
+    # The body row made from it trains the body that was held.
+    path = os.path.join(gates_only.model_dir, "model.keras")
+    body = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        fix_gates_from=path,
+        model_dir=str(tmp_path / "body"),
+    )
+    trained, _ = train(body)
+    assert all(layer.trainable for layer in body_layers(trained))
+    assert any(
+        not np.array_equal(old, new)
+        for old, new in zip(_body_weights(model), _body_weights(trained))
     )
 
 
