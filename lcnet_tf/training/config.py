@@ -139,7 +139,7 @@ class TrainConfig:
             weight (stem, blocks, classifier; batch norms in inference
             mode) keeps its starting value, e.g. `init_from`'s static
             network, so the gates learn to route the network a
-            `fix_gates_from` row then fine-tunes (recipe 12).
+            `fix_gates_from` row then fine-tunes.
     """
 
     dataset: str = "cifar10"
