@@ -296,13 +296,8 @@ def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
     )
 
 
-def _body_weights(model):
-    return [np.array(w) for layer in body_layers(model) for w in layer.weights]
-
-
-def test_a_gates_only_run_holds_the_body_and_a_body_row_trains_it(
-    tmp_path, cifar10_dir
-):
+def _trained_static(tmp_path, cifar10_dir):
+    """Trains a tiny static ResNet-8 for one epoch; returns its file."""
     static = tiny_train_config(
         tmp_path,
         cifar10_dir,
@@ -311,7 +306,17 @@ def test_a_gates_only_run_holds_the_body_and_a_body_row_trains_it(
         model_dir=str(tmp_path / "static"),
     )
     train(static)
-    static_path = os.path.join(static.model_dir, "model.keras")
+    return os.path.join(static.model_dir, "model.keras")
+
+
+def _body_weights(model):
+    return [np.array(w) for layer in body_layers(model) for w in layer.weights]
+
+
+def test_a_gates_only_run_holds_the_body_and_a_body_row_trains_it(
+    tmp_path, cifar10_dir
+):
+    static_path = _trained_static(tmp_path, cifar10_dir)
     gates_only = tiny_train_config(
         tmp_path,
         cifar10_dir,
@@ -416,21 +421,14 @@ def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
         for name, decision in taken.items():
             assert (decision["run"] == expected[name]["run"]).all()
             assert (decision["channels"] == expected[name]["channels"]).all()
-    static = tiny_train_config(
-        tmp_path,
-        cifar10_dir,
-        epochs=1,
-        gating="none",
-        model_dir=str(tmp_path / "static"),
-    )
-    train(static)
+    static_path = _trained_static(tmp_path, cifar10_dir)
     for field in ("freeze_routing_from", "fix_gates_from"):
         config = tiny_train_config(
             tmp_path,
             cifar10_dir,
             epochs=1,
             model_dir=str(tmp_path / field),
-            **{field: os.path.join(static.model_dir, "model.keras")},
+            **{field: static_path},
         )
         with pytest.raises(ValueError, match=f"`{field}` must be a gated"):
             train(config)
