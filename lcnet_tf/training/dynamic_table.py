@@ -29,7 +29,8 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # and recipe 5 at 0.65 against the plain ResNet-14 (0.37 apart; at 0.3
 # the seed-0 ResNet-8 was the best of three), and recipe 5 with
 # lane-wide nested channels at 0.65 (0.20 below ResNet-14's seed 0),
-# also with one channel group always running (its seed 1 shut blocks). The
+# also with one channel group always running (its seed 1 shut blocks),
+# and recipe 12 at 0.65 (gates learned on the static body). The
 # static ResNet-20 they start from or learn from stays seed 0's.
 SEED_STUDY_ROWS = (
     "resnet8_static_e40_kd",
@@ -43,6 +44,8 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r5_nested16",
     "lc_resnet20_t65_e10_r5_nested16_min1_gates",
     "lc_resnet20_t65_e10_r5_nested16_min1",
+    "lc_resnet20_t65_e10_r12_nested16_gates",
+    "lc_resnet20_t65_e10_r12_nested16",
 )
 
 
@@ -109,9 +112,10 @@ def cifar10_dynamic_rows(
       with each block's first channel group always running
       (`..._r5_nested16_min1`, `channel_min_groups=1`), so that no
       channel gate can shut a block its block gate may not skip;
-      and recipe 12 at 0.65 with them (`..._r12_nested16_gates`, then
-      `..._r12_nested16`): the gates learn `ROUTE_EPOCHS` on the static
-      network held fixed, then its body trains on their routing.
+      and recipe 12 with them at 0.65, 0.5 and 0.3
+      (`..._r12_nested16_gates`, then `..._r12_nested16`): the gates
+      learn `ROUTE_EPOCHS` on the static network held fixed, then its
+      body trains on their routing.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -308,15 +312,16 @@ def cifar10_dynamic_rows(
         tag=f"r5_nested{NESTED_LANE_GROUPS}_min1",
         architecture=dict(lane, channel_min_groups=1),
     )
-    rows += fixed_gates_rows(
-        0.65,
-        finetune,
-        suffix,
-        static,
-        gate_epochs=ROUTE_EPOCHS,
-        tag=f"r12_nested{NESTED_LANE_GROUPS}",
-        architecture=dict(lane, train_body=False),
-    )
+    for target in (0.65, 0.5, 0.3):
+        rows += fixed_gates_rows(
+            target,
+            finetune,
+            suffix,
+            static,
+            gate_epochs=ROUTE_EPOCHS,
+            tag=f"r12_nested{NESTED_LANE_GROUPS}",
+            architecture=dict(lane, train_body=False),
+        )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):

@@ -32,7 +32,7 @@ def test_every_row_sees_the_same_epochs():
         unseeded = re.sub(r"_s\d+$", "", name)
         if re.search(r"_r(5|10)(_proj|_nested16(_min1)?)?_gates$", unseeded):
             expected = 36
-        if name.endswith("_r6_gates") or name.endswith("_r12_nested16_gates"):
+        if re.search(r"_r(6|12_nested16)_gates$", unseeded):
             expected = 33
         # Recipe 11's pruned row is its first 6 fine-tuning epochs.
         if name.endswith("_r11_pruned"):
@@ -263,6 +263,13 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     )
     assert routed.config == dataclasses.replace(
         rows["lc_resnet20_t65_e10_r5_nested16"].config, epochs=7
+    )
+    for tag in ("t50", "t30"):
+        assert not rows[
+            f"lc_resnet20_{tag}_e10_r12_nested16_gates"
+        ].config.train_body
+    assert rows["lc_resnet20_t65_e10_r12_nested16_s1"].fix_gates_row == (
+        "lc_resnet20_t65_e10_r12_nested16_gates_s1"
     )
     for depth in (8, 14):
         kd = rows[f"resnet{depth}_static_e40_kd"]
