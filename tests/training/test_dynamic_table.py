@@ -27,7 +27,7 @@ def test_every_row_sees_the_same_epochs():
             )
         expected = 30 if name == "resnet20_static" else 40
         # The gate-training row of recipes 5 and 10 is their first 6
-        # fine-tuning epochs, recipe 6's its first 3. (Seed copies,
+        # fine-tuning epochs, recipes 6 and 12 their first 3. (Seed copies,
         # `..._s<seed>`, train as long as their originals.)
         unseeded = re.sub(r"_s\d+$", "", name)
         if re.search(r"_r(5|10)(_proj|_nested16(_min1)?)?_gates$", unseeded):
