@@ -264,7 +264,7 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     assert routed.config == dataclasses.replace(
         rows["lc_resnet20_t65_e10_r5_nested16"].config, epochs=7
     )
-    for tag in ("t50", "t30"):
+    for tag in ("t50", "t30", "t69"):
         assert not rows[
             f"lc_resnet20_{tag}_e10_r12_nested16_gates"
         ].config.train_body
