@@ -4,6 +4,7 @@
 from lcnet_tf import _tensorflow_check  # noqa: F401
 from lcnet_tf.training.batch_norm_recalibration import BatchNormRecalibration
 from lcnet_tf.training.batch_norm_recalibration import recalibrate_batch_norm
+from lcnet_tf.training.body_training import set_body_trainable
 from lcnet_tf.training.config import TrainConfig
 from lcnet_tf.training.distiller import GatedDistiller
 from lcnet_tf.training.evaluation import evaluate_model
@@ -48,6 +49,7 @@ __all__ = [
     "recalibrate_batch_norm",
     "release_routing",
     "routing_stats",
+    "set_body_trainable",
     "train",
     "write_report",
 ]

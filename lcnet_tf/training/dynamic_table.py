@@ -114,9 +114,8 @@ def cifar10_dynamic_rows(
       channel gate can shut a block its block gate may not skip;
       and recipe 12 with them at 0.65, 0.5, 0.3 and 0.69, the FLOPs of
       the frozen row at 0.65 (`..._r12_nested16_gates`, then
-      `..._r12_nested16`): the gates
-      learn `ROUTE_EPOCHS` on the static network held fixed, then its
-      body trains on their routing.
+      `..._r12_nested16`): the gates learn `ROUTE_EPOCHS` on the static
+      network held fixed, then its body trains on their routing.
 
     Args:
         targets: FLOPs targets of the LC rows.
