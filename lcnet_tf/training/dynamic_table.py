@@ -30,8 +30,10 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # the seed-0 ResNet-8 was the best of three), and recipe 5 with
 # lane-wide nested channels at 0.65 (0.20 below ResNet-14's seed 0),
 # also with one channel group always running (its seed 1 shut blocks),
-# and recipe 12 at 0.65 (gates learned on the static body). The
-# static ResNet-20 they start from or learn from stays seed 0's.
+# and recipe 12 at 0.65 (gates learned on the static body) with the
+# frozen row it is compared with (the same routing, counted once from
+# seed 0's LC row). The static ResNet-20 they start from or learn from
+# stays seed 0's.
 SEED_STUDY_ROWS = (
     "resnet8_static_e40_kd",
     "lc_resnet20_t30_e10_r5_gates",
@@ -46,6 +48,7 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r5_nested16_min1",
     "lc_resnet20_t65_e10_r12_nested16_gates",
     "lc_resnet20_t65_e10_r12_nested16",
+    "lc_resnet20_t65_e10_r3_frozen",
 )
 
 

@@ -354,6 +354,11 @@ def test_seed_rows_copy_the_study_with_their_own_gate_rows():
             f"lc_resnet20_t65_e10_r5_nested16_min1_gates_s{seed}"
         )
         assert rows[least.fix_gates_row].config.channel_min_groups == 1
+        # The frozen row's seeds train the same routing.
+        frozen = rows[f"lc_resnet20_t65_e10_r3_frozen_s{seed}"]
+        assert frozen.freeze_row == "lc_resnet20_t65_e10_r3"
+        assert frozen.init_from_row == "resnet20_static"
+        assert frozen.config.seed == seed
     assert "resnet14_static_e40_kd_s1" not in rows
     assert not any(name.endswith("_s1") for name in rows if "t50" in name)
     assert not any(
