@@ -40,7 +40,7 @@ def _variants(gated, static, directory, calibration):
     channel_chunks)}."""
     from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
-    from lcnet_tf.export.channel_order import has_free_channel_gates
+    from lcnet_tf.export.channel_order import has_channel_gates
     from lcnet_tf.flops import gated_blocks
     from lcnet_tf.models import set_threshold
 
@@ -56,8 +56,10 @@ def _variants(gated, static, directory, calibration):
         gated, os.path.join(directory, "staged.tflite"), form="staged"
     )
     variants["staged"] = ("staged", export.manifest_path, None)
-    if has_free_channel_gates(fold_model(gated)):
-        # Free channel gates as a prefix of reordered channels.
+    folded = fold_model(gated)
+    if has_channel_gates(folded):
+        # Channel gates run only the widths real images often need (a
+        # free gate's channels reordered, most kept first).
         path = os.path.join(directory, "dynamic_prefix.tflite")
         to_tflite(
             gated,
@@ -66,7 +68,9 @@ def _variants(gated, static, directory, calibration):
             channel_chunks="prefix",
             representative_data=calibration,
         )
-        variants["dynamic_prefix"] = ("model", path, fold_model(gated))
+        variants["dynamic_prefix"] = ("model", path, folded)
+    if has_channel_gates(folded, free_only=True):
+        # A nested gate's staged bodies need no plan.
         export = to_tflite(
             gated,
             os.path.join(directory, "staged_prefix.tflite"),

@@ -43,7 +43,7 @@ def _exports(gated, static, directory, calibration=None):
     """Staged exports of every variant: {name: manifest path}."""
     from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
-    from lcnet_tf.export.channel_order import has_free_channel_gates
+    from lcnet_tf.export.channel_order import has_channel_gates
     from lcnet_tf.models import set_threshold
 
     def staged(model, name, **options):
@@ -54,7 +54,9 @@ def _exports(gated, static, directory, calibration=None):
         "static": staged(static, "static"),
         "routed": staged(gated, "routed"),
     }
-    if calibration is not None and has_free_channel_gates(fold_model(gated)):
+    if calibration is not None and has_channel_gates(
+        fold_model(gated), free_only=True
+    ):
         # Free channel gates as a prefix: width bodies, no masking.
         paths["routed_prefix"] = staged(
             gated,

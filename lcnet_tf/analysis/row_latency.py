@@ -14,8 +14,9 @@ def latency_vs_static(
     Both are exported (`form="dynamic"`: skipped blocks and channels are
     not computed; a model whose every gate is constant, a frozen routing,
     as the static pruned network it is, `prune=True`; with
-    `calibration_images`, free channel gates as a prefix of reordered
-    channels, `channel_chunks="prefix"`) and run with LiteRT
+    `calibration_images`, channel gates run at the widths those images
+    often need, free ones as a prefix of reordered channels,
+    `channel_chunks="prefix"`) and run with LiteRT
     on the CPU, taking turns over the same images (`measure_interleaved`),
     so the ratio comes from one run on one machine.
 
@@ -28,12 +29,12 @@ def latency_vs_static(
             data.
         num_threads: int. LiteRT CPU threads.
         calibration_images: None, or float array `(n, H, W, C)` of
-            training images that order the channels of free channel
-            gates (`export.channel_order`).
+            training images that plan the widths of channel gates and
+            order a free gate's channels (`export.channel_order`).
 
     Returns:
         dict: `images`, `threads`, `form` (`"dynamic"`,
-        `"dynamic_prefix"`, free channel gates run as a prefix, or
+        `"dynamic_prefix"`, channel gates run at planned widths, or
         `"pruned"`),
         `model_ms` and `static_ms` (mean ms per
         image), `latency_ratio` (model / static, below 1 is faster) and
@@ -48,7 +49,7 @@ def latency_vs_static(
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export import fold_model
     from lcnet_tf.export import to_tflite
-    from lcnet_tf.export.channel_order import has_free_channel_gates
+    from lcnet_tf.export.channel_order import has_channel_gates
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.pruning import has_constant_gates
 
@@ -67,7 +68,7 @@ def latency_vs_static(
         folded is not None
         and not pruned
         and calibration_images is not None
-        and has_free_channel_gates(folded)
+        and has_channel_gates(folded)
     )
     with tempfile.TemporaryDirectory() as directory:
         paths = {}

@@ -1,5 +1,6 @@
 """Free channel gates' channels reordered so that a prefix holds the
-kept ones, which the dynamic form then runs as a narrower convolution.
+kept ones, which the dynamic form then runs as a narrower convolution;
+and the widths a gate's block gets a conditional for, free or nested.
 
 A free C-Net gate may keep any subset of a block's channels, so masking
 them saves no time. But trained gates keep some channels far more often
@@ -10,6 +11,11 @@ gate's columns), most images keep only channels near the front, and the
 dynamic form runs the block at the width of the last kept one, rounded
 up to a width that real images often need (`channel_plans`), masking
 the closed channels inside it.
+
+A nested gate already keeps a prefix, so its order stays; but it has a
+conditional for every count of groups, and trained nested gates use
+only one or two of them per block. Its plan lists the widths real
+images often need, and the others run the next wider one.
 """
 
 import dataclasses
@@ -70,14 +76,30 @@ def calibration_images(data_dir):
 MIN_WIDTH_SHARE = 0.05
 
 
+def width_step(filters, groups, nested):
+    """Channels per width step of a C-gated block's dynamic form.
+
+    Args:
+        filters: int. The block's gated channels.
+        groups: int. Channels per gate unit.
+        nested: bool. A nested gate steps by its groups, a free one by
+            `prefix_step`.
+
+    Returns:
+        int.
+    """
+    return groups if nested else prefix_step(filters, groups)
+
+
 @dataclasses.dataclass
 class ChannelPlan:
-    """How a free C-gated block runs in the dynamic form.
+    """How a C-gated block runs in the dynamic form.
 
     Attributes:
         order: int array, a permutation of the block's channels, most
-            often kept first (a gate group's channels stay together).
-        widths: tuple of ints, ascending, multiples of `prefix_step`,
+            often kept first (a gate group's channels stay together);
+            the identity for a nested gate.
+        widths: tuple of ints, ascending, multiples of `width_step`,
             the last the block's full width: the widths it may run at.
     """
 
@@ -86,7 +108,7 @@ class ChannelPlan:
 
 
 def channel_plans(model, images, min_share=MIN_WIDTH_SHARE):
-    """Each free C-gated block's `ChannelPlan`, from real images.
+    """Each C-gated block's `ChannelPlan`, from real images.
 
     Args:
         model: the gated Keras model being exported, with the thresholds
@@ -109,14 +131,18 @@ def channel_plans(model, images, min_share=MIN_WIDTH_SHARE):
     plans = {}
     for layer in model.layers:
         gate = getattr(layer, "channel_gate", None)
-        if gate is None or getattr(gate, "selection", "free") != "free":
+        if gate is None:
             continue
         channels = decisions[layer.name]["channels"]
         run = decisions[layer.name]["run"] > 0
-        units = np.argsort(-channels.mean(axis=0), kind="stable")
         groups = layer.filters // channels.shape[1]
-        order = (units[:, None] * groups + np.arange(groups)).reshape(-1)
-        step = prefix_step(layer.filters, groups)
+        nested = gate.selection == "nested"
+        if nested:
+            order = np.arange(layer.filters)
+        else:
+            units = np.argsort(-channels.mean(axis=0), kind="stable")
+            order = (units[:, None] * groups + np.arange(groups)).reshape(-1)
+        step = width_step(layer.filters, groups, nested)
         kept = np.repeat(channels[run], groups, axis=1)[:, order] > 0
         last = np.where(
             kept.any(axis=1), kept.shape[1] - np.argmax(kept[:, ::-1], 1), 0
@@ -128,10 +154,13 @@ def channel_plans(model, images, min_share=MIN_WIDTH_SHARE):
     return plans
 
 
-def has_free_channel_gates(network):
-    """Whether a `FoldedNetwork` has a free (not nested) channel gate."""
+def has_channel_gates(network, free_only=False):
+    """Whether a `FoldedNetwork` has a channel gate: any, or with
+    `free_only` a free one (the staged form's width bodies of a nested
+    gate need no plan)."""
     return any(
-        block.channel_gate is not None and not block.channel_gate.nested
+        block.channel_gate is not None
+        and not (free_only and block.channel_gate.nested)
         for block in network.blocks
     )
 
@@ -151,7 +180,7 @@ def _gate_columns(gate, order):
 
 def reorder_block(block, plan):
     """A `FoldedBlock` whose gated channels come in `plan.order`, run at
-    `plan.widths` by the dynamic form.
+    `plan.widths` by the dynamic form (a nested gate's order stays).
 
     The block computes the same function (up to float rounding in the
     sums over the reordered channels); its channel gate's outputs come
@@ -163,7 +192,14 @@ def reorder_block(block, plan):
             f"The order of block '{block.name}' must be a permutation of "
             f"its {block.filters} channels. Received: {order.tolist()}"
         )
-    step = prefix_step(block.filters, block.channel_gate.groups)
+    if block.channel_gate.nested and np.any(order != np.sort(order)):
+        raise ValueError(
+            f"Block '{block.name}' has a nested channel gate, which keeps "
+            f"a prefix of its channels: its order must stay "
+            f"0..{block.filters - 1}. Received: {order.tolist()}"
+        )
+    gate = block.channel_gate
+    step = width_step(block.filters, gate.groups, gate.nested)
     widths = list(plan.widths)
     if (
         widths != sorted(set(widths))
@@ -181,7 +217,7 @@ def reorder_block(block, plan):
         convs[1] = convs[1].take_inputs(order).take_outputs(order)
     convs[-1] = convs[-1].take_inputs(order)
     gate = dataclasses.replace(
-        _gate_columns(block.channel_gate, order), prefix_widths=tuple(widths)
+        _gate_columns(gate, order), prefix_widths=tuple(widths)
     )
     return dataclasses.replace(block, convs=convs, channel_gate=gate)
 
@@ -197,13 +233,11 @@ def reorder_channels(network, plans):
         A `FoldedNetwork`.
     """
     unknown = set(plans) - {
-        block.name
-        for block in network.blocks
-        if block.channel_gate and not block.channel_gate.nested
+        block.name for block in network.blocks if block.channel_gate
     }
     if unknown:
         raise ValueError(
-            f"No blocks with a free channel gate named {sorted(unknown)} "
+            f"No blocks with a channel gate named {sorted(unknown)} "
             f"in '{network.name}'."
         )
     return dataclasses.replace(

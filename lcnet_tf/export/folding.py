@@ -77,8 +77,9 @@ class FoldedGate:
     tau: float
     groups: int
     nested: bool = False
-    # A free gate's channels reordered, most kept first: the widths its
-    # block may run at (`export.channel_order`), else None.
+    # The widths its block may run at in the dynamic form, from real
+    # images (`export.channel_order`; a free gate's channels reordered,
+    # most kept first), else None.
     prefix_widths: tuple | None = None
 
 

@@ -55,7 +55,8 @@ def block_chunks(block, chunks=None):
         return 1
     groups = block.channel_gate.groups
     if block.channel_gate.nested:
-        # One branch per width: "chunks run" counts the kept groups.
+        # One branch per width: "chunks run" counts the groups of the
+        # width that ran.
         return block.filters // groups
     if chunks is None:
         return 1
@@ -120,8 +121,8 @@ def dynamic_function(network, chunks=None):
     `chunks` is `(1, gated_blocks)`: how many channel chunks of each gated
     block ran (0 for a skipped block), from which `executed_flops` counts
     exactly what the graph computed. With `chunks="prefix"` the network's
-    free channel gates must already be reordered, with their widths
-    (`reorder_channels`); `to_tflite` does that.
+    channel gates must already have their widths, a free gate's channels
+    reordered (`reorder_channels`); `to_tflite` does that.
     """
     per_block = [block_chunks(block, chunks) for block in network.blocks]
 

@@ -227,15 +227,18 @@ def _width_block(block, x, lgate, cgate):
     conditional per width.
 
     A nested gate keeps a prefix of its groups, so the number of kept
-    groups picks the width. A free gate whose channels come most-kept
-    first (`channel_order`) runs the narrowest of its `prefix_widths`
-    that holds its last kept channel, the closed channels inside
-    masked. Each width's whole block (shortcut, a constant-weight
-    residual of that width, ReLU) sits under its own conditional, side
-    by side in the enclosing graph, and exactly one runs (none where the
-    block gate skips). Measured on XNNPACK, conditionals nested inside
-    the block's conditional cost about ten times more each than these
-    side-by-side ones, whose untaken branches only pass their input on
+    groups picks the width: every width has a conditional, or only its
+    `prefix_widths` (those real images often need, `channel_order`),
+    a width between them running the next wider one with the closed
+    groups zeroed. A free gate whose channels come most-kept first
+    (`channel_order`) runs the narrowest of its `prefix_widths` that
+    holds its last kept channel, the closed channels inside masked.
+    Each width's whole block (shortcut, a constant-weight residual of
+    that width, ReLU) sits under its own conditional, side by side in
+    the enclosing graph, and exactly one runs (none where the block gate
+    skips). Measured on XNNPACK, conditionals nested inside the block's
+    conditional cost about ten times more each than these side-by-side
+    ones, whose untaken branches only pass their input on
     (tflite/README.md, "Where the time goes").
 
     Returns:
@@ -247,22 +250,31 @@ def _width_block(block, x, lgate, cgate):
     scale = _channels(times_scale(keep, c_scale))
     gate = block.channel_gate
     mask = None
-    if gate.nested:
+    if gate.nested and gate.prefix_widths is None:
         step = gate.groups
         widths = np.arange(block.filters // step + 1)
         count = index = tf.reshape(tf.reduce_sum(keep) / float(step), [])
     else:
+        # A wider width than the kept one runs with the closed channels
+        # zeroed: by their scale, and in a bottleneck's middle
+        # convolution by this mask.
         mask = _channels(keep)
-        step = prefix_step(block.filters, gate.groups)
+        if gate.nested:
+            # The kept groups are a prefix: their count is the width.
+            step = gate.groups
+            needed = tf.reduce_sum(keep) / float(step)
+        else:
+            step = prefix_step(block.filters, gate.groups)
+            # `keep @ after[:, s]` counts the kept channels in steps
+            # >= s; the steps with any are those up to the last kept
+            # channel's.
+            after = (np.arange(block.filters) // step)[:, None] >= (
+                np.arange(block.filters // step)
+            )
+            needed = tf.reduce_sum(
+                tf.minimum(tf.matmul(keep, after.astype(np.float32)), 1.0)
+            )
         widths = np.asarray(gate.prefix_widths) // step
-        # `keep @ after[:, s]` counts the kept channels in steps >= s;
-        # the steps with any are those up to the last kept channel's.
-        after = (np.arange(block.filters) // step)[:, None] >= np.arange(
-            block.filters // step
-        )
-        needed = tf.reduce_sum(
-            tf.minimum(tf.matmul(keep, after.astype(np.float32)), 1.0)
-        )
         # Widths (in steps) are whole numbers: [needed > w] is
         # min(relu(needed - w), 1). The widths below the needed one
         # count the chosen width's index; their steps sum to its size.

@@ -91,7 +91,10 @@ def to_tflite(
             the narrowest width that holds its last kept channel, among
             those the images often need (`export.channel_order`), which
             saves time where masking saves none; the staged form has
-            one body signature per such width, chosen by the host.
+            one body signature per such width, chosen by the host. A
+            nested gate keeps its order; in the dynamic form only the
+            widths the images often need get a conditional (the others
+            run the next wider one), which saves the untaken ones.
         batch_size: None (any batch) or int. Masked form only.
         input: str. `"float32"` (what the model takes), or `"uint8"`:
             camera pixels as they come, for a model that takes 0-255

@@ -165,7 +165,7 @@ def test_prefix_needs_images_and_a_permutation(model, export_dir):
     for widths in ((block.filters, 0), (0,), (1, block.filters)):
         with pytest.raises(ValueError, match="widths of block"):
             reorder_channels(network, {block.name: ChannelPlan(order, widths)})
-    with pytest.raises(ValueError, match="No blocks with a free channel"):
+    with pytest.raises(ValueError, match="No blocks with a channel gate"):
         reorder_channels(network, {"no_such_block": ChannelPlan(order, full)})
 
 

@@ -83,6 +83,74 @@ def test_dynamic_form_runs_only_the_chosen_width(model, export_dir):
     assert len(seen) >= 3
 
 
+def test_planned_widths_alone_get_a_conditional(model, export_dir):
+    from lcnet_tf.export import executed_flops
+    from lcnet_tf.export import fold_model
+    from lcnet_tf.export.channel_order import ChannelPlan
+    from lcnet_tf.export.channel_order import channel_plans
+    from lcnet_tf.export.channel_order import reorder_channels
+    from lcnet_tf.flops import gated_blocks
+    from lcnet_tf.models import set_threshold
+
+    # Blank calibration images list one width per block besides the
+    # full one, so test images also need widths without a conditional.
+    calibration = np.zeros_like(random_images(2, seed=25))
+    images = random_images(8, seed=26)
+    blocks = gated_blocks(model)
+    network = fold_model(model)
+    widened = 0
+    for tau in (0.0, 0.45, 0.55, 1.0):
+        set_threshold(model, tau, kind="channel")
+        reference = keras_reference(model, images)
+        plans = channel_plans(model, calibration)
+        conditionals = {}
+        for chunks in (None, "prefix"):
+            path = os.path.join(export_dir, f"plan{tau}{chunks}.tflite")
+            export = to_tflite(
+                model,
+                path,
+                "dynamic",
+                channel_chunks=chunks,
+                representative_data=calibration,
+            )
+            outputs = TFLiteModel(export.path).predict(images)
+            report = parity_report(reference, outputs)
+            assert report["max_logit_diff"] < 1e-4, report
+            assert report["decision_agreement"] == 1.0, report
+            counts = check_gpu_compatible(export.path).op_counts
+            conditionals[chunks] = counts.get("IF", 0)
+        # Each block ran the narrowest planned width that holds its kept
+        # groups (a prefix keeps its order), nothing else.
+        expected = np.full(len(images), network.fixed_flops, np.int64)
+        fewer = 0
+        for i, block in enumerate(blocks):
+            run = np.rint(reference["decisions"][:, i, 0]).astype(np.int64)
+            if block.block_gate is None:
+                run = np.ones_like(run)
+            kept = np.rint(reference["decisions"][:, i, 1] * block.filters)
+            widths = np.asarray(plans[block.name].widths)
+            assert np.all(plans[block.name].order == np.arange(block.filters))
+            ran = widths[np.searchsorted(widths, kept.astype(np.int64))]
+            widened += int(np.sum((ran > kept) * run))
+            expected += np.asarray(block.flops_for(run, ran), np.int64)
+            fewer += block.filters // block.channel_gate.groups + 1
+            fewer -= len(widths)
+            if block.block_gate is None and len(widths) == 1:
+                fewer += 1
+        ran = executed_flops(
+            network, outputs["decisions"], outputs["chunks"], "prefix"
+        )
+        np.testing.assert_array_equal(ran, expected)
+        assert conditionals[None] - conditionals["prefix"] == fewer
+    set_threshold(model, 0.5)
+    assert widened > 0
+    # A nested gate keeps a prefix: its channels cannot be reordered.
+    block = next(b for b in network.blocks if b.channel_gate)
+    backwards = ChannelPlan(np.arange(block.filters)[::-1], (block.filters,))
+    with pytest.raises(ValueError, match="nested channel gate"):
+        reorder_channels(network, {block.name: backwards})
+
+
 def test_staged_form_runs_the_body_of_the_kept_width(model, export_dir):
     from lcnet_tf.flops import gated_blocks
     from lcnet_tf.models import set_threshold
