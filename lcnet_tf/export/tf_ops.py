@@ -312,6 +312,18 @@ def _width_block(block, x, lgate, cgate):
     if block.block_gate is None and len(widths) == 1:
         # One width that always runs: no conditional.
         outputs = width_block(widths.pop())
+    elif block.block_gate is None and len(widths) == 2:
+        # Two widths and no skip: one conditional picks either.
+        first, second = widths
+        outputs = tf.ensure_shape(
+            tf.cond(
+                tf.equal(chosen, 0.0),
+                lambda: width_block(first),
+                lambda: width_block(second),
+            ),
+            out_shape,
+        )
+        widths = []
     for i, width in enumerate(widths):
         outputs = tf.ensure_shape(
             tf.cond(

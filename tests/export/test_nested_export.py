@@ -83,6 +83,15 @@ def test_dynamic_form_runs_only_the_chosen_width(model, export_dir):
     assert len(seen) >= 3
 
 
+def _conditionals(block, widths):
+    """`IF`s of a C-gated block with `widths` widths in the dynamic form:
+    one per width, side by side over the skip; without a block gate none
+    for one width and one for two."""
+    if block.block_gate is None and widths <= 2:
+        return widths - 1
+    return widths
+
+
 def test_planned_widths_alone_get_a_conditional(model, export_dir):
     from lcnet_tf.export import executed_flops
     from lcnet_tf.export import fold_model
@@ -98,7 +107,7 @@ def test_planned_widths_alone_get_a_conditional(model, export_dir):
     images = random_images(8, seed=26)
     blocks = gated_blocks(model)
     network = fold_model(model)
-    widened = 0
+    widened = two_way = 0
     for tau in (0.0, 0.45, 0.55, 1.0):
         set_threshold(model, tau, kind="channel")
         reference = keras_reference(model, images)
@@ -133,17 +142,20 @@ def test_planned_widths_alone_get_a_conditional(model, export_dir):
             ran = widths[np.searchsorted(widths, kept.astype(np.int64))]
             widened += int(np.sum((ran > kept) * run))
             expected += np.asarray(block.flops_for(run, ran), np.int64)
-            fewer += block.filters // block.channel_gate.groups + 1
-            fewer -= len(widths)
-            if block.block_gate is None and len(widths) == 1:
-                fewer += 1
+            every = block.filters // block.channel_gate.groups + 1
+            fewer += _conditionals(block, every)
+            fewer -= _conditionals(block, len(widths))
+            two_way += block.block_gate is None and len(widths) == 2
         ran = executed_flops(
             network, outputs["decisions"], outputs["chunks"], "prefix"
         )
         np.testing.assert_array_equal(ran, expected)
         assert conditionals[None] - conditionals["prefix"] == fewer
     set_threshold(model, 0.5)
+    # Some images ran a wider width than they kept, and some block chose
+    # between two widths under one conditional.
     assert widened > 0
+    assert two_way > 0
     # A nested gate keeps a prefix: its channels cannot be reordered.
     block = next(b for b in network.blocks if b.channel_gate)
     backwards = ChannelPlan(np.arange(block.filters)[::-1], (block.filters,))
