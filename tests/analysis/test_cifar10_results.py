@@ -58,9 +58,16 @@ def test_latency_times_a_frozen_routing_as_the_pruned_network():
     images = random_images(2)
     report = latency_vs_static(gated, static, images)
     assert report["form"] == "dynamic" and report["model_ms"] > 0
-    # With training images, free channel gates run as a prefix.
+    # With training images, channel gates run at planned widths: free
+    # ones as a prefix, nested ones too.
     prefix = latency_vs_static(gated, static, images, calibration_images=images)
     assert prefix["form"] == "dynamic_prefix" and prefix["model_ms"] > 0
+    nested = cifar_resnet(8, gating="c", channel_selection="nested")
+    randomize_gates(nested)
+    report = latency_vs_static(
+        nested, static, images, calibration_images=images
+    )
+    assert report["form"] == "dynamic_prefix" and report["model_ms"] > 0
     routing, _ = most_frequent_routing(gated, images)
     freeze_routing(gated, routing, images)
     assert latency_vs_static(gated, static, images)["form"] == "pruned"
