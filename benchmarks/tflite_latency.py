@@ -88,6 +88,22 @@ def _variants(gated, static, directory, calibration):
     path = os.path.join(directory, "gates_open.tflite")
     to_tflite(gated, path, form="dynamic")
     variants["dynamic_gates_open"] = ("model", path, fold_model(gated))
+    if has_channel_gates(folded):
+        # Every gate open, planned on the same images: every block at
+        # its full width, with no width conditionals.
+        path = os.path.join(directory, "gates_open_prefix.tflite")
+        to_tflite(
+            gated,
+            path,
+            form="dynamic",
+            channel_chunks="prefix",
+            representative_data=calibration,
+        )
+        variants["dynamic_prefix_gates_open"] = (
+            "model",
+            path,
+            fold_model(gated),
+        )
     if any(block.block_gate is not None for block in gated_blocks(gated)):
         set_threshold(gated, 1.0, kind="block")
         path = os.path.join(directory, "blocks_closed.tflite")
@@ -162,7 +178,7 @@ def run_benchmark(
                     network,
                     result["decisions"],
                     result["chunks"],
-                    "prefix" if name == "dynamic_prefix" else None,
+                    "prefix" if name.startswith("dynamic_prefix") else None,
                 )
             else:
                 flops = np.full(len(images), network.static_flops)

@@ -35,6 +35,7 @@ def test_latency_benchmark_writes_json_and_plot(
         "dynamic_blocks_closed",
         "dynamic_prefix",
         "staged_prefix",
+        "dynamic_prefix_gates_open",
     }
     assert variants["static"]["flops_ratio"] == 1.0
     # Free channels as a prefix: same decisions, no more than masking,
@@ -46,6 +47,11 @@ def test_latency_benchmark_writes_json_and_plot(
     assert staged["top1"] == prefix["top1"]
     assert staged["flops_ratio"] <= variants["staged"]["flops_ratio"]
     assert variants["dynamic_gates_open"]["flops_ratio"] > 1.0  # + gates
+    # Planned with every gate open: every channel runs, as without a plan.
+    assert (
+        variants["dynamic_prefix_gates_open"]["flops_ratio"]
+        == variants["dynamic_gates_open"]["flops_ratio"]
+    )
     assert (
         variants["dynamic_blocks_closed"]["flops_ratio"]
         < variants["dynamic_gates_open"]["flops_ratio"]
