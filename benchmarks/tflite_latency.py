@@ -45,70 +45,44 @@ def _variants(gated, static, directory, calibration):
     from lcnet_tf.models import set_threshold
 
     variants = {}
-    path = os.path.join(directory, "static.tflite")
-    to_tflite(static, path, form="dynamic")
-    variants["static"] = ("model", path, fold_model(static))
-    for name, form in (("dynamic", "dynamic"), ("masked", "masked")):
-        path = os.path.join(directory, f"{name}.tflite")
-        to_tflite(gated, path, form=form)
-        variants[name] = ("model", path, fold_model(gated))
-    export = to_tflite(
-        gated, os.path.join(directory, "staged.tflite"), form="staged"
-    )
-    variants["staged"] = ("staged", export.manifest_path, None)
+
+    def add(name, model, form="dynamic", prefix=False):
+        # `prefix`: channel gates run only the widths the calibration
+        # images often need (a free gate's channels reordered first).
+        export = to_tflite(
+            model,
+            os.path.join(directory, f"{name}.tflite"),
+            form=form,
+            channel_chunks="prefix" if prefix else None,
+            representative_data=calibration if prefix else None,
+        )
+        if form == "staged":
+            variants[name] = ("staged", export.manifest_path, None)
+        else:
+            variants[name] = ("model", export.path, fold_model(model))
+
+    add("static", static)
+    for form in ("dynamic", "masked", "staged"):
+        add(form, gated, form)
     folded = fold_model(gated)
     if has_channel_gates(folded):
-        # Channel gates run only the widths real images often need (a
-        # free gate's channels reordered, most kept first).
-        path = os.path.join(directory, "dynamic_prefix.tflite")
-        to_tflite(
-            gated,
-            path,
-            form="dynamic",
-            channel_chunks="prefix",
-            representative_data=calibration,
-        )
-        variants["dynamic_prefix"] = ("model", path, folded)
+        add("dynamic_prefix", gated, prefix=True)
     if has_channel_gates(folded, free_only=True):
         # A nested gate's staged bodies need no plan.
-        export = to_tflite(
-            gated,
-            os.path.join(directory, "staged_prefix.tflite"),
-            form="staged",
-            channel_chunks="prefix",
-            representative_data=calibration,
-        )
-        variants["staged_prefix"] = ("staged", export.manifest_path, None)
+        add("staged_prefix", gated, "staged", prefix=True)
     taus = {
         block.name: [g.tau for g in block.gates]
         for block in gated.layers
         if getattr(block, "gates", None)
     }
     set_threshold(gated, 0.0)
-    path = os.path.join(directory, "gates_open.tflite")
-    to_tflite(gated, path, form="dynamic")
-    variants["dynamic_gates_open"] = ("model", path, fold_model(gated))
+    add("dynamic_gates_open", gated)
     if has_channel_gates(folded):
-        # Every gate open, planned on the same images: every block at
-        # its full width, with no width conditionals.
-        path = os.path.join(directory, "gates_open_prefix.tflite")
-        to_tflite(
-            gated,
-            path,
-            form="dynamic",
-            channel_chunks="prefix",
-            representative_data=calibration,
-        )
-        variants["dynamic_prefix_gates_open"] = (
-            "model",
-            path,
-            fold_model(gated),
-        )
+        # Planned with every gate open: full widths, no width `IF`s.
+        add("dynamic_prefix_gates_open", gated, prefix=True)
     if any(block.block_gate is not None for block in gated_blocks(gated)):
         set_threshold(gated, 1.0, kind="block")
-        path = os.path.join(directory, "blocks_closed.tflite")
-        to_tflite(gated, path, form="dynamic")
-        variants["dynamic_blocks_closed"] = ("model", path, fold_model(gated))
+        add("dynamic_blocks_closed", gated)
     for block in gated.layers:
         for gate, tau in zip(
             getattr(block, "gates", []), taus.get(block.name, [])
