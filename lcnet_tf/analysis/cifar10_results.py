@@ -83,12 +83,9 @@ def load_rows(root, names):
     return rows
 
 
-def _free_channel_gates(row):
-    """Whether a row's model has free (not nested) channel gates."""
-    config = row.get("config", {})
-    return config.get("gating") in ("c", "lc") and (
-        config.get("channel_selection", "free") == "free"
-    )
+def _channel_gates(row):
+    """Whether a row's model has channel gates (free or nested)."""
+    return row.get("config", {}).get("gating") in ("c", "lc")
 
 
 def _cached(path, compute, valid=lambda value: True):
@@ -209,7 +206,8 @@ def build_cifar10_results(
 
     if latency_images:
         images, _ = cifar10_arrays("test", data_dir, latency_images)
-        # What orders free channel gates' channels for the prefix export.
+        # What plans channel gates' widths (and orders a free gate's
+        # channels) for the prefix export.
         calibration = calibration_images(data_dir)
         with tempfile.TemporaryDirectory() as directory:
 
@@ -232,13 +230,13 @@ def build_cifar10_results(
                     ),
                     # Rows timed before `form` was recorded are timed
                     # again (frozen rows are now pruned, not masked), and
-                    # free channel gates timed masked, as a prefix now.
+                    # channel gates timed at every width (nested) or
+                    # masked (free), at planned widths now.
                     valid=lambda value, row=row: (
                         value["images"] == latency_images
                         and "form" in value
                         and not (
-                            value["form"] == "dynamic"
-                            and _free_channel_gates(row)
+                            value["form"] == "dynamic" and _channel_gates(row)
                         )
                     ),
                 )
