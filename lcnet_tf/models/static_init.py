@@ -1,6 +1,31 @@
 """Starting a gated network from a trained static one."""
 
+from lcnet_tf.layers.flops_budget import FlopsBudget
 from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
+
+
+def static_layers(layer):
+    """The weighted layers of a model's top-level `layer` that a static
+    ResNet of the same depth also has.
+
+    A gated block gives its convolutions and batch norms (shortcut
+    included), not its gates; the stem and classifier give themselves;
+    the FLOPs budget and weightless layers give nothing. The one rule
+    for "the network without its gates": copying static weights, holding
+    the body (`set_body_trainable`) and synchronising batch norms all
+    ask it.
+
+    Args:
+        layer: a layer of a model built by lcnet_tf.
+
+    Returns:
+        list of Keras layers.
+    """
+    if isinstance(layer, GatedResidualBlock):
+        return layer.body_layers()
+    if not layer.weights or isinstance(layer, FlopsBudget):
+        return []
+    return [layer]
 
 
 def init_from_static(gated_model, static_model):
@@ -33,7 +58,8 @@ def init_from_static(gated_model, static_model):
         static_model = load_model(static_model)
     pairs = []
     for layer in static_model.layers:
-        if not layer.weights or layer.__class__.__name__ == "FlopsBudget":
+        sources = static_layers(layer)
+        if not sources:
             continue
         try:
             target = gated_model.get_layer(layer.name)
@@ -43,10 +69,7 @@ def init_from_static(gated_model, static_model):
                 f"'{static_model.name}': it has no layer '{layer.name}'. "
                 f"Use a static model of the same depth."
             ) from None
-        if isinstance(layer, GatedResidualBlock):
-            pairs += zip(layer.body_layers(), target.body_layers())
-        else:
-            pairs.append((layer, target))
+        pairs += zip(sources, static_layers(target))
     for source, target in pairs:
         try:
             target.set_weights(source.get_weights())

@@ -1,8 +1,7 @@
 """Which part of a gated model learns: its gates, its body, or both."""
 
 from lcnet_tf.flops import gated_blocks
-from lcnet_tf.layers.flops_budget import FlopsBudget
-from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
+from lcnet_tf.models.static_init import static_layers
 
 
 def body_layers(model):
@@ -23,13 +22,7 @@ def body_layers(model):
         raise ValueError(
             f"Model '{model.name}' has no gates: all of it is body."
         )
-    layers = []
-    for layer in model.layers:
-        if isinstance(layer, GatedResidualBlock):
-            layers += layer.body_layers()
-        elif layer.weights and not isinstance(layer, FlopsBudget):
-            layers.append(layer)
-    return layers
+    return [part for layer in model.layers for part in static_layers(layer)]
 
 
 def set_body_trainable(model, trainable):

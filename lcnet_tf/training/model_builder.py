@@ -3,10 +3,10 @@
 import keras
 
 from lcnet_tf.flops import gated_blocks
-from lcnet_tf.layers.gated_residual_block import GatedResidualBlock
 from lcnet_tf.models.cifar_resnet import cifar_resnet
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
 from lcnet_tf.models.static_init import init_from_static
+from lcnet_tf.models.static_init import static_layers
 from lcnet_tf.training.body_training import set_body_trainable
 from lcnet_tf.training.config import ROUTING_IMAGES
 from lcnet_tf.training.frozen_routing import fix_gates
@@ -140,14 +140,8 @@ def use_synchronized_batch_norm(model):
     Returns:
         int. Number of batch-norm layers changed.
     """
-    layers = []
-    for layer in model.layers:
-        if isinstance(layer, GatedResidualBlock):
-            layers += layer.body_layers()
-        else:
-            layers.append(layer)
     count = 0
-    for layer in layers:
+    for layer in (part for top in model.layers for part in static_layers(top)):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.synchronized = True
             count += 1

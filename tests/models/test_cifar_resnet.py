@@ -60,6 +60,38 @@ def test_gated_model_from_static_matches_it(gating):
     )
 
 
+@pytest.mark.parametrize("gating", ["lc", "aig"])
+def test_static_layers_are_a_static_network_layer_for_layer(gating):
+    from lcnet_tf.models.static_init import static_layers
+
+    def network(model):
+        return [
+            (part.name, [tuple(w.shape) for w in part.weights])
+            for layer in model.layers
+            for part in static_layers(layer)
+        ]
+
+    gated = cifar_resnet(8, gating=gating)
+    static = cifar_resnet(8)
+    assert network(gated) == network(static)
+    # No gate weight is in it, and every other weight is.
+    kept = {
+        id(w)
+        for layer in gated.layers
+        for part in static_layers(layer)
+        for w in part.weights
+    }
+    gates = {
+        id(w)
+        for block in flops.gated_blocks(gated)
+        for gate in block.gates
+        for w in gate.weights
+    }
+    budget = {id(w) for w in gated.get_layer("flops_budget").weights}
+    assert gates and not kept & gates
+    assert kept | gates | budget == {id(w) for w in gated.weights}
+
+
 def test_init_from_mismatched_static_fails():
     with pytest.raises(ValueError, match="does not match|no layer"):
         init_from_static(cifar_resnet(8, gating="l"), cifar_resnet(14))
