@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from lcnet_tf.export.channel_order import prefix_step
+from lcnet_tf.export.channel_order import width_step
 from lcnet_tf.export.gate_heads import block_gates
 
 
@@ -250,8 +250,8 @@ def _width_block(block, x, lgate, cgate):
     scale = _channels(times_scale(keep, c_scale))
     gate = block.channel_gate
     mask = None
+    step = width_step(block.filters, gate.groups, gate.nested)
     if gate.nested and gate.prefix_widths is None:
-        step = gate.groups
         widths = np.arange(block.filters // step + 1)
         count = index = tf.reshape(tf.reduce_sum(keep) / float(step), [])
     else:
@@ -261,10 +261,8 @@ def _width_block(block, x, lgate, cgate):
         mask = _channels(keep)
         if gate.nested:
             # The kept groups are a prefix: their count is the width.
-            step = gate.groups
             needed = tf.reduce_sum(keep) / float(step)
         else:
-            step = prefix_step(block.filters, gate.groups)
             # `keep @ after[:, s]` counts the kept channels in steps
             # >= s; the steps with any are those up to the last kept
             # channel's.
