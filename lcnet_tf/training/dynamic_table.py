@@ -118,7 +118,9 @@ def cifar10_dynamic_rows(
       and recipe 12 with them at 0.65, 0.5, 0.3 and 0.69, the FLOPs of
       the frozen row at 0.65 (`..._r12_nested16_gates`, then
       `..._r12_nested16`): the gates learn `ROUTE_EPOCHS` on the static
-      network held fixed, then its body trains on their routing.
+      network held fixed, then its body trains on their routing; at
+      0.65 its most frequent routing on training images frozen
+      (`..._r12_nested16_frozen_train`).
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -326,6 +328,18 @@ def cifar10_dynamic_rows(
             tag=f"r12_nested{NESTED_LANE_GROUPS}",
             architecture=dict(lane, train_body=False),
         )
+    # Recipe 12's own most frequent routing, frozen: the frozen row the
+    # issue defines for an LC row (the one above at 0.65 freezes recipe
+    # 3's routing, at 0.69). Counted on training images.
+    rows.append(
+        frozen_row(
+            f"lc_resnet20_t65_{suffix}_r12_nested{NESTED_LANE_GROUPS}",
+            0.65,
+            finetune,
+            static,
+            split="train",
+        )
+    )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):

@@ -88,6 +88,14 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         test,
         config=dataclasses.replace(test.config, freeze_routing_split="train"),
     )
+    # Recipe 12's own routing, counted on training images, is frozen
+    # the same way (its architecture, nested channels included, comes
+    # from the frozen model itself).
+    own = rows["lc_resnet20_t65_e10_r12_nested16_frozen_train"]
+    assert own.freeze_row == "lc_resnet20_t65_e10_r12_nested16"
+    assert dataclasses.replace(own.config, freeze_routing_split="test") == (
+        rows["lc_resnet20_t65_e10_r3_frozen"].config
+    )
     # Recipe 4 is recipe 3 at a quarter of the fine-tuning rate, frozen
     # twins included.
     for name in ("lc_resnet20_t65_e10_r4", "lc_resnet20_t30_e10_r4_frozen"):
