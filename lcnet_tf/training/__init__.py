@@ -21,6 +21,7 @@ from lcnet_tf.training.gate_schedule import GateSchedule
 from lcnet_tf.training.history_log import HistoryLog
 from lcnet_tf.training.model_builder import build_model
 from lcnet_tf.training.routing_stats import routing_stats
+from lcnet_tf.training.routing_value import routing_value
 from lcnet_tf.training.run_backup import RunBackup
 from lcnet_tf.training.threshold_jitter import ThresholdJitter
 from lcnet_tf.training.trainer import build_optimizer
@@ -49,6 +50,7 @@ __all__ = [
     "recalibrate_batch_norm",
     "release_routing",
     "routing_stats",
+    "routing_value",
     "set_body_trainable",
     "train",
     "write_report",

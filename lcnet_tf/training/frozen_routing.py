@@ -53,7 +53,9 @@ def most_frequent_routing(model, images, batch_size=256):
     return routing, float(counts.max() / len(codes))
 
 
-def freeze_routing(model, routing, images=None, unit_scales=False):
+def freeze_routing(
+    model, routing, images=None, unit_scales=False, per_image_scales=False
+):
     """Fixes every gate of `model` to one routing, in place.
 
     The result is a static pruned network written as a gated one: each
@@ -73,10 +75,19 @@ def freeze_routing(model, routing, images=None, unit_scales=False):
         unit_scales: bool. Make every learned scale exactly 1 instead,
             for a body about to be reset to a static network's weights
             (`init_from_static`), whose outputs were never scaled.
+        per_image_scales: bool. Fix the decisions alone: each learned
+            scale still comes from its image, so the model differs from
+            the gated one only where an image took another routing
+            (`routing_value`).
 
     Returns:
         The model.
     """
+    if unit_scales and per_image_scales:
+        raise ValueError(
+            "`unit_scales` and `per_image_scales` exclude each other: "
+            "a learned scale is either 1 or its image's."
+        )
     blocks = {block.name: block for block in gated_blocks(model)}
     missing = sorted(set(blocks) - set(routing))
     if missing:
@@ -84,7 +95,7 @@ def freeze_routing(model, routing, images=None, unit_scales=False):
             f"`routing` has no decisions for the gated blocks {missing}."
         )
     hidden = {}
-    if images is not None and not unit_scales:
+    if images is not None and not (unit_scales or per_image_scales):
         hidden = _mean_hidden(model, blocks, images)
     for name, block in blocks.items():
         decision = routing[name]
@@ -94,6 +105,7 @@ def freeze_routing(model, routing, images=None, unit_scales=False):
                 [decision["run"]],
                 hidden.get((name, 0)),
                 unit_scales,
+                per_image_scales,
             )
         if block.channel_gate is not None:
             channels = np.asarray(decision["channels"])
@@ -103,7 +115,11 @@ def freeze_routing(model, routing, images=None, unit_scales=False):
                     f"gates; `routing` gives {channels.shape}."
                 )
             _fix(
-                block.channel_gate, channels, hidden.get((name, 1)), unit_scales
+                block.channel_gate,
+                channels,
+                hidden.get((name, 1)),
+                unit_scales,
+                per_image_scales,
             )
     return model
 
@@ -125,12 +141,12 @@ def _mean_hidden(model, blocks, images):
     return means
 
 
-def _fix(gate, keep, mean_hidden, unit_scales):
+def _fix(gate, keep, mean_hidden, unit_scales, per_image_scales):
     keep = np.asarray(keep, np.float32)
     kernel = gate.keep_logits.kernel
     kernel.assign(np.zeros(kernel.shape, np.float32))
     gate.keep_logits.bias.assign(np.where(keep > 0, 1.0, -1.0) * _FROZEN_LOGIT)
-    if gate.scale == "learned":
+    if gate.scale == "learned" and not per_image_scales:
         scale = gate.scale_logits
         bias = scale.bias.numpy()
         if unit_scales:
