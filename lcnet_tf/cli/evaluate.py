@@ -32,10 +32,18 @@ def define_flags():
         "thresholds on the accuracy/FLOPs Pareto front of the first "
         "--calibration_examples training images, measured on --split.",
     )
+    flags.DEFINE_bool(
+        "routing_value",
+        False,
+        "Also report what per-image routing buys: the model against its "
+        "own body with every image on the most frequent routing of the "
+        "first --calibration_examples training images.",
+    )
     flags.DEFINE_integer(
         "calibration_examples",
         10_000,
-        "Training images that choose the operating points (--sweep).",
+        "Training images that choose the operating points (--sweep) and "
+        "the most frequent routing (--routing_value).",
     )
     flags.DEFINE_list(
         "taus",
@@ -62,13 +70,16 @@ def evaluate_file(
     calibration_examples=10_000,
     min_gain=None,
     taus=None,
+    routing_value=False,
 ):
     """Loads a model and evaluates it; the library side of the CLI.
 
     With `sweep`, the report also holds `operating_points`
     (`lcnet_tf.analysis.operating_points`): thresholds chosen on the
     first `calibration_examples` training images among `taus` (None
-    for `KNOB_TAUS`), measured on `split`.
+    for `KNOB_TAUS`), measured on `split`. With `routing_value`, it
+    holds `routing_value` (`lcnet_tf.training.routing_value`), the
+    routing counted on those training images.
     """
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.data.cifar10 import cifar10_dataset
@@ -77,22 +88,30 @@ def evaluate_file(
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.evaluation import evaluate_model
 
-    if sweep and split == "train":
-        raise ValueError(
-            "--sweep chooses its operating points on training images; "
-            "evaluating them on --split=train would judge them on the "
-            "images that chose them. Use --split=test."
-        )
+    for wanted, flag, what in (
+        (sweep, "--sweep", "its operating points"),
+        (routing_value, "--routing_value", "its routing"),
+    ):
+        if wanted and split == "train":
+            raise ValueError(
+                f"{flag} chooses {what} on training images; evaluating "
+                f"on --split=train would judge it on the images that "
+                f"chose it. Use --split=test."
+            )
     if sweep:
         from lcnet_tf.analysis.operating_points import KNOB_TAUS
 
         # Checked before anything runs: the evaluation takes minutes.
         taus = KNOB_TAUS if taus is None else _taus(taus)
     model = load_model(model_path, compile=False)
-    if sweep and not gated_blocks(model):
-        raise ValueError(
-            f"--sweep needs a gated model; '{model_path}' has no gates."
-        )
+    for wanted, flag in (
+        (sweep, "--sweep"),
+        (routing_value, "--routing_value"),
+    ):
+        if wanted and not gated_blocks(model):
+            raise ValueError(
+                f"{flag} needs a gated model; '{model_path}' has no gates."
+            )
     if tau is not None:
         set_threshold(model, tau)
     dataset = cifar10_dataset(
@@ -124,6 +143,17 @@ def evaluate_file(
             dataset,
             taus,
             min_gain=min_gain,
+        )
+    if routing_value:
+        from lcnet_tf.training.routing_value import (
+            routing_value as value_of_routing,
+        )
+
+        routing_images, _ = cifar10_arrays(
+            "train", data_dir, num_examples=calibration_examples
+        )
+        report["routing_value"] = value_of_routing(
+            model, dataset, routing_images
         )
     report["model_path"] = model_path
     report["split"] = split
@@ -162,6 +192,7 @@ def main(argv):
         calibration_examples=FLAGS.calibration_examples,
         min_gain=FLAGS.min_gain,
         taus=FLAGS.taus,
+        routing_value=FLAGS.routing_value,
     )
     output = FLAGS.output or FLAGS.model.removesuffix(".keras") + "_eval.json"
     write_report(report, output)

@@ -237,6 +237,18 @@ def format_report(report):
                 f"{100 * point['top1']:.2f}%  FLOPs ratio "
                 f"{point['flops_ratio']:.3f}"
             )
+    value = report.get("routing_value")
+    if value:
+        lines += [
+            f"routing per image   top-1 "
+            f"{100 * value['routed']['top1']:.2f}% at FLOPs ratio "
+            f"{value['routed']['flops_ratio']:.3f}; the same body with "
+            f"every image on its most frequent routing "
+            f"{100 * value['top_routing']['top1']:.2f}% at "
+            f"{value['top_routing']['flops_ratio']:.3f} (gain "
+            f"{100 * value['gain']:+.2f} points; "
+            f"{100 * value['off_top']['share']:.1f}% of images leave it)",
+        ]
     lines += [f"warning: {line}" for line in shut_block_warnings(report)]
     if report["keep_rates"]:
         lines.append("keep rate per gated block:")

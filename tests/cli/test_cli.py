@@ -87,6 +87,51 @@ def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
         )
 
 
+def test_evaluate_reports_routing_value(tmp_path, cifar10_dir):
+    from lcnet_tf.models import cifar_resnet
+    from tests.fixtures import randomize_gates
+
+    model = cifar_resnet(8, gating="lc", tau=0.5)
+    randomize_gates(model)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    report = evaluate_cli.evaluate_file(
+        path,
+        cifar10_dir,
+        "test",
+        30,
+        30,
+        None,
+        calibration_examples=20,
+        routing_value=True,
+    )
+    value = report["routing_value"]
+    # The routed figures are the report's own, on the same images.
+    assert value["routed"]["top1"] == report["top1"]
+    assert value["routed"]["flops_ratio"] == pytest.approx(
+        report["flops_ratio"]
+    )
+    assert value["gain"] == pytest.approx(
+        report["top1"] - value["top_routing"]["top1"]
+    )
+    assert "most frequent routing" in format_report(report)
+    with pytest.raises(ValueError, match="--routing_value chooses"):
+        evaluate_cli.evaluate_file(
+            path, cifar10_dir, "train", 30, 30, None, routing_value=True
+        )
+    cifar_resnet(8).save(tmp_path / "static.keras")
+    with pytest.raises(ValueError, match="--routing_value needs a gated"):
+        evaluate_cli.evaluate_file(
+            str(tmp_path / "static.keras"),
+            cifar10_dir,
+            "test",
+            30,
+            30,
+            None,
+            routing_value=True,
+        )
+
+
 def _run(module, *args):
     return subprocess.run(
         [sys.executable, "-m", module, *args],
