@@ -39,6 +39,7 @@ def _choices():
         "dtype_policy": config.DTYPE_POLICIES,
         "channel_selection": ("free", "nested"),
         "freeze_routing_split": config.ROUTING_SPLITS,
+        "freeze_routing_scales": config.FROZEN_SCALES,
     }
 
 

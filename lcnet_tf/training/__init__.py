@@ -13,6 +13,7 @@ from lcnet_tf.training.evaluation import per_image_results
 from lcnet_tf.training.evaluation import write_report
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
+from lcnet_tf.training.frozen_routing import learn_frozen_scales
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.frozen_routing import release_routing
 from lcnet_tf.training.gate_decisions import decision_agreement
@@ -45,6 +46,7 @@ __all__ = [
     "format_report",
     "freeze_routing",
     "gate_decisions",
+    "learn_frozen_scales",
     "most_frequent_routing",
     "per_image_results",
     "recalibrate_batch_norm",

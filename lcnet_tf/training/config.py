@@ -13,6 +13,7 @@ SCHEDULES = ("cosine", "step")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 DATASETS = ("cifar10", "imagenet2012")
 ROUTING_SPLITS = ("train", "test")
+FROZEN_SCALES = ("constant", "learned")
 # Images a frozen routing is counted over: the whole CIFAR-10 test set,
 # or as many training images.
 ROUTING_IMAGES = 10_000
@@ -126,6 +127,12 @@ class TrainConfig:
             routings: `"train"` (the first 10,000 training images, as
             many as the test set, unaugmented) or `"test"` (the test
             images, unlabelled; the project's first frozen rows).
+        freeze_routing_scales: str. With `freeze_routing_from`:
+            `"constant"` holds every LC-Net scale at a constant (1 with
+            `init_from`), a plain pruned network; `"learned"` lets the
+            gates' scale heads train (from 1 with `init_from`), so that
+            the routing is fixed but each image still scales what it
+            keeps.
         threshold_jitter_low: float in [0, 1] or None. With
             `threshold_jitter_high`: each training step runs every gate
             at one threshold drawn from that range
@@ -193,6 +200,7 @@ class TrainConfig:
     fix_gates_from: str | None = None
     release_routing_from: str | None = None
     freeze_routing_split: str = "train"
+    freeze_routing_scales: str = "constant"
     threshold_jitter_low: float | None = None
     threshold_jitter_high: float | None = None
     dtype_policy: str = "float32"
@@ -352,6 +360,11 @@ class TrainConfig:
             raise ValueError(
                 f"`freeze_routing_split` must be one of {ROUTING_SPLITS}. "
                 f"Received: {self.freeze_routing_split!r}"
+            )
+        if self.freeze_routing_scales not in FROZEN_SCALES:
+            raise ValueError(
+                f"`freeze_routing_scales` must be one of {FROZEN_SCALES}. "
+                f"Received: {self.freeze_routing_scales!r}"
             )
         if self.fix_gates_from:
             self._refuse_clashes(

@@ -120,7 +120,8 @@ def cifar10_dynamic_rows(
       `..._r12_nested16`): the gates learn `ROUTE_EPOCHS` on the static
       network held fixed, then its body trains on their routing; at
       0.65 its most frequent routing on training images frozen
-      (`..._r12_nested16_frozen_train`).
+      (`..._r12_nested16_frozen_train`), and so with LC-Net's scales
+      learning per image on it (`..._frozen_train_scaled`).
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -331,15 +332,18 @@ def cifar10_dynamic_rows(
     # Recipe 12's own most frequent routing, frozen: the frozen row the
     # issue defines for an LC row (the one above at 0.65 freezes recipe
     # 3's routing, at 0.69). Counted on training images.
-    rows.append(
+    # And the same with LC-Net's scales learning per image on it.
+    rows += [
         frozen_row(
             f"lc_resnet20_t65_{suffix}_r12_nested{NESTED_LANE_GROUPS}",
             0.65,
             finetune,
             static,
             split="train",
+            scales=scales,
         )
-    )
+        for scales in ("constant", "learned")
+    ]
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):

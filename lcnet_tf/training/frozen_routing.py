@@ -160,6 +160,40 @@ def _fix(gate, keep, mean_hidden, unit_scales, per_image_scales):
     gate.trainable = False
 
 
+def learn_frozen_scales(model):
+    """Lets a frozen routing's learned scales train again, in place.
+
+    After `freeze_routing` the decisions stay fixed (their keep layers
+    keep constant logits and do not train), while each gate's hidden
+    and scale layers train: every image takes the same routing but
+    scales what it keeps, LC-Net's per-image scaling on a pruned
+    network.
+
+    Args:
+        model: a model `freeze_routing` fixed.
+
+    Returns:
+        The model.
+
+    Example:
+
+    ```python
+    freeze_routing(model, routing, unit_scales=True)
+    learn_frozen_scales(model)  # scales start at 1 and learn per image
+    ```
+    """
+    gates = [gate for block in gated_blocks(model) for gate in block.gates]
+    learned = [gate for gate in gates if gate.scale == "learned"]
+    if not learned:
+        raise ValueError(
+            f"Model '{model.name}' has no learned scales to train."
+        )
+    for gate in learned:
+        gate.trainable = True
+        gate.keep_logits.trainable = False
+    return model
+
+
 def fix_gates(model, regularizer=None):
     """Stops the gates of a trained gated model from learning, in place.
 

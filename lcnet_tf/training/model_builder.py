@@ -11,6 +11,7 @@ from lcnet_tf.training.body_training import set_body_trainable
 from lcnet_tf.training.config import ROUTING_IMAGES
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
+from lcnet_tf.training.frozen_routing import learn_frozen_scales
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.frozen_routing import release_routing
 
@@ -102,6 +103,8 @@ def _frozen_routing_model(config):
     # From static weights (`init_from`, applied by the caller) the scales
     # the gated model learned no longer fit the body: they become 1.
     freeze_routing(model, routing, images, unit_scales=bool(config.init_from))
+    if config.freeze_routing_scales == "learned":
+        learn_frozen_scales(model)
     set_budget(model, config.budget_target, config.budget_weight)
     return model
 

@@ -40,23 +40,29 @@ def distilled_row(name, gating, target, fields, finetune, static):
     )
 
 
-def frozen_row(source, target, finetune, static=None, split="test"):
+def frozen_row(
+    source, target, finetune, static=None, split="test", scales="constant"
+):
     """`source`'s most frequent routing frozen and trained as long.
 
     With `static`, the pruned network starts from that row's weights and
     learns from its logits, as the gated rows do; without, it starts from
     the gated row's own weights (the first recipe's twin). The routing
     is counted over `split`'s images; rows on training images are named
-    `..._frozen_train`.
+    `..._frozen_train`. With `scales="learned"` the LC-Net scales train
+    per image on the frozen routing (`..._scaled`).
     """
     distill = DISTILL_RECIPE if static else {}
     return ExperimentRow(
-        f"{source}_frozen" + ("_train" if split == "train" else ""),
+        f"{source}_frozen"
+        + ("_train" if split == "train" else "")
+        + ("_scaled" if scales == "learned" else ""),
         TrainConfig(
             gating="lc",
             budget_target=target,
             budget_weight=0.0,
             freeze_routing_split=split,
+            freeze_routing_scales=scales,
             **distill,
             **finetune,
         ),

@@ -91,6 +91,11 @@ def test_frozen_routing_may_start_from_static_weights():
         TrainConfig(freeze_routing_from="lc.keras", bounds_weight=1.0)
     with pytest.raises(ValueError, match="`freeze_routing_split` must be"):
         TrainConfig(freeze_routing_from="lc.keras", freeze_routing_split="val")
+    with pytest.raises(ValueError, match="`freeze_routing_scales` must be"):
+        TrainConfig(freeze_routing_from="lc.keras", freeze_routing_scales="x")
+    assert TrainConfig(
+        freeze_routing_from="lc.keras", freeze_routing_scales="learned"
+    ).freeze_routing_scales == ("learned")
     with pytest.raises(ValueError, match="over CIFAR-10 images.*imagenet"):
         TrainConfig(
             freeze_routing_from="lc.keras", dataset="imagenet2012", depth=18

@@ -96,6 +96,11 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
     assert dataclasses.replace(own.config, freeze_routing_split="test") == (
         rows["lc_resnet20_t65_e10_r3_frozen"].config
     )
+    scaled = rows["lc_resnet20_t65_e10_r12_nested16_frozen_train_scaled"]
+    assert scaled.freeze_row == own.freeze_row
+    assert scaled.config == dataclasses.replace(
+        own.config, freeze_routing_scales="learned"
+    )
     # Recipe 4 is recipe 3 at a quarter of the fine-tuning rate, frozen
     # twins included.
     for name in ("lc_resnet20_t65_e10_r4", "lc_resnet20_t30_e10_r4_frozen"):

@@ -10,6 +10,7 @@ from lcnet_tf.models import set_budget
 from lcnet_tf.training import gate_decisions
 from lcnet_tf.training.frozen_routing import fix_gates
 from lcnet_tf.training.frozen_routing import freeze_routing
+from lcnet_tf.training.frozen_routing import learn_frozen_scales
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.frozen_routing import release_routing
 from lcnet_tf.training.gate_decisions import block_inputs_model
@@ -77,6 +78,49 @@ def test_unit_scales_make_every_learned_scale_one():
     for block, x in zip(blocks, features):
         for gate in block.gates:
             np.testing.assert_allclose(np.asarray(gate(x)[1]), 1.0, 1e-6)
+
+
+def test_learned_frozen_scales_train_per_image_on_one_routing():
+    model = _model()
+    images = random_images(n=32, size=8)
+    routing, _ = most_frequent_routing(model, images)
+    freeze_routing(model, routing, unit_scales=True)
+    learn_frozen_scales(model)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    keep = {g.path: np.array(g.keep_logits.kernel) for g in gates}
+    model.compile(
+        keras.optimizers.SGD(0.5),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(images, np.arange(32) % 10, epochs=2, verbose=0)
+    # The routing stays that of every image alike.
+    for name, part in gate_decisions(model, images * 3.0).items():
+        assert (part["run"] == routing[name]["run"]).all()
+    assert len(set(flops_per_image(model, images))) == 1
+    for gate in gates:
+        np.testing.assert_array_equal(
+            keep[gate.path], np.array(gate.keep_logits.kernel)
+        )
+    # The scales of a block that runs, all 1 before, now differ from 1
+    # and between images.
+    name = next(
+        name
+        for name, part in routing.items()
+        if part["run"] and part["channels"].any()
+    )
+    block = model.get_layer(name)
+    features = block_inputs_model(model, [block]).predict(images, verbose=0)
+    scale = np.asarray(block.channel_gate(features)[1])
+    assert np.abs(scale - 1.0).max() > 1e-4
+    assert np.ptp(scale, axis=0).max() > 1e-6
+
+
+def test_learn_frozen_scales_needs_learned_scales():
+    model = _model(scale="none")
+    routing, _ = most_frequent_routing(model, random_images(n=8, size=8))
+    freeze_routing(model, routing)
+    with pytest.raises(ValueError, match="no learned scales"):
+        learn_frozen_scales(model)
 
 
 def test_routing_must_cover_every_block():

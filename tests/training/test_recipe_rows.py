@@ -35,6 +35,10 @@ def test_frozen_row_names_its_split_and_distills_only_from_static():
         "src_frozen_train",
     )
     assert train_split.config.freeze_routing_split == "train"
+    scaled = frozen_row("src", 0.5, FINETUNE, split="train", scales="learned")
+    assert scaled.name == "src_frozen_train_scaled"
+    assert scaled.config.freeze_routing_scales == "learned"
+    assert train_split.config.freeze_routing_scales == "constant"
     assert test_split.freeze_row == "src"
     assert test_split.config.budget_weight == 0.0
     # Without a static row the pruned network starts from the gated

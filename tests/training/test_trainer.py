@@ -9,6 +9,7 @@ import pytest
 
 from lcnet_tf.data.cifar10 import cifar10_arrays
 from lcnet_tf.flops import flops_per_image
+from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models import load_model
 from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import TrainConfig
@@ -421,6 +422,22 @@ def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
         for name, decision in taken.items():
             assert (decision["run"] == expected[name]["run"]).all()
             assert (decision["channels"] == expected[name]["channels"]).all()
+    # With learned scales the same routing is built, and only the gates'
+    # keep layers stay fixed.
+    scaled = build_model(
+        dataclasses.replace(frozen, freeze_routing_scales="learned")
+    )
+    trainable = {w.path for w in scaled.trainable_weights}
+    gates = [g for b in gated_blocks(scaled) for g in b.gates]
+    for gate in gates:
+        assert gate.scale_logits.kernel.path in trainable
+        assert gate.keep_logits.kernel.path not in trainable
+    taken = gate_decisions(scaled, images[:2].astype("float32"))
+    for name, decision in taken.items():
+        np.testing.assert_array_equal(
+            decision["run"],
+            gate_decisions(model, images[:2].astype("float32"))[name]["run"],
+        )
     static_path = _trained_static(tmp_path, cifar10_dir)
     for field in ("freeze_routing_from", "fix_gates_from"):
         config = tiny_train_config(
