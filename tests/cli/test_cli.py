@@ -40,7 +40,8 @@ def test_evaluate_missing_model(tmp_path):
         )
 
 
-def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
+def _saved_lc8(tmp_path):
+    """A gated ResNet-8 deciding per image, saved; returns its path."""
     from lcnet_tf.models import cifar_resnet
     from tests.fixtures import randomize_gates
 
@@ -48,6 +49,13 @@ def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
     randomize_gates(model)
     path = str(tmp_path / "m.keras")
     model.save(path)
+    return path
+
+
+def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
+    from lcnet_tf.models import cifar_resnet
+
+    path = _saved_lc8(tmp_path)
     report = evaluate_cli.evaluate_file(
         path, cifar10_dir, "test", 30, 30, None, True, 20, 0.0
     )
@@ -89,12 +97,8 @@ def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
 
 def test_evaluate_reports_routing_value(tmp_path, cifar10_dir):
     from lcnet_tf.models import cifar_resnet
-    from tests.fixtures import randomize_gates
 
-    model = cifar_resnet(8, gating="lc", tau=0.5)
-    randomize_gates(model)
-    path = str(tmp_path / "m.keras")
-    model.save(path)
+    path = _saved_lc8(tmp_path)
     report = evaluate_cli.evaluate_file(
         path,
         cifar10_dir,
