@@ -53,7 +53,6 @@ def _saved_lc8(tmp_path):
 
 
 def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
-    from lcnet_tf.models import cifar_resnet
 
     path = _saved_lc8(tmp_path)
     report = evaluate_cli.evaluate_file(
@@ -78,25 +77,9 @@ def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
             evaluate_cli.evaluate_file(
                 path, cifar10_dir, "test", 30, 30, None, True, 20, 0.0, taus
             )
-    with pytest.raises(ValueError, match="split=test"):
-        evaluate_cli.evaluate_file(
-            path, cifar10_dir, "train", 30, 30, None, True
-        )
-    cifar_resnet(8).save(tmp_path / "static.keras")
-    with pytest.raises(ValueError, match="no gates"):
-        evaluate_cli.evaluate_file(
-            str(tmp_path / "static.keras"),
-            cifar10_dir,
-            "test",
-            30,
-            30,
-            None,
-            True,
-        )
 
 
 def test_evaluate_reports_routing_value(tmp_path, cifar10_dir):
-    from lcnet_tf.models import cifar_resnet
 
     path = _saved_lc8(tmp_path)
     report = evaluate_cli.evaluate_file(
@@ -119,12 +102,21 @@ def test_evaluate_reports_routing_value(tmp_path, cifar10_dir):
         report["top1"] - value["top_routing"]["top1"]
     )
     assert "most frequent routing" in format_report(report)
-    with pytest.raises(ValueError, match="--routing_value chooses"):
+
+
+@pytest.mark.parametrize("option", ["sweep", "routing_value"])
+def test_evaluate_options_refuse_training_images_and_static_models(
+    tmp_path, cifar10_dir, option
+):
+    from lcnet_tf.models import cifar_resnet
+
+    flag = {option: True}
+    with pytest.raises(ValueError, match=f"--{option} chooses.*split=test"):
         evaluate_cli.evaluate_file(
-            path, cifar10_dir, "train", 30, 30, None, routing_value=True
+            _saved_lc8(tmp_path), cifar10_dir, "train", 30, 30, None, **flag
         )
     cifar_resnet(8).save(tmp_path / "static.keras")
-    with pytest.raises(ValueError, match="--routing_value needs a gated"):
+    with pytest.raises(ValueError, match=f"--{option} needs a gated"):
         evaluate_cli.evaluate_file(
             str(tmp_path / "static.keras"),
             cifar10_dir,
@@ -132,7 +124,7 @@ def test_evaluate_reports_routing_value(tmp_path, cifar10_dir):
             30,
             30,
             None,
-            routing_value=True,
+            **flag,
         )
 
 
