@@ -329,10 +329,10 @@ def cifar10_dynamic_rows(
             tag=f"r12_nested{NESTED_LANE_GROUPS}",
             architecture=dict(lane, train_body=False),
         )
-    # Recipe 12's own most frequent routing, frozen: the frozen row the
-    # issue defines for an LC row (the one above at 0.65 freezes recipe
-    # 3's routing, at 0.69). Counted on training images.
-    # And the same with LC-Net's scales learning per image on it.
+    # Recipe 12's own most frequent routing, counted on training images
+    # and frozen: the frozen row the issue defines for an LC row (the
+    # one above at 0.65 freezes recipe 3's routing, at 0.69); once with
+    # constant scales, once with LC-Net's scales learning per image.
     rows += [
         frozen_row(
             f"lc_resnet20_t65_{suffix}_r12_nested{NESTED_LANE_GROUPS}",
