@@ -87,6 +87,7 @@ def evaluate_file(
     from lcnet_tf.models.gate_controls import set_threshold
     from lcnet_tf.models.saving import load_model
     from lcnet_tf.training.evaluation import evaluate_model
+    from lcnet_tf.training.evaluation import per_image_results
 
     for wanted, flag, what in (
         (sweep, "--sweep", "its operating points"),
@@ -126,7 +127,9 @@ def evaluate_file(
     agreement_images, _ = cifar10_arrays(
         split, data_dir, num_examples=min(examples or 1024, 1024)
     )
-    report = evaluate_model(model, dataset, agreement_images)
+    # The routed pass takes minutes; --routing_value reuses it.
+    results = per_image_results(model, dataset) if routing_value else None
+    report = evaluate_model(model, dataset, agreement_images, results)
     if sweep:
         from lcnet_tf.analysis.operating_points import operating_points
 
@@ -153,7 +156,7 @@ def evaluate_file(
             "train", data_dir, num_examples=calibration_examples
         )
         report["routing_value"] = value_of_routing(
-            model, dataset, routing_images
+            model, dataset, routing_images, routed=results
         )
     report["model_path"] = model_path
     report["split"] = split

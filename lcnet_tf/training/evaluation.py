@@ -77,7 +77,7 @@ def per_image_results(model, dataset):
     }
 
 
-def evaluate_model(model, dataset, agreement_images=None):
+def evaluate_model(model, dataset, agreement_images=None, results=None):
     """Evaluates a model image by image on a labelled dataset.
 
     Every batch is checked (shape, dtype, NaN) before it runs; per-image
@@ -91,6 +91,8 @@ def evaluate_model(model, dataset, agreement_images=None):
         agreement_images: float array or None. For a gated model, images
             on which to compare training-mode and inference decisions
             (`decision_agreement`, batch 128).
+        results: None, or `per_image_results(model, dataset)` already
+            computed, to report on without running `dataset` again.
 
     Returns:
         A dict with `num_images`, `top1`, `flops_mean` / `_min` / `_max`,
@@ -109,7 +111,9 @@ def evaluate_model(model, dataset, agreement_images=None):
     print(format_report(report))
     ```
     """
-    report = summarize(model, per_image_results(model, dataset))
+    if results is None:
+        results = per_image_results(model, dataset)
+    report = summarize(model, results)
     if agreement_images is not None and gated_blocks(model):
         report["train_inference_agreement"] = decision_agreement(
             model, agreement_images

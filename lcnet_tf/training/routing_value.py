@@ -11,7 +11,7 @@ from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.routing_stats import routing_codes
 
 
-def routing_value(model, dataset, routing_images, batch_size=256):
+def routing_value(model, dataset, routing_images, batch_size=256, routed=None):
     """Compares a gated model with its own body on one routing.
 
     A gated network earns its gates per image only if the images that
@@ -34,6 +34,9 @@ def routing_value(model, dataset, routing_images, batch_size=256):
             normalised, over which the most frequent routing is counted:
             training images, so that the test set does not choose it.
         batch_size: int. Inference batch size for `routing_images`.
+        routed: None, or `per_image_results(model, dataset)` already
+            computed (as `lcnet-evaluate` has), so that the routed pass
+            is not run twice.
 
     Returns:
         A dict: `top_routing_share` (share of `routing_images` on that
@@ -60,7 +63,8 @@ def routing_value(model, dataset, routing_images, batch_size=256):
     routing, share = most_frequent_routing(
         model, routing_images, batch_size=batch_size
     )
-    routed = per_image_results(model, dataset)
+    if routed is None:
+        routed = per_image_results(model, dataset)
     top = per_image_results(
         _on_routing(model, routing, per_image_scales=True), dataset
     )

@@ -6,6 +6,7 @@ from lcnet_tf import flops
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import evaluate_model
 from lcnet_tf.training import format_report
+from lcnet_tf.training import per_image_results
 from lcnet_tf.training import write_report
 from tests.fixtures import random_images
 
@@ -40,6 +41,9 @@ def test_report_agrees_with_keras_and_flops(tmp_path):
     assert "top-1 accuracy" in text and "stage1_block1" in text
     write_report(report, tmp_path / "r.json")
     assert (tmp_path / "r.json").read_text().startswith("{")
+    # Results already computed give the same report, without the data.
+    results = per_image_results(model, dataset)
+    assert evaluate_model(model, [], results=results) == report
 
 
 def test_static_model_report():

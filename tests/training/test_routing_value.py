@@ -99,3 +99,20 @@ def test_bad_input_is_named():
         routing_value(static, dataset, images)
     with pytest.raises(ValueError, match="`routing_images` is empty"):
         routing_value(_model(), dataset, images[:0])
+
+
+def test_routed_results_already_computed_are_used_not_rerun():
+    model = _model()
+    dataset = _dataset(model, random_images(n=32, size=8, seed=1))
+    routing_images = random_images(n=64, size=8)
+    routed = per_image_results(model, dataset)
+    value = routing_value(model, dataset, routing_images)
+    assert routing_value(model, dataset, routing_images, routed=routed) == (
+        value
+    )
+    # Given results are what the routed side reports: every answer
+    # changed there, and nowhere else.
+    wrong = dict(routed, predictions=(routed["predictions"] + 1) % 10)
+    changed = routing_value(model, dataset, routing_images, routed=wrong)
+    assert changed["routed"]["top1"] == 0.0
+    assert changed["top_routing"] == value["top_routing"]
