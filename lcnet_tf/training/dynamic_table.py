@@ -50,6 +50,13 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r12_nested16",
     "lc_resnet20_t65_e10_r3_frozen",
 )
+# Recipe 12's routing frozen, with constant and with learned scales,
+# trained again with other seeds on seed 0's routing: the question is
+# what per-image scales add to one routing, not which routing it is.
+SAME_ROUTING_SEED_ROWS = (
+    "lc_resnet20_t65_e10_r12_nested16_frozen_train",
+    "lc_resnet20_t65_e10_r12_nested16_frozen_train_scaled",
+)
 
 
 def cifar10_dynamic_rows(
@@ -138,7 +145,8 @@ def cifar10_dynamic_rows(
             `BLOCK_RECIPE`; the AIG row takes only its budget fields).
         recipe_tag: str. Suffix of the gated rows' names.
         seeds: ints. Seeds other than 0 that the rows of
-            `SEED_STUDY_ROWS` (those present) are trained again with.
+            `SEED_STUDY_ROWS` and `SAME_ROUTING_SEED_ROWS` (those
+            present) are trained again with.
         data_dir: str or None. CIFAR-10 binaries.
         **overrides: `TrainConfig` fields set on every row.
 
@@ -345,6 +353,7 @@ def cifar10_dynamic_rows(
         for scales in ("constant", "learned")
     ]
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
+    rows += seed_rows(rows, SAME_ROUTING_SEED_ROWS, seeds)
     names = [row.name for row in rows]
     if len(set(names)) != len(names):
         raise ValueError(f"Rows repeat a name: {names}")

@@ -372,6 +372,13 @@ def test_seed_rows_copy_the_study_with_their_own_gate_rows():
         assert frozen.freeze_row == "lc_resnet20_t65_e10_r3"
         assert frozen.init_from_row == "resnet20_static"
         assert frozen.config.seed == seed
+        # So do recipe 12's, with constant and with learned scales.
+        for kind in ("", "_scaled"):
+            twin = rows[
+                f"lc_resnet20_t65_e10_r12_nested16_frozen_train{kind}_s{seed}"
+            ]
+            assert twin.freeze_row == "lc_resnet20_t65_e10_r12_nested16"
+            assert twin.config.seed == seed
     assert "resnet14_static_e40_kd_s1" not in rows
     assert not any(name.endswith("_s1") for name in rows if "t50" in name)
     assert not any(
