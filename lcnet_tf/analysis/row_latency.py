@@ -12,8 +12,8 @@ def latency_vs_static(
     """Times a gated model's dynamic TFLite form against a static one.
 
     Both are exported (`form="dynamic"`: skipped blocks and channels are
-    not computed; a model whose every gate is constant, a frozen routing,
-    as the static pruned network it is, `prune=True`; with
+    not computed; a model whose every decision is constant, a frozen
+    routing, as the static pruned network it is, `prune=True`; with
     `calibration_images`, channel gates run at the widths those images
     often need, free ones as a prefix of reordered channels,
     `channel_chunks="prefix"`) and run with LiteRT
@@ -51,7 +51,7 @@ def latency_vs_static(
     from lcnet_tf.export import to_tflite
     from lcnet_tf.export.channel_order import has_channel_gates
     from lcnet_tf.export.latency import measure_interleaved
-    from lcnet_tf.export.pruning import has_constant_gates
+    from lcnet_tf.export.pruning import has_constant_decisions
 
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or not len(images):
@@ -63,7 +63,7 @@ def latency_vs_static(
     folded = None
     if not isinstance(model, (str, os.PathLike)):
         folded = fold_model(model)
-    pruned = folded is not None and has_constant_gates(folded)
+    pruned = folded is not None and has_constant_decisions(folded)
     prefix = (
         folded is not None
         and not pruned

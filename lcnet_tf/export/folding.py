@@ -95,6 +95,10 @@ class FoldedBlock:
     block_gate: FoldedGate | None
     channel_gate: FoldedGate | None
     keras_block: GatedResidualBlock
+    # A pruned block's `(block, channel)` heads whose learned scales
+    # still depend on the image (either may be None; `prune_network`),
+    # else None: no decisions, only scales.
+    scale_heads: tuple | None = None
 
     @property
     def gated(self):

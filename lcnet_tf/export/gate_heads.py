@@ -46,11 +46,39 @@ def _head(gate, pooled):
     # 1 + floor(-relu(tau - prob)) is 1 or 0. No comparison or bool cast
     # splits the XNNPACK partitions, and every op runs on the GPU.
     keep = 1.0 + tf.floor(-tf.nn.relu(np.float32(gate.tau) - prob))
-    learned = None
-    if gate.scale == "learned":
-        logits = tf.matmul(hidden, gate.scale_kernel) + gate.scale_bias
-        learned = 2.0 * tf.sigmoid(logits)
+    learned = _learned(gate, hidden) if gate.scale == "learned" else None
     return keep, prob, learned
+
+
+def _learned(gate, hidden):
+    logits = tf.matmul(hidden, gate.scale_kernel) + gate.scale_bias
+    return 2.0 * tf.sigmoid(logits)
+
+
+def head_scales(block, x):
+    """A pruned block's per-image learned scales (`scale_heads`).
+
+    Only the hidden and scale layers run: a pruned block decides
+    nothing. Both heads fused into one, as in `block_gates`.
+
+    Args:
+        block: a `FoldedBlock` with `scale_heads`.
+        x: the block's input.
+
+    Returns:
+        `(block_scale, channel_scale)`, each `(batch, units)` or None.
+    """
+    lgate, cgate = block.scale_heads
+    gate = lgate or cgate
+    if lgate is not None and cgate is not None:
+        gate = fuse_heads(lgate, cgate)
+    hidden = tf.nn.relu(
+        tf.matmul(pool(x), gate.hidden_kernel) + gate.hidden_bias
+    )
+    scales = _learned(gate, hidden)
+    if lgate is None or cgate is None:
+        return (scales, None) if cgate is None else (None, scales)
+    return scales[:, :1], scales[:, 1:]
 
 
 def _scale(gate, prob, learned):

@@ -22,20 +22,27 @@ def constant_gate(gate):
 
     Returns:
         None, or `(keep, scale)`: float arrays `(units,)`; scale is None
-        for a gate without one.
+        for a gate without one, or whose learned scale depends on the
+        image (`learns_per_image`).
     """
     if np.any(gate.keep_kernel):
-        return None
-    if gate.scale_kernel is not None and np.any(gate.scale_kernel):
         return None
     pooled = np.zeros((1, gate.hidden_kernel.shape[0]), np.float32)
     keep, scale = gate_values(gate, None, pooled=pooled)
     keep = np.asarray(keep, np.float32)[0]
-    return keep, None if scale is None else np.asarray(scale, np.float32)[0]
+    if scale is None or learns_per_image(gate):
+        return keep, None
+    return keep, np.asarray(scale, np.float32)[0]
 
 
-def has_constant_gates(network):
-    """Whether a `FoldedNetwork` has gates and every one is constant."""
+def learns_per_image(gate):
+    """Whether a gate's learned scale depends on the image."""
+    return gate.scale == "learned" and bool(np.any(gate.scale_kernel))
+
+
+def has_constant_decisions(network):
+    """Whether a `FoldedNetwork` has gates and every decision is constant
+    (a frozen routing, whose learned scales may still be per image)."""
     gates = [
         gate
         for block in network.gated_blocks
@@ -54,11 +61,14 @@ def prune_network(network):
     channel and block scales are folded into the last convolution's
     weights. What is left has no gates, so every form runs it as a
     plain network: no masks, no conditionals, and only the FLOPs of the
-    routing it was frozen to.
+    routing it was frozen to. Learned scales that still depend on the
+    image (`TrainConfig(freeze_routing_scales="learned")`) stay as the
+    block's `scale_heads`, narrowed to its kept channels: each image
+    still scales what it keeps, nothing decides.
 
     Args:
         network: a `FoldedNetwork` (`fold_model`) of a model whose every
-            gate is constant (`lcnet_tf.training.freeze_routing`).
+            decision is constant (`lcnet_tf.training.freeze_routing`).
 
     Returns:
         A `FoldedNetwork` without gated blocks.
@@ -87,8 +97,8 @@ def prune_network(network):
         constants[block.name] = gates
     if dynamic:
         raise ValueError(
-            f"Only a network whose gates are constant can be pruned; the "
-            f"gates of blocks {dynamic} depend on the image. Freeze a "
+            f"Only a network whose decisions are constant can be pruned; "
+            f"the gates of blocks {dynamic} decide per image. Freeze a "
             f"routing first (`lcnet_tf.training.freeze_routing`), or "
             f"export the dynamic or staged form."
         )
@@ -104,6 +114,12 @@ def prune_network(network):
 
 
 def _prune_block(block, block_constants, channel_constants):
+    # Gates whose learned scale is per image: their scales stay heads,
+    # and `constant_gate` gave no scale to fold for them.
+    lhead, chead = (
+        gate if gate is not None and learns_per_image(gate) else None
+        for gate in (block.block_gate, block.channel_gate)
+    )
     block_scale = 1.0
     if block_constants is not None:
         run, scale = block_constants
@@ -121,11 +137,17 @@ def _prune_block(block, block_constants, channel_constants):
         channel_scale = keep if scale is None else keep * scale
     kept = np.flatnonzero(keep)
     last = block.convs[-1]
-    if not len(kept):
+    if not len(kept) and lhead is None:
         # Only the last convolution's bias is left of the branch: a
         # constant, added to the shortcut.
         constant = block_scale * last.bias
         return _ungated(block, [], _with_bias(block, constant))
+    if not len(kept):
+        # The bias times a per-image block scale: one channel that the
+        # last convolution reads with zero weights carries it, exact
+        # and nearly free.
+        kept, channel_scale = np.zeros(1, np.int64), np.zeros_like(keep)
+        chead = None
     convs = [block.convs[0].take_outputs(kept)]
     if block.kind == "bottleneck":
         middle = block.convs[1].take_inputs(kept)
@@ -139,16 +161,33 @@ def _prune_block(block, block_constants, channel_constants):
             bias=(last.bias * block_scale).astype(np.float32),
         )
     )
-    return _ungated(block, convs, block.shortcut)
+    heads = None
+    if lhead is not None or chead is not None:
+        heads = (lhead, chead and _kept_columns(chead, kept))
+    return _ungated(block, convs, block.shortcut, heads)
 
 
-def _ungated(block, convs, shortcut):
+def _kept_columns(gate, kept):
+    """A channel head's outputs for the kept channels only, no prefix."""
+    return dataclasses.replace(
+        gate,
+        keep_kernel=gate.keep_kernel[:, kept],
+        keep_bias=gate.keep_bias[kept],
+        scale_kernel=gate.scale_kernel[:, kept],
+        scale_bias=gate.scale_bias[kept],
+        nested=False,
+        prefix_widths=None,
+    )
+
+
+def _ungated(block, convs, shortcut, scale_heads=None):
     return dataclasses.replace(
         block,
         convs=convs,
         shortcut=shortcut,
         block_gate=None,
         channel_gate=None,
+        scale_heads=scale_heads,
     )
 
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from lcnet_tf.export.channel_order import width_step
 from lcnet_tf.export.gate_heads import block_gates
+from lcnet_tf.export.gate_heads import head_scales
 
 
 def conv(x, folded, relu=False):
@@ -102,6 +103,8 @@ def masked_block(block, x):
         `[block_run, kept_channel_fraction]`, the fraction being 0 where
         the block does not run.
     """
+    if block.scale_heads is not None:
+        return _scaled_block(block, x), None
     mask = scale = kept = run = None
     lgate, cgate = block_gates(block, x) if block.gated else (None, None)
     if cgate is not None:
@@ -122,6 +125,15 @@ def masked_block(block, x):
     if kept is None:
         return outputs, tf.concat([run, run], axis=-1)
     return outputs, tf.concat([run, kept * run], axis=-1)
+
+
+def _scaled_block(block, x):
+    """A pruned block whose kept channels still scale per image."""
+    block_scale, channel_scale = head_scales(block, x)
+    residual = full_body(block, x, channel_scale=channel_scale)
+    if block_scale is not None:
+        residual = residual * _channels(block_scale)
+    return tf.nn.relu(shortcut(block, x) + residual)
 
 
 def chunk_bounds(block, chunks):

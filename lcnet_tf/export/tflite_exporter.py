@@ -99,10 +99,11 @@ def to_tflite(
         input: str. `"float32"` (what the model takes), or `"uint8"`:
             camera pixels as they come, for a model that takes 0-255
             pixels (`include_preprocessing=True` or `add_preprocessing`).
-        prune: bool. For a model whose every gate is constant (a frozen
-            routing, `lcnet_tf.training.freeze_routing`): export the
-            static pruned network it is, closed blocks and channels left
-            out and scales folded into the weights (`prune_network`);
+        prune: bool. For a model whose every decision is constant (a
+            frozen routing, `lcnet_tf.training.freeze_routing`): export
+            the static pruned network it is, closed blocks and channels
+            left out and constant scales folded into the weights, scales
+            learned per image kept as small heads (`prune_network`);
             masked or dynamic form, logits only.
         fuse_gates: bool. Staged form: the stem and each body also return
             the next block's gate outputs, so the host makes one call per

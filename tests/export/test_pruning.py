@@ -15,7 +15,7 @@ from tests.fixtures import tiny_bottleneck_resnet
 from tests.fixtures import warm_up_batch_norm
 
 
-def _frozen(model, size):
+def _frozen(model, size, per_image_scales=False):
     images = random_images(n=32, size=size)
     warm_up_batch_norm(model, images)
     randomize_gates(model, seed=3, scale=0.5)
@@ -34,14 +34,19 @@ def _frozen(model, size):
     partial["run"] = 1
     partial["channels"][:] = 1
     partial["channels"][::3] = 0
-    freeze_routing(model, routing, images)
+    if per_image_scales:
+        # The learned scales keep randomize_gates' input-dependent heads.
+        freeze_routing(model, routing, per_image_scales=True)
+    else:
+        freeze_routing(model, routing, images)
     return model, images, routing
 
 
+@pytest.mark.parametrize("scales", ["constant", "per_image"])
 @pytest.mark.parametrize("kind", ["basic", "bottleneck"])
 @pytest.mark.parametrize("form", ["masked", "dynamic"])
 def test_pruned_export_is_the_frozen_model_without_its_gates(
-    tmp_path, kind, form
+    tmp_path, kind, form, scales
 ):
     if kind == "basic":
         model = cifar_resnet(
@@ -51,9 +56,20 @@ def test_pruned_export_is_the_frozen_model_without_its_gates(
     else:
         model = tiny_bottleneck_resnet("lc", channel_groups=4)
         size = 32
-    model, images, routing = _frozen(model, size)
+    per_image = scales == "per_image"
+    model, images, routing = _frozen(model, size, per_image)
     pruned = prune_network(fold_model(model))
     assert not pruned.gated_blocks
+    # Scales learned per image stay heads of the blocks that run; every
+    # other scale is folded into the weights.
+    scaled = [b.name for b in pruned.blocks if b.scale_heads is not None]
+    running = [
+        b.name
+        for b in gated_blocks(model)
+        if routing[b.name]["run"] and routing[b.name]["channels"].any()
+    ]
+    assert set(scaled) >= (set(running) if per_image else set())
+    assert bool(scaled) == per_image
     # Closed blocks without a projection are left out; every other block
     # keeps exactly its kept channels.
     kept = {b.name: b for b in pruned.blocks}
@@ -70,6 +86,10 @@ def test_pruned_export_is_the_frozen_model_without_its_gates(
         if decision["run"]:
             channels = int(groups.sum()) * widths[block.name] // len(groups)
         convs = kept[block.name].convs
+        if not channels and kept[block.name].scale_heads is not None:
+            # A per-image block scale times the bias: one zero channel.
+            assert per_image and not np.any(convs[-1].kernel)
+            channels = 1
         assert [c.kernel.shape[-1] for c in convs[:-1]] == (
             [channels] * (len(convs) - 1) if channels else []
         )
