@@ -281,3 +281,46 @@ def test_interpreter_options_benchmark(saved_model, cifar10_dir, tmp_path):
         interpreter_options.run_benchmark(
             [saved_model], None, cifar10_dir, 2, [1], str(tmp_path), ["x"]
         )
+
+
+def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
+    from benchmarks import frozen_scales
+    from lcnet_tf.models import cifar_resnet
+    from lcnet_tf.training.frozen_routing import freeze_routing
+    from lcnet_tf.training.frozen_routing import most_frequent_routing
+    from tests.fixtures import random_images
+    from tests.fixtures import randomize_gates
+
+    images = random_images(n=16, size=32)
+    models = {}
+    for name in ("static", "baseline"):
+        models[name] = cifar_resnet(8)
+    for name in ("frozen", "scaled"):
+        model = models[name] = cifar_resnet(8, gating="lc")
+        randomize_gates(model, seed=1, scale=0.5)
+        routing, _ = most_frequent_routing(model, images)
+        freeze_routing(model, routing, per_image_scales=name == "scaled")
+    paths = {}
+    for name, model in models.items():
+        paths[name] = str(tmp_path / f"{name}.keras")
+        model.save(paths[name])
+    results = frozen_scales.run_benchmark(
+        paths, cifar10_dir, 12, [1], str(tmp_path / "out")
+    )
+    assert os.path.exists(tmp_path / "out" / "frozen_scales.png")
+    saved = json.loads((tmp_path / "out" / "frozen_scales.json").read_text())
+    assert saved["images"] == 12
+    variants = saved["variants"]
+    assert list(variants) == list(frozen_scales.VARIANTS)
+    # Every export decides and scales as its Keras model does.
+    assert all(v["keras_agreement"] == 1.0 for v in variants.values())
+    assert (
+        variants["scaled_pruned"]["top1"]
+        == (variants["scaled_dynamic"]["top1"])
+    )
+    # Pruned, the per-image scales keep only their heads: far smaller
+    # than the dynamic form with every gate and conditional.
+    assert variants["scaled_pruned"]["bytes"] < (
+        0.8 * variants["scaled_dynamic"]["bytes"]
+    )
+    assert results["latency"]["1"]["static"]["ratio"] == 1.0

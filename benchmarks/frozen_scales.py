@@ -1,0 +1,197 @@
+"""Batch-1 latency of a frozen routing with per-image scales.
+
+A frozen routing whose learned scales still depend on the image
+(`TrainConfig(freeze_routing_scales="learned")`) exports pruned, its
+scales kept as small heads (`prune_network`), or, as before, in the
+dynamic form with every gate. This times both beside the same routing
+with constant scales (pruned), a static network of about the same
+FLOPs and the static ResNet-20, in one interleaved run per thread
+count, on real CIFAR-10 test images; it also reports each export's
+top-1 on those images and its agreement with Keras. Writes
+`benchmarks/results/frozen_scales.json` and a plot. Run on a quiet
+machine:
+
+    python benchmarks/frozen_scales.py --data_dir=../shared/data/cifar10
+"""
+
+import json
+import os
+import tempfile
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+_PUBLISHED = "pretrained/{}_cifar10.keras"
+
+
+def define_flags():
+    flags.DEFINE_string(
+        "static_model",
+        _PUBLISHED.format("resnet20_static_ft_e10"),
+        "The static ResNet-20 every ratio is against.",
+    )
+    flags.DEFINE_string(
+        "baseline_model",
+        _PUBLISHED.format("resnet14_static_e40"),
+        "A static network of about the frozen routing's FLOPs.",
+    )
+    flags.DEFINE_string(
+        "frozen_model",
+        _PUBLISHED.format("lc_resnet20_t65_e10_r12_nested16_frozen_train"),
+        "The frozen routing with constant scales.",
+    )
+    flags.DEFINE_string(
+        "scaled_model",
+        _PUBLISHED.format(
+            "lc_resnet20_t65_e10_r12_nested16_frozen_train_scaled"
+        ),
+        "The same routing with scales learned per image.",
+    )
+    flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
+    flags.DEFINE_integer("examples", 1000, "Test images timed per variant.")
+    flags.DEFINE_list("threads", ["1", "2"], "XNNPACK thread counts.")
+    flags.DEFINE_string(
+        "output_dir", "benchmarks/results", "Where JSON and plot go."
+    )
+
+
+# name: (which model, pruned export)
+VARIANTS = {
+    "static": ("static", False),
+    "baseline": ("baseline", False),
+    "frozen_pruned": ("frozen", True),
+    "scaled_dynamic": ("scaled", False),
+    "scaled_pruned": ("scaled", True),
+}
+
+
+def run_benchmark(models, data_dir, examples, threads, output_dir):
+    """Exports and times every variant; writes JSON and a plot.
+
+    Args:
+        models: dict with `.keras` paths under `static`, `baseline`,
+            `frozen` and `scaled`.
+        data_dir: CIFAR-10 binary folder.
+        examples: int. Test images, timed and scored per variant.
+        threads: ints. XNNPACK thread counts, one timed run each.
+        output_dir: where `frozen_scales.json` and `.png` go.
+
+    Returns:
+        The dict written: `images`, `variants` (per variant: `top1`,
+        `keras_agreement`, `bytes`) and `latency` (per thread count,
+        per variant: `mean_ms` and `ratio` against `static`).
+    """
+    import numpy as np
+
+    from lcnet_tf.data.cifar10 import cifar10_arrays
+    from lcnet_tf.export import TFLiteModel
+    from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.latency import measure_interleaved
+    from lcnet_tf.flops import inference_model
+    from lcnet_tf.models.saving import load_model
+
+    images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
+    loaded = {
+        name: load_model(models[name], compile=False)
+        for name in ("static", "baseline", "frozen", "scaled")
+    }
+    results = {"images": int(len(images)), "models": dict(models)}
+    variants, paths = {}, {}
+    with tempfile.TemporaryDirectory() as directory:
+        for name, (source, prune) in VARIANTS.items():
+            model = loaded[source]
+            paths[name] = os.path.join(directory, f"{name}.tflite")
+            export = to_tflite(model, paths[name], form="dynamic", prune=prune)
+            runner = TFLiteModel(export.path)
+            lite = np.array(
+                [np.argmax(runner(image[None])["logits"]) for image in images]
+            )
+            keras_logits = inference_model(model).predict(images, verbose=0)
+            variants[name] = {
+                "model": source,
+                "pruned": prune,
+                "top1": float(np.mean(lite == labels)),
+                "keras_agreement": float(
+                    np.mean(lite == np.argmax(keras_logits, -1))
+                ),
+                "bytes": export.size_bytes,
+            }
+            print(name, json.dumps(variants[name]), flush=True)
+        latency = {}
+        for count in threads:
+            runners = {
+                name: TFLiteModel(path, num_threads=int(count))
+                for name, path in paths.items()
+            }
+            stats, _ = measure_interleaved(
+                runners, images, warmup=min(20, len(images)), rounds=10
+            )
+            static_ms = stats["static"]["mean_ms"]
+            latency[str(count)] = {
+                name: {
+                    "mean_ms": stat["mean_ms"],
+                    "ratio": stat["mean_ms"] / static_ms,
+                }
+                for name, stat in stats.items()
+            }
+            print(count, json.dumps(latency[str(count)]), flush=True)
+    results["variants"] = variants
+    results["latency"] = latency
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "frozen_scales.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    _plot(latency, os.path.join(output_dir, "frozen_scales.png"))
+    return results
+
+
+def _plot(latency, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axis = pyplot.subplots(figsize=(7, 3.5))
+    names = list(VARIANTS)
+    width = 0.8 / max(len(latency), 1)
+    for i, (count, ratios) in enumerate(latency.items()):
+        axis.bar(
+            [j + i * width for j in range(len(names))],
+            [ratios[name]["ratio"] for name in names],
+            width,
+            label=f"{count} thread(s)",
+        )
+    axis.set_xticks(
+        [j + width * (len(latency) - 1) / 2 for j in range(len(names))]
+    )
+    axis.set_xticklabels(names, rotation=15)
+    axis.set_ylabel("latency / static ResNet-20")
+    axis.axhline(1.0, color="gray", linewidth=0.5)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    models = {
+        "static": FLAGS.static_model,
+        "baseline": FLAGS.baseline_model,
+        "frozen": FLAGS.frozen_model,
+        "scaled": FLAGS.scaled_model,
+    }
+    run_benchmark(
+        models,
+        FLAGS.data_dir,
+        FLAGS.examples,
+        [int(count) for count in FLAGS.threads],
+        FLAGS.output_dir,
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
