@@ -60,8 +60,9 @@ def define_flags():
     flags.DEFINE_boolean(
         "prune",
         False,
-        "For a model whose gates are all constant (a frozen routing): "
-        "export the static pruned network it is (masked or dynamic form).",
+        "For a model whose decisions are all constant (a frozen "
+        "routing): export the static pruned network it is, scales learned "
+        "per image kept as small heads (masked or dynamic form).",
     )
     flags.DEFINE_integer(
         "parity_examples",
