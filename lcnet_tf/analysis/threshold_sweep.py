@@ -8,6 +8,32 @@ from lcnet_tf.training.evaluation import per_image_results
 DEFAULT_TAUS = (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
+def parse_taus(values, flag="--taus"):
+    """Thresholds from a command line's list of strings.
+
+    Args:
+        values: list of str (an absl list flag's value).
+        flag: str. The flag's name, for the error.
+
+    Returns:
+        list of float, each in [0, 1].
+
+    Raises:
+        ValueError: naming `flag`, for an empty list or a value that is
+            not a number in [0, 1].
+    """
+    from lcnet_tf.layers.gate_head import check_threshold
+
+    try:
+        if not values:
+            raise ValueError("no thresholds given")
+        return [check_threshold(value) for value in values]
+    except ValueError as error:
+        raise ValueError(
+            f"{flag} must be numbers in [0, 1]. Received: {values} ({error})"
+        ) from None
+
+
 def threshold_sweep(model, dataset, taus):
     """Evaluates a gated model at several gate thresholds, no retraining.
 

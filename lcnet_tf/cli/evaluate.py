@@ -101,9 +101,10 @@ def evaluate_file(
             )
     if sweep:
         from lcnet_tf.analysis.operating_points import KNOB_TAUS
+        from lcnet_tf.analysis.threshold_sweep import parse_taus
 
         # Checked before anything runs: the evaluation takes minutes.
-        taus = KNOB_TAUS if taus is None else _taus(taus)
+        taus = KNOB_TAUS if taus is None else parse_taus(taus)
     model = load_model(model_path, compile=False)
     for wanted, flag in (
         (sweep, "--sweep"),
@@ -161,19 +162,6 @@ def evaluate_file(
     report["model_path"] = model_path
     report["split"] = split
     return report
-
-
-def _taus(values):
-    from lcnet_tf.layers.gate_head import check_threshold
-
-    try:
-        if not values:
-            raise ValueError("no thresholds given")
-        return [check_threshold(value) for value in values]
-    except ValueError as error:
-        raise ValueError(
-            f"--taus must be numbers in [0, 1]. Received: {values} ({error})"
-        ) from None
 
 
 def main(argv):

@@ -38,6 +38,19 @@ def define_flags():
     flags.DEFINE_integer(
         "publish_subset", 1000, "Test images of the recorded subset top-1."
     )
+    flags.DEFINE_list(
+        "taus",
+        None,
+        "Thresholds of every gated row's sweep, comma-separated (default "
+        "0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95). Sweeps cached "
+        "for other thresholds are measured again.",
+    )
+    flags.DEFINE_integer(
+        "calibration_examples",
+        None,
+        "Training images that choose each gated row's operating points "
+        "(default 10,000).",
+    )
     flags.DEFINE_string(
         "focus_row",
         None,
@@ -52,8 +65,25 @@ def main(argv):
     from lcnet_tf.analysis import build_cifar10_results
     from lcnet_tf.analysis.budget_text import budget_text
     from lcnet_tf.analysis.cifar10_results import load_rows
+    from lcnet_tf.analysis.threshold_sweep import DEFAULT_TAUS
+    from lcnet_tf.analysis.threshold_sweep import parse_taus
     from lcnet_tf.models.pretrained import publish_pretrained
 
+    try:
+        taus = (
+            DEFAULT_TAUS
+            if FLAGS.taus is None
+            else parse_taus(FLAGS.taus, "--taus")
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    if FLAGS.calibration_examples is not None and (
+        FLAGS.calibration_examples < 1
+    ):
+        raise app.UsageError(
+            "--calibration_examples must be at least 1. Received: "
+            f"{FLAGS.calibration_examples}"
+        )
     targets = sorted(float(t) for t in FLAGS.targets) or [0.3]
     rows = experiments.rows_from_flags()
     names = [row.name for row in rows]
@@ -89,7 +119,9 @@ def main(argv):
             focus_row=FLAGS.focus_row or f"lc_{suffix}",
             compare_rows=compare,
             latency_images=FLAGS.latency_images,
+            taus=taus,
             budget_text=budget_text(list(finished.values())),
+            calibration_examples=FLAGS.calibration_examples,
         )
     except FileNotFoundError as error:
         raise app.UsageError(str(error)) from None

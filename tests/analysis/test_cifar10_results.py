@@ -165,6 +165,10 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
         == before
     )
     assert open(page).read() == text
+    sweeps = {
+        cache: os.path.getmtime(os.path.join(root, "lc_resnet8_t50", cache))
+        for cache in ("threshold_sweep.json", "calibration_sweep.json")
+    }
     # The command line publishes a row; the loader checks and loads it.
     published = tmp_path / "pretrained"
     run = subprocess.run(
@@ -182,6 +186,8 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
             "--scale_ablations=",
             "--distill_targets=",
             "--latency_images=30",
+            "--taus=0,0.5,1",
+            "--calibration_examples=200",
             "--publish=lc_resnet8_t50",
             f"--pretrained_dir={published}",
             "--publish_subset=100",
@@ -191,6 +197,12 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
         timeout=900,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    # The command reads the same caches: no sweep measured again.
+    for cache in ("threshold_sweep.json", "calibration_sweep.json"):
+        assert (
+            os.path.getmtime(os.path.join(root, "lc_resnet8_t50", cache))
+            == (sweeps[cache])
+        ), cache
     entry = pretrained_manifest(str(published))["lc_resnet8_t50_cifar10"]
     assert entry["subset"] == 100 and entry["row"] == "lc_resnet8_t50"
     assert pretrained("lc_resnet8_t50_cifar10", str(published)).name == (
@@ -215,6 +227,32 @@ def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
     assert run.returncode != 0
     assert "resnet20_static' has no result" in run.stderr
     assert "lcnet-experiments" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--taus=0.5,2", "--taus must be numbers in [0, 1]"),
+        ("--calibration_examples=0", "--calibration_examples must be at"),
+    ],
+)
+def test_results_cli_rejects_bad_sweep_flags(tmp_path, flag, message):
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lcnet_tf.cli.results",
+            f"--root={tmp_path}",
+            "--data_dir=unused",
+            f"--page={tmp_path / 'page.md'}",
+            flag,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert message in run.stderr
 
 
 def test_load_rows_gives_a_body_row_its_source_models_architecture(tmp_path):
