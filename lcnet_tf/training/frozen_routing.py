@@ -4,8 +4,9 @@ import keras
 import numpy as np
 
 from lcnet_tf.flops import gated_blocks
-from lcnet_tf.training.gate_decisions import block_inputs_model
 from lcnet_tf.training.gate_decisions import gate_decisions
+from lcnet_tf.training.gate_decisions import gate_heads_model
+from lcnet_tf.training.gate_decisions import predict_per_block
 
 # Keep logits this far from 0 decide the same way for any input and any
 # exploration noise a training config could add.
@@ -126,18 +127,22 @@ def freeze_routing(
 
 def _mean_hidden(model, blocks, images):
     """Mean hidden activation of each gate head over `images`."""
-    features = block_inputs_model(model, list(blocks.values())).predict(
-        images, batch_size=256, verbose=0
-    )
-    if len(blocks) == 1:
-        features = [features]
-    means = {}
-    for (name, block), x in zip(blocks.items(), features):
+    gates = {
+        name: [g for g in (b.block_gate, b.channel_gate) if g is not None]
+        for name, b in blocks.items()
+    }
+
+    def hidden(block, x):
         pooled = keras.ops.mean(x, axis=(1, 2))
-        for index, gate in enumerate((block.block_gate, block.channel_gate)):
-            if gate is not None:
-                hidden = keras.ops.convert_to_numpy(gate.hidden(pooled))
-                means[(name, index)] = hidden.mean(axis=0)
+        return [gate.hidden(pooled) for gate in gates[block.name]]
+
+    heads, counts = gate_heads_model(model, list(blocks.values()), hidden)
+    outputs = predict_per_block(heads, counts, images, batch_size=256)
+    means = {}
+    for (name, block), values in zip(blocks.items(), outputs):
+        for gate, value in zip(gates[name], values):
+            index = 0 if gate is block.block_gate else 1
+            means[(name, index)] = value.mean(axis=0)
     return means
 
 

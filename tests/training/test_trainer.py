@@ -13,15 +13,25 @@ from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models import load_model
 from lcnet_tf.models.static_init import init_from_static
 from lcnet_tf.training import TrainConfig
+from lcnet_tf.training import model_builder
 from lcnet_tf.training import train
 from lcnet_tf.training.body_training import body_layers
-from lcnet_tf.training.config import ROUTING_IMAGES
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.model_builder import build_model
 from lcnet_tf.training.trainer import build_schedule
 from tests.fixtures import interrupt_at_epoch
 from tests.fixtures import tiny_train_config
+
+# Frozen routings counted over this many training images instead of
+# 10,000: each count is a pass of the source model over them.
+FEW_ROUTING_IMAGES = 512
+
+
+@pytest.fixture
+def few_routing_images(monkeypatch):
+    monkeypatch.setattr(model_builder, "ROUTING_IMAGES", FEW_ROUTING_IMAGES)
+    return FEW_ROUTING_IMAGES
 
 
 def test_train_writes_artifacts_and_resumes(tmp_path, cifar10_dir):
@@ -387,7 +397,9 @@ def test_fixed_gates_keep_the_rows_bounds_and_shaping(tmp_path, cifar10_dir):
         assert not gate.regularizer.channel_gates
 
 
-def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
+def test_a_frozen_routing_run_trains_one_routing(
+    tmp_path, cifar10_dir, few_routing_images
+):
     path = _trained_lc(tmp_path, cifar10_dir)
     frozen = tiny_train_config(
         tmp_path,
@@ -415,7 +427,7 @@ def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
         ),
     ):
         counted, _ = cifar10_arrays(
-            split, cifar10_dir, num_examples=ROUTING_IMAGES
+            split, cifar10_dir, num_examples=few_routing_images
         )
         expected, _ = most_frequent_routing(source, counted)
         taken = gate_decisions(built, images[:2].astype("float32"))
@@ -451,7 +463,9 @@ def test_a_frozen_routing_run_trains_one_routing(tmp_path, cifar10_dir):
             train(config)
 
 
-def test_a_released_routing_run_routes_per_image_again(tmp_path, cifar10_dir):
+def test_a_released_routing_run_routes_per_image_again(
+    tmp_path, cifar10_dir, few_routing_images
+):
     # Prune, then route: a frozen routing's run, then its gates released.
     frozen = tiny_train_config(
         tmp_path,
