@@ -4,9 +4,8 @@ import keras
 import numpy as np
 
 from lcnet_tf.flops import gated_blocks
+from lcnet_tf.training.gate_decisions import block_inputs_model
 from lcnet_tf.training.gate_decisions import gate_decisions
-from lcnet_tf.training.gate_decisions import gate_heads_model
-from lcnet_tf.training.gate_decisions import predict_per_block
 
 # Keep logits this far from 0 decide the same way for any input and any
 # exploration noise a training config could add.
@@ -125,25 +124,27 @@ def freeze_routing(
     return model
 
 
-def _mean_hidden(model, blocks, images):
+def _mean_hidden(model, blocks, images, batch_size=256):
     """Mean hidden activation of each gate head over `images`."""
-    gates = {
-        name: [g for g in (b.block_gate, b.channel_gate) if g is not None]
-        for name, b in blocks.items()
-    }
-
-    def hidden(block, x):
-        pooled = keras.ops.mean(x, axis=(1, 2))
-        return [gate.hidden(pooled) for gate in gates[block.name]]
-
-    heads, counts = gate_heads_model(model, list(blocks.values()), hidden)
-    outputs = predict_per_block(heads, counts, images, batch_size=256)
-    means = {}
-    for (name, block), values in zip(blocks.items(), outputs):
-        for gate, value in zip(gates[name], values):
-            index = 0 if gate is block.block_gate else 1
-            means[(name, index)] = value.mean(axis=0)
-    return means
+    # Batch by batch: the feature maps of every image at once fill
+    # gigabytes for 10,000 CIFAR images.
+    features_model = block_inputs_model(model, list(blocks.values()))
+    sums = {}
+    for start in range(0, len(images), batch_size):
+        features = features_model(images[start : start + batch_size])
+        if len(blocks) == 1:
+            features = [features]
+        for (name, block), x in zip(blocks.items(), features):
+            pooled = keras.ops.mean(x, axis=(1, 2))
+            for index, gate in enumerate(
+                (block.block_gate, block.channel_gate)
+            ):
+                if gate is not None:
+                    hidden = keras.ops.convert_to_numpy(gate.hidden(pooled))
+                    hidden = hidden.astype(np.float64)
+                    total = sums.get((name, index), 0.0)
+                    sums[(name, index)] = total + hidden.sum(axis=0)
+    return {key: total / len(images) for key, total in sums.items()}
 
 
 def _fix(gate, keep, mean_hidden, unit_scales, per_image_scales):

@@ -20,73 +20,6 @@ def block_inputs_model(model, blocks):
     )
 
 
-def gate_heads_model(model, blocks, head_outputs):
-    """A model from images to what `head_outputs` makes of each block.
-
-    `head_outputs(block, x)` gets a block and the symbolic tensor of its
-    input, and returns a list of tensors computed from it (e.g. its
-    gates' outputs). Run with `predict`, the model is one compiled graph
-    whose outputs are per-image vectors, not the feature maps the gates
-    read (which for 10,000 CIFAR images fill gigabytes).
-
-    Args:
-        model: a gated model built by lcnet_tf.
-        blocks: its gated blocks.
-        head_outputs: callable `(block, x) -> list of tensors`.
-
-    Returns:
-        `(heads_model, counts)`: the model, whose outputs are every
-        block's tensors in order, and how many each block has.
-    """
-    outputs, counts = [], []
-    for block in blocks:
-        heads = _BlockHeads(block, head_outputs, name=f"{block.name}_heads")
-        tensors = list(heads(block.input))
-        outputs += tensors
-        counts.append(len(tensors))
-    heads = keras.Model(
-        model.inputs[0], outputs, name=f"{model.name}_gate_heads"
-    )
-    return heads, counts
-
-
-class _BlockHeads(keras.layers.Layer):
-    """`head_outputs` of one block, as a layer of a unique name (every
-    block's gates share the names `block_gate` and `channel_gate`, which
-    a functional model's operations may not)."""
-
-    def __init__(self, block, head_outputs, **kwargs):
-        super().__init__(**kwargs)
-        self.block = block
-        self.head_outputs = head_outputs
-
-    def call(self, x):
-        return list(self.head_outputs(self.block, x))
-
-
-def predict_per_block(heads, counts, images, batch_size):
-    """`heads.predict`, as one list of arrays per block (see
-    `gate_heads_model`)."""
-    values = heads.predict(images, batch_size=int(batch_size), verbose=0)
-    if not isinstance(values, (list, tuple)):
-        values = [values]
-    per_block, start = [], 0
-    for count in counts:
-        per_block.append(list(values[start : start + count]))
-        start += count
-    return per_block
-
-
-def _gate_outputs(block, x):
-    # Gates are called in inference mode: the gate heads hold no batch
-    # norm, so `training` would only add exploration noise.
-    return [
-        gate(x, training=False)[0]
-        for gate in (block.block_gate, block.channel_gate)
-        if gate is not None
-    ]
-
-
 @contextlib.contextmanager
 def _frozen_state(model):
     """Restores every non-trainable variable (batch-norm moving averages,
@@ -136,51 +69,37 @@ def gate_decisions(model, images, training=False, batch_size=128):
     images = check_model_images(model, images)
     if int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
+    features_model = block_inputs_model(model, blocks)
     parts = {block.name: {"run": [], "channels": []} for block in blocks}
-    if not training:
-        # One compiled pass; batch statistics need a loop of batches.
-        heads, counts = gate_heads_model(model, blocks, _gate_outputs)
-        outputs = predict_per_block(heads, counts, images, batch_size)
-        for block, gates in zip(blocks, outputs):
-            _append_decisions(parts[block.name], block, gates, len(images))
-    else:
-        _training_decisions(model, blocks, images, batch_size, parts)
+    state = _frozen_state(model) if training else contextlib.nullcontext()
+    with state:
+        for start in range(0, len(images), int(batch_size)):
+            batch = images[start : start + int(batch_size)]
+            features = features_model(batch, training=bool(training))
+            if len(blocks) == 1:
+                features = [features]
+            for block, x in zip(blocks, features):
+                _append_block(parts[block.name], block, x, len(batch))
     return {
         name: {key: np.concatenate(value) for key, value in part.items()}
         for name, part in parts.items()
     }
 
 
-def _training_decisions(model, blocks, images, batch_size, parts):
-    """The decisions with batch statistics, batch by batch, as `fit`
-    normalises."""
-    features_model = block_inputs_model(model, blocks)
-    with _frozen_state(model):
-        for start in range(0, len(images), int(batch_size)):
-            batch = images[start : start + int(batch_size)]
-            features = features_model(batch, training=True)
-            if len(blocks) == 1:
-                features = [features]
-            for block, x in zip(blocks, features):
-                gates = [
-                    keras.ops.convert_to_numpy(gate)
-                    for gate in _gate_outputs(block, x)
-                ]
-                _append_decisions(parts[block.name], block, gates, len(batch))
-
-
-def _append_decisions(part, block, gates, batch):
-    """Appends a batch of a block's decisions, from its gates' outputs
-    (`_gate_outputs`, as arrays)."""
-    gates = list(gates)
+def _append_block(part, block, features, batch):
+    # Gates are called in inference mode: the gate heads hold no batch
+    # norm, so `training` would only add exploration noise.
     run = np.ones((batch,), np.int8)
     if block.block_gate is not None:
-        run = np.rint(gates.pop(0)[:, 0]).astype(np.int8)
+        gate = block.block_gate(features, training=False)[0]
+        run = np.rint(keras.ops.convert_to_numpy(gate)[:, 0]).astype(np.int8)
     channels = np.zeros((batch, 0), np.int8)
     if block.channel_gate is not None:
+        head = block.channel_gate
+        gate = keras.ops.convert_to_numpy(head(features, training=False)[0])
         # One column per decision (per group of channels), not per channel.
-        gate = gates.pop(0)[:, :: block.channel_gate.groups]
-        channels = np.rint(gate).astype(np.int8) * run[:, None]
+        channels = np.rint(gate[:, :: head.groups]).astype(np.int8)
+        channels = channels * run[:, None]
     part["run"].append(run)
     part["channels"].append(channels)
 
