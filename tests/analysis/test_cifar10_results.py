@@ -210,8 +210,9 @@ def test_results_page_from_trained_rows(cifar10_dir, tmp_path):
     )
 
 
-def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
-    run = subprocess.run(
+def _results_cli(tmp_path, *extra):
+    """`lcnet-results` on an empty root; returns the finished process."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -219,11 +220,16 @@ def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
             f"--root={tmp_path}",
             "--data_dir=unused",
             f"--page={tmp_path / 'page.md'}",
+            *extra,
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
+    run = _results_cli(tmp_path)
     assert run.returncode != 0
     assert "resnet20_static' has no result" in run.stderr
     assert "lcnet-experiments" in run.stderr
@@ -237,20 +243,7 @@ def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
     ],
 )
 def test_results_cli_rejects_bad_sweep_flags(tmp_path, flag, message):
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lcnet_tf.cli.results",
-            f"--root={tmp_path}",
-            "--data_dir=unused",
-            f"--page={tmp_path / 'page.md'}",
-            flag,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = _results_cli(tmp_path, flag)
     assert run.returncode != 0
     assert message in run.stderr
 
