@@ -41,9 +41,9 @@ def define_flags():
     flags.DEFINE_list(
         "taus",
         None,
-        "Thresholds of every gated row's sweep, comma-separated (default "
-        "0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95). Sweeps cached "
-        "for other thresholds are measured again.",
+        "Thresholds of every gated row's sweep, comma-separated (default: "
+        "the pages' nine, 0.05 to 0.95). Sweeps cached for other "
+        "thresholds are measured again.",
     )
     flags.DEFINE_integer(
         "calibration_examples",

@@ -261,17 +261,31 @@ def test_a_killed_and_resumed_run_ends_as_the_uninterrupted_one(
             assert float(row[key]) == pytest.approx(float(other[key]), 1e-5)
 
 
-def _trained_lc(tmp_path, cifar10_dir, **fields):
-    """Trains a tiny noisy LC model for one epoch; returns its file."""
+@pytest.fixture(scope="module")
+def trained_lc(tmp_path_factory, cifar10_dir):
+    """A tiny noisy LC model trained one epoch, shared by this module's
+    tests (which train from it into their own folders); its file.
+
+    Channel groups, and a regularizer (whose progress released gates'
+    bounds need), as the table's LC rows have.
+    """
+    folder = tmp_path_factory.mktemp("trained_lc")
     source = tiny_train_config(
-        tmp_path, cifar10_dir, epochs=1, noise_std=0.5, **fields
+        folder,
+        cifar10_dir,
+        epochs=1,
+        noise_std=0.5,
+        channel_groups=4,
+        bounds_weight=1.0,
     )
     train(source)
     return os.path.join(source.model_dir, "model.keras")
 
 
-def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
-    path = _trained_lc(tmp_path, cifar10_dir, channel_groups=4)
+def test_a_run_with_fixed_gates_trains_the_body_only(
+    tmp_path, cifar10_dir, trained_lc
+):
+    path = trained_lc
     fixed = tiny_train_config(
         tmp_path,
         cifar10_dir,
@@ -307,14 +321,16 @@ def test_a_run_with_fixed_gates_trains_the_body_only(tmp_path, cifar10_dir):
     )
 
 
-def _trained_static(tmp_path, cifar10_dir):
-    """Trains a tiny static ResNet-8 for one epoch; returns its file."""
+@pytest.fixture(scope="module")
+def trained_static(tmp_path_factory, cifar10_dir):
+    """A tiny static ResNet-8 trained one epoch, shared; its file."""
+    folder = tmp_path_factory.mktemp("trained_static")
     static = tiny_train_config(
-        tmp_path,
+        folder,
         cifar10_dir,
         epochs=1,
         gating="none",
-        model_dir=str(tmp_path / "static"),
+        model_dir=str(folder / "static"),
     )
     train(static)
     return os.path.join(static.model_dir, "model.keras")
@@ -325,9 +341,9 @@ def _body_weights(model):
 
 
 def test_a_gates_only_run_holds_the_body_and_a_body_row_trains_it(
-    tmp_path, cifar10_dir
+    tmp_path, cifar10_dir, trained_static
 ):
-    static_path = _trained_static(tmp_path, cifar10_dir)
+    static_path = trained_static
     gates_only = tiny_train_config(
         tmp_path,
         cifar10_dir,
@@ -376,8 +392,10 @@ def test_a_gates_only_run_holds_the_body_and_a_body_row_trains_it(
     )
 
 
-def test_fixed_gates_keep_the_rows_bounds_and_shaping(tmp_path, cifar10_dir):
-    path = _trained_lc(tmp_path, cifar10_dir, bounds_weight=1.0)
+def test_fixed_gates_keep_the_rows_bounds_and_shaping(
+    tmp_path, cifar10_dir, trained_lc
+):
+    path = trained_lc
     fixed = tiny_train_config(
         tmp_path,
         cifar10_dir,
@@ -398,9 +416,9 @@ def test_fixed_gates_keep_the_rows_bounds_and_shaping(tmp_path, cifar10_dir):
 
 
 def test_a_frozen_routing_run_trains_one_routing(
-    tmp_path, cifar10_dir, few_routing_images
+    tmp_path, cifar10_dir, few_routing_images, trained_lc, trained_static
 ):
-    path = _trained_lc(tmp_path, cifar10_dir)
+    path = trained_lc
     frozen = tiny_train_config(
         tmp_path,
         cifar10_dir,
@@ -450,7 +468,7 @@ def test_a_frozen_routing_run_trains_one_routing(
             decision["run"],
             gate_decisions(model, images[:2].astype("float32"))[name]["run"],
         )
-    static_path = _trained_static(tmp_path, cifar10_dir)
+    static_path = trained_static
     for field in ("freeze_routing_from", "fix_gates_from"):
         config = tiny_train_config(
             tmp_path,
@@ -464,18 +482,14 @@ def test_a_frozen_routing_run_trains_one_routing(
 
 
 def test_a_released_routing_run_routes_per_image_again(
-    tmp_path, cifar10_dir, few_routing_images
+    tmp_path, cifar10_dir, few_routing_images, trained_lc
 ):
     # Prune, then route: a frozen routing's run, then its gates released.
     frozen = tiny_train_config(
         tmp_path,
         cifar10_dir,
         epochs=1,
-        # Trained with a regularizer (whose progress the released gates'
-        # bounds need), as the table's LC rows are.
-        freeze_routing_from=_trained_lc(
-            tmp_path, cifar10_dir, bounds_weight=1.0
-        ),
+        freeze_routing_from=trained_lc,
         budget_weight=0.0,
         model_dir=str(tmp_path / "frozen"),
     )
