@@ -159,8 +159,9 @@ def test_nested_channels_benchmark(cifar10_dir, tmp_path):
     from benchmarks import nested_channels
 
     results = nested_channels.run_benchmark(
-        cifar10_dir, 4, [1.0, 0.5], 1, str(tmp_path), groups=16
+        cifar10_dir, 4, [1.0, 0.5], 1, str(tmp_path), groups=16, depth=8
     )
+    assert results["depth"] == 8
     points = {(p["selection"], p["keep"]): p for p in results["points"]}
     assert set(points) == {
         (selection, keep)
