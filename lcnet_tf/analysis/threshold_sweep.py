@@ -21,6 +21,12 @@ def parse_taus(values, flag="--taus"):
     Raises:
         ValueError: naming `flag`, for an empty list or a value that is
             not a number in [0, 1].
+
+    Example:
+
+    ```python
+    parse_taus(["0.3", "0.5"])  # [0.3, 0.5]
+    ```
     """
     from lcnet_tf.layers.gate_head import check_threshold
 
