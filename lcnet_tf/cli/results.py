@@ -50,6 +50,7 @@ def define_flags():
         None,
         "Training images that choose each gated row's operating points "
         "(default 10,000).",
+        lower_bound=1,
     )
     flags.DEFINE_string(
         "focus_row",
@@ -77,13 +78,6 @@ def main(argv):
         )
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    if FLAGS.calibration_examples is not None and (
-        FLAGS.calibration_examples < 1
-    ):
-        raise app.UsageError(
-            "--calibration_examples must be at least 1. Received: "
-            f"{FLAGS.calibration_examples}"
-        )
     targets = sorted(float(t) for t in FLAGS.targets) or [0.3]
     rows = experiments.rows_from_flags()
     names = [row.name for row in rows]

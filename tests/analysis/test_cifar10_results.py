@@ -239,7 +239,10 @@ def test_results_cli_on_missing_static_row_says_what_to_run(tmp_path):
     "flag, message",
     [
         ("--taus=0.5,2", "--taus must be numbers in [0, 1]"),
-        ("--calibration_examples=0", "--calibration_examples must be at"),
+        (
+            "--calibration_examples=0",
+            "--calibration_examples=0: 0 is not a positive integer",
+        ),
     ],
 )
 def test_results_cli_rejects_bad_sweep_flags(tmp_path, flag, message):
