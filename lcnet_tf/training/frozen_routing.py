@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from lcnet_tf.flops import gated_blocks
-from lcnet_tf.training.gate_decisions import block_inputs_model
+from lcnet_tf.training.gate_decisions import block_input_batches
 from lcnet_tf.training.gate_decisions import gate_decisions
 
 # Keep logits this far from 0 decide the same way for any input and any
@@ -126,14 +126,10 @@ def freeze_routing(
 
 def _mean_hidden(model, blocks, images, batch_size=256):
     """Mean hidden activation of each gate head over `images`."""
-    # Batch by batch: the feature maps of every image at once fill
-    # gigabytes for 10,000 CIFAR images.
-    features_model = block_inputs_model(model, list(blocks.values()))
     sums = {}
-    for start in range(0, len(images), batch_size):
-        features = features_model(images[start : start + batch_size])
-        if len(blocks) == 1:
-            features = [features]
+    for features in block_input_batches(
+        model, list(blocks.values()), images, batch_size
+    ):
         for (name, block), x in zip(blocks.items(), features):
             pooled = keras.ops.mean(x, axis=(1, 2))
             for index, gate in enumerate(
