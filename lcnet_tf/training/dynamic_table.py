@@ -30,7 +30,8 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # the seed-0 ResNet-8 was the best of three), and recipe 5 with
 # lane-wide nested channels at 0.65 (0.20 below ResNet-14's seed 0),
 # also with one channel group always running (its seed 1 shut blocks),
-# and recipe 12 at 0.65 (gates learned on the static body) with the
+# and recipe 12 at 0.65 (gates learned on the static body; also with one
+# group always running, since its seed 1 shut a block) with the
 # frozen row it is compared with (the same routing, counted once from
 # seed 0's LC row). The static ResNet-20 they start from or learn from
 # stays seed 0's.
@@ -48,6 +49,8 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r5_nested16_min1",
     "lc_resnet20_t65_e10_r12_nested16_gates",
     "lc_resnet20_t65_e10_r12_nested16",
+    "lc_resnet20_t65_e10_r12_nested16_min1_gates",
+    "lc_resnet20_t65_e10_r12_nested16_min1",
     "lc_resnet20_t65_e10_r3_frozen",
 )
 # Recipe 12's routing frozen, with constant and with learned scales,
@@ -125,7 +128,8 @@ def cifar10_dynamic_rows(
       and recipe 12 with them at 0.65, 0.5, 0.3 and 0.69, the FLOPs of
       the frozen row at 0.65 (`..._r12_nested16_gates`, then
       `..._r12_nested16`): the gates learn `ROUTE_EPOCHS` on the static
-      network held fixed, then its body trains on their routing; at
+      network held fixed, then its body trains on their routing (at
+      0.65 also with `channel_min_groups=1`, `..._r12_nested16_min1`); at
       0.65 its most frequent routing on training images frozen
       (`..._r12_nested16_frozen_train`), and so with LC-Net's scales
       learning per image on it (`..._frozen_train_scaled`).
@@ -337,6 +341,17 @@ def cifar10_dynamic_rows(
             tag=f"r12_nested{NESTED_LANE_GROUPS}",
             architecture=dict(lane, train_body=False),
         )
+    # Recipe 12's seed 1 shut every channel of a projection block; the
+    # same recipe with one channel group always running.
+    rows += fixed_gates_rows(
+        0.65,
+        finetune,
+        suffix,
+        static,
+        gate_epochs=ROUTE_EPOCHS,
+        tag=f"r12_nested{NESTED_LANE_GROUPS}_min1",
+        architecture=dict(lane, train_body=False, channel_min_groups=1),
+    )
     # Recipe 12's own most frequent routing, counted on training images
     # and frozen: the frozen row the issue defines for an LC row (the
     # one above at 0.65 freezes recipe 3's routing, at 0.69); once with
