@@ -106,7 +106,7 @@ def verified_path(name, directory=None):
     return path
 
 
-def subset_figures(model, images, labels):
+def subset_figures(model, images, labels, batch_size=500):
     """Top-1 and mean exact FLOPs of a model on images (the published pair).
 
     One pass: a gated model's logits and decisions come from the same
@@ -116,6 +116,7 @@ def subset_figures(model, images, labels):
         model: a model built by lcnet_tf, gated or static.
         images: float array `(n, height, width, channels)`, normalised.
         labels: int array `(n,)`.
+        batch_size: int. Images per call.
 
     Returns:
         A dict with `top1_subset` and `flops_mean_subset` (floats).
@@ -138,17 +139,23 @@ def subset_figures(model, images, labels):
     from lcnet_tf.validation import check_model_images
 
     images = check_model_images(model, images)
-    if gated_blocks(model):
-        outputs = decision_model(model).predict_on_batch(images)
-        logits = np.asarray(outputs["logits"])
-        decisions = [np.asarray(d) for d in outputs["decisions"]]
-        flops = flops_from_decisions(model, decisions)
-    else:
-        logits = np.asarray(inference_model(model).predict_on_batch(images))
-        flops = np.full((len(images),), count_flops(model), np.int64)
+    gated = bool(gated_blocks(model))
+    runner = decision_model(model) if gated else inference_model(model)
+    correct, flops = [], []
+    for start in range(0, len(images), batch_size):
+        outputs = runner.predict_on_batch(images[start : start + batch_size])
+        if gated:
+            logits = np.asarray(outputs["logits"])
+            decisions = [np.asarray(d) for d in outputs["decisions"]]
+            flops.append(flops_from_decisions(model, decisions))
+        else:
+            logits = np.asarray(outputs)
+            flops.append(np.full((len(logits),), count_flops(model)))
+        batch_labels = labels[start : start + batch_size]
+        correct.append(logits.argmax(-1) == batch_labels)
     return {
-        "top1_subset": float(np.mean(logits.argmax(-1) == labels)),
-        "flops_mean_subset": float(flops.mean()),
+        "top1_subset": float(np.mean(np.concatenate(correct))),
+        "flops_mean_subset": float(np.concatenate(flops).mean()),
     }
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from lcnet_tf.data import cifar10_arrays
 from lcnet_tf.flops import count_flops
+from lcnet_tf.flops import flops_per_image
+from lcnet_tf.flops import inference_model
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.models import pretrained
 from lcnet_tf.models import pretrained_manifest
@@ -45,6 +47,22 @@ def test_publish_load_and_corruption(cifar10_dir, tmp_path):
         pretrained("tiny", directory)
     with pytest.raises(FileNotFoundError, match="LCNET_PRETRAINED_DIR"):
         pretrained("tiny", str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("gating", ["lc", "none"])
+def test_subset_figures_equal_predict_and_flops_per_image(gating):
+    model = cifar_resnet(14, gating=gating, channel_groups=4)
+    randomize_gates(model, seed=5, scale=1.5)
+    images = random_images(24)
+    labels = np.arange(24) % 10
+    # Batches of 10: the last one is short.
+    figures = subset_figures(model, images, labels, batch_size=10)
+    logits = inference_model(model).predict(images, verbose=0)
+    assert figures["top1_subset"] == np.mean(logits.argmax(-1) == labels)
+    per_image = flops_per_image(model, images)
+    assert figures["flops_mean_subset"] == per_image.mean()
+    if gating == "lc":
+        assert len(set(per_image.tolist())) > 1
 
 
 def _shipped():
