@@ -199,6 +199,53 @@ def flops_from_decisions(model, decisions):
     return total
 
 
+def batches_with_flops(model, batches):
+    """Runs a model batch by batch: logits, decisions and exact FLOPs.
+
+    One pass per batch: a gated model's logits and decisions come from the
+    same `decision_model` call. Every batch is checked (shape, dtype, NaN)
+    before it runs.
+
+    Args:
+        model: a model built by lcnet_tf (gated or static).
+        batches: iterable of float arrays `(batch, height, width,
+            channels)`, normalised.
+
+    Yields:
+        A dict per batch: `images` (the checked batch), `logits`
+        `(batch, classes)`, `decisions` (list of `(batch, 2)` arrays, one
+        per gated block; empty for a static model) and `flops` (int64
+        `(batch,)`).
+
+    Example:
+
+    ```python
+    for out in batches_with_flops(model, np.array_split(x_test, 20)):
+        print(out["flops"].mean())
+    ```
+    """
+    gated = bool(gated_blocks(model))
+    runner = decision_model(model) if gated else inference_model(model)
+    static = None if gated else count_flops(model)
+    for images in batches:
+        images = check_model_images(model, np.asarray(images))
+        outputs = runner.predict_on_batch(images)
+        if gated:
+            decisions = [np.asarray(d) for d in outputs["decisions"]]
+            logits = np.asarray(outputs["logits"])
+            flops = flops_from_decisions(model, decisions)
+        else:
+            decisions = []
+            logits = np.asarray(outputs)
+            flops = np.full((len(images),), static, dtype=np.int64)
+        yield {
+            "images": images,
+            "logits": logits,
+            "decisions": decisions,
+            "flops": flops,
+        }
+
+
 def flops_per_image(model, images, batch_size=256):
     """Exact FLOPs each image runs under the model's current decisions.
 
@@ -219,9 +266,11 @@ def flops_per_image(model, images, batch_size=256):
     ```
     """
     images = check_model_images(model, images)
-    if not gated_blocks(model):
+    if not gated_blocks(model) or not len(images):
         return np.full((len(images),), count_flops(model), dtype=np.int64)
-    outputs = decision_model(model).predict(
-        images, batch_size=batch_size, verbose=0
+    batches = (
+        images[start : start + batch_size]
+        for start in range(0, len(images), batch_size)
     )
-    return flops_from_decisions(model, outputs["decisions"])
+    outputs = batches_with_flops(model, batches)
+    return np.concatenate([out["flops"] for out in outputs])

@@ -109,8 +109,8 @@ def verified_path(name, directory=None):
 def subset_figures(model, images, labels, batch_size=500):
     """Top-1 and mean exact FLOPs of a model on images (the published pair).
 
-    One pass: a gated model's logits and decisions come from the same
-    `decision_model` call, so the check of a shipped file runs it once.
+    One pass (`lcnet_tf.flops.batches_with_flops`), so the check of a
+    shipped file runs the model once.
 
     Args:
         model: a model built by lcnet_tf, gated or static.
@@ -131,31 +131,18 @@ def subset_figures(model, images, labels, batch_size=500):
     """
     import numpy as np
 
-    from lcnet_tf.flops import count_flops
-    from lcnet_tf.flops import decision_model
-    from lcnet_tf.flops import flops_from_decisions
-    from lcnet_tf.flops import gated_blocks
-    from lcnet_tf.flops import inference_model
-    from lcnet_tf.validation import check_model_images
+    from lcnet_tf.flops import batches_with_flops
 
-    images = check_model_images(model, images)
-    gated = bool(gated_blocks(model))
-    runner = decision_model(model) if gated else inference_model(model)
-    correct, flops = [], []
-    for start in range(0, len(images), batch_size):
-        outputs = runner.predict_on_batch(images[start : start + batch_size])
-        if gated:
-            logits = np.asarray(outputs["logits"])
-            decisions = [np.asarray(d) for d in outputs["decisions"]]
-            flops.append(flops_from_decisions(model, decisions))
-        else:
-            logits = np.asarray(outputs)
-            flops.append(np.full((len(logits),), count_flops(model)))
-        batch_labels = labels[start : start + batch_size]
-        correct.append(logits.argmax(-1) == batch_labels)
+    batches = [
+        images[start : start + batch_size]
+        for start in range(0, len(images), batch_size)
+    ]
+    outputs = list(batches_with_flops(model, batches))
+    logits = np.concatenate([out["logits"] for out in outputs])
+    flops = np.concatenate([out["flops"] for out in outputs])
     return {
-        "top1_subset": float(np.mean(np.concatenate(correct))),
-        "flops_mean_subset": float(np.concatenate(flops).mean()),
+        "top1_subset": float(np.mean(logits.argmax(-1) == labels)),
+        "flops_mean_subset": float(flops.mean()),
     }
 
 

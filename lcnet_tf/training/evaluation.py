@@ -5,15 +5,13 @@ import os
 
 import numpy as np
 
+from lcnet_tf.flops import batches_with_flops
 from lcnet_tf.flops import count_flops
-from lcnet_tf.flops import decision_model
-from lcnet_tf.flops import flops_from_decisions
 from lcnet_tf.flops import gated_blocks
 from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.routing_stats import routing_codes
 from lcnet_tf.training.routing_stats import routing_stats
-from lcnet_tf.validation import check_model_images
 
 
 def per_image_results(model, dataset):
@@ -42,28 +40,27 @@ def per_image_results(model, dataset):
     ```
     """
     blocks = gated_blocks(model)
-    runner = decision_model(model) if blocks else model
     labels, predictions, flops, keeps, runs, channels = [], [], [], [], [], []
-    static = count_flops(model, gates=False)
-    for images, batch_labels in dataset:
-        images = check_model_images(model, np.asarray(images))
-        outputs = runner.predict_on_batch(images)
+
+    def images_of(dataset):
+        # The labels are kept in step as the images go to the model.
+        for images, batch_labels in dataset:
+            labels.append(np.asarray(batch_labels).reshape(-1))
+            yield images
+
+    for out in batches_with_flops(model, images_of(dataset)):
+        images, decisions = out["images"], out["decisions"]
+        flops.append(out["flops"])
+        predictions.append(np.argmax(out["logits"], axis=-1))
         if blocks:
-            logits = np.asarray(outputs["logits"])
-            decisions = [np.asarray(d) for d in outputs["decisions"]]
-            flops.append(flops_from_decisions(model, decisions))
             keeps.append(np.stack([d[:, 0] * d[:, 1] for d in decisions], 1))
             codes = routing_codes(model, gate_decisions(model, images))
             runs.append(codes[0])
             channels.append(codes[1])
         else:
-            logits = np.asarray(outputs)
-            flops.append(np.full((len(images),), static, dtype=np.int64))
             keeps.append(np.zeros((len(images), 0), np.float32))
             runs.append(np.zeros((len(images), 0), np.int8))
             channels.append(np.zeros((len(images), 0), np.int8))
-        labels.append(np.asarray(batch_labels).reshape(-1))
-        predictions.append(np.argmax(logits, axis=-1))
     if not labels:
         raise ValueError("The evaluation dataset is empty.")
     return {
