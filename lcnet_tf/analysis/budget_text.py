@@ -127,6 +127,23 @@ def _released_text(tuned):
     )
 
 
+def _tuned_gates_text(tuned):
+    """What the rows that tune a trained row's gates train."""
+    rows = [r for r in tuned if r["config"].get("tune_gates_from")]
+    if not rows:
+        return ""
+    held = all(not r["config"].get("train_body", True) for r in rows)
+    sources = sorted({_stem(r["config"]["tune_gates_from"]) for r in rows})
+    return (
+        f"; {_names([r['row'] for r in rows])} "
+        + ("starts" if len(rows) == 1 else "start")
+        + f" from a trained row's model (`{'`, `'.join(sources)}`) and "
+        "trains its gates again (a frozen routing stays frozen, its scales "
+        "learn)"
+        + (", the body held (batch norms in inference mode)" if held else "")
+    )
+
+
 def budget_text(rows):
     """States the training budget of the rows, from their configs."""
 
@@ -137,6 +154,7 @@ def budget_text(rows):
             or config.get("freeze_routing_from")
             or config.get("fix_gates_from")
             or config.get("release_routing_from")
+            or config.get("tune_gates_from")
         )
 
     static = [r for r in rows if not started(r)]
@@ -247,6 +265,7 @@ def budget_text(rows):
                 + "; the budget loss kept) and trains only its body"
             )
         text += _released_text(tuned)
+        text += _tuned_gates_text(tuned)
         distilled = [c for c in gated if c.get("distill_from")]
         if distilled:
             config = distilled[0]

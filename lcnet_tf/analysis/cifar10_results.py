@@ -29,10 +29,10 @@ def _command(row, root, data_dir):
     return f"lcnet-experiments --root={root} --data_dir={data_dir} --rows={row}"
 
 
-# A row that trains another row's model (its gates fixed or released)
+# A row that trains another row's model (its gates fixed, released or tuned)
 # keeps that model's architecture; its own config leaves these fields at
 # their defaults.
-_SOURCE_FIELDS = ("fix_gates_from", "release_routing_from")
+_SOURCE_FIELDS = ("fix_gates_from", "release_routing_from", "tune_gates_from")
 ARCHITECTURE_FIELDS = (
     "channel_groups",
     "channel_selection",

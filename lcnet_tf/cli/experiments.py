@@ -130,6 +130,8 @@ def main(argv):
                 source = f"{row.fix_gates_row}, gates fixed"
             if row.release_row:
                 source = f"{row.release_row}, routing released"
+            if row.tune_gates_row:
+                source = f"{row.tune_gates_row}, gates tuned"
             line = f"{row.name} <- {source}"
             if row.teacher_row:
                 line += f", distilled from {row.teacher_row}"

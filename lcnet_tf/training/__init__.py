@@ -19,6 +19,7 @@ from lcnet_tf.training.frozen_routing import release_routing
 from lcnet_tf.training.gate_decisions import decision_agreement
 from lcnet_tf.training.gate_decisions import gate_decisions
 from lcnet_tf.training.gate_schedule import GateSchedule
+from lcnet_tf.training.gate_tuning import tune_gates
 from lcnet_tf.training.history_log import HistoryLog
 from lcnet_tf.training.model_builder import build_model
 from lcnet_tf.training.routing_stats import routing_stats
@@ -55,5 +56,6 @@ __all__ = [
     "routing_value",
     "set_body_trainable",
     "train",
+    "tune_gates",
     "write_report",
 ]

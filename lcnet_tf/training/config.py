@@ -123,6 +123,16 @@ class TrainConfig:
             under `budget_target`, with `noise_std` and the gate
             regularizer fields ("prune, then route"). Its architecture
             replaces `depth`, `gating` and the gate fields.
+        tune_gates_from: str or None. A trained gated `.keras` model:
+            train it from all its weights with its gates learning again
+            (`lcnet_tf.training.tune_gates`: hidden layer, decisions and
+            learned scales; a frozen routing stays frozen, its scales
+            learn), under this config's budget, noise and gate
+            regularizer. With `train_body=False` the body is held and
+            its batch norms use their moving statistics, so the gates
+            and scales learn on what inference computes (recipe 13's
+            last epoch). Its architecture replaces `depth`, `gating` and
+            the gate fields.
         freeze_routing_split: str. Where `freeze_routing_from` counts
             routings: `"train"` (the first 10,000 training images, as
             many as the test set, unaugmented) or `"test"` (the test
@@ -199,6 +209,7 @@ class TrainConfig:
     freeze_routing_from: str | None = None
     fix_gates_from: str | None = None
     release_routing_from: str | None = None
+    tune_gates_from: str | None = None
     freeze_routing_split: str = "train"
     freeze_routing_scales: str = "constant"
     threshold_jitter_low: float | None = None
@@ -382,6 +393,19 @@ class TrainConfig:
                 gatings=("none",),
             )
         self._validate_release()
+        if self.tune_gates_from:
+            self._refuse_clashes(
+                "`tune_gates_from` trains a gated model's gates again, from "
+                "its own weights: it excludes gating 'none', other starting "
+                "weights, fixed gates and a frozen or released routing.",
+                {
+                    "freeze_routing_from": self.freeze_routing_from,
+                    "fix_gates_from": self.fix_gates_from,
+                    "release_routing_from": self.release_routing_from,
+                    "init_from": self.init_from,
+                },
+                gatings=("none",),
+            )
         self._validate_threshold_jitter()
         if not self.train_body:
             self._refuse_clashes(

@@ -10,6 +10,7 @@ from lcnet_tf.training.recipe_rows import frozen_row
 from lcnet_tf.training.recipe_rows import prune_then_route_rows
 from lcnet_tf.training.recipe_rows import recipe_comparison_rows
 from lcnet_tf.training.recipe_rows import target_tag
+from lcnet_tf.training.recipe_rows import tuned_last_epoch_rows
 from lcnet_tf.training.recipes import BLOCK_RECIPE
 from lcnet_tf.training.recipes import DISTILL_RECIPE
 from lcnet_tf.training.recipes import JITTER_RECIPE
@@ -132,7 +133,11 @@ def cifar10_dynamic_rows(
       0.65 also with `channel_min_groups=1`, `..._r12_nested16_min1`); at
       0.65 its most frequent routing on training images frozen
       (`..._r12_nested16_frozen_train`), and so with LC-Net's scales
-      learning per image on it (`..._frozen_train_scaled`).
+      learning per image on it (`..._frozen_train_scaled`); recipe 13
+      at 0.65 (`..._r13_nested16_body`, then `..._r13_nested16`):
+      recipe 12 with its last epoch given to the gates alone on the
+      held body, and the learned-scales frozen row so
+      (`..._frozen_train_scaled_r13_body`, then `..._r13`).
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -367,6 +372,7 @@ def cifar10_dynamic_rows(
         )
         for scales in ("constant", "learned")
     ]
+    rows += tuned_last_epoch_rows(finetune, suffix, static)
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     rows += seed_rows(rows, SAME_ROUTING_SEED_ROWS, seeds)
     names = [row.name for row in rows]
@@ -413,6 +419,8 @@ def seed_rows(rows, names, seeds):
                     fix_gates_row=row.fix_gates_row
                     and renamed(row.fix_gates_row),
                     freeze_row=row.freeze_row and renamed(row.freeze_row),
+                    tune_gates_row=row.tune_gates_row
+                    and renamed(row.tune_gates_row),
                 )
             )
     return copies

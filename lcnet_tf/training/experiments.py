@@ -40,6 +40,9 @@ class ExperimentRow:
         release_row: str or None. A frozen-routing row whose model this
             row fine-tunes with its gates released
             (`TrainConfig.release_routing_from`).
+        tune_gates_row: str or None. A gated row whose model this row
+            fine-tunes with its gates learning again
+            (`TrainConfig.tune_gates_from`).
     """
 
     name: str
@@ -49,6 +52,7 @@ class ExperimentRow:
     freeze_row: str | None = None
     fix_gates_row: str | None = None
     release_row: str | None = None
+    tune_gates_row: str | None = None
 
 
 def cifar10_rows(
@@ -327,6 +331,7 @@ def _with_sources(config, row, root, must_exist=True):
         ("freeze_routing_from", row.freeze_row),
         ("fix_gates_from", row.fix_gates_row),
         ("release_routing_from", row.release_row),
+        ("tune_gates_from", row.tune_gates_row),
         ("distill_from", row.teacher_row),
     ):
         if source:

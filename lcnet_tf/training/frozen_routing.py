@@ -237,7 +237,7 @@ def fix_gates(model, regularizer=None):
             f"Model '{model.name}' has no gates to fix: it is not gated."
         )
     gates = [gate for block in blocks for gate in block.gates]
-    _replace_regularizers(gates, regularizer)
+    replace_regularizers(gates, regularizer)
     for gate in gates:
         gate.noise_std = 0.0
         # Not config: a reloaded model samples again if trained again.
@@ -284,7 +284,7 @@ def release_routing(model, noise_std=0.0, regularizer=None):
     blocks = gated_blocks(model)
     gates = [gate for block in blocks for gate in block.gates]
     # Read from the weights: a saved model does not keep `trainable`.
-    free = [gate.name for gate in gates if not _is_frozen(gate)]
+    free = [gate.name for gate in gates if not is_frozen_gate(gate)]
     if not gates or free:
         raise ValueError(
             f"Model '{model.name}' has no frozen routing to release: "
@@ -295,7 +295,7 @@ def release_routing(model, noise_std=0.0, regularizer=None):
                 else "it has no gates."
             )
         )
-    _replace_regularizers(gates, regularizer)
+    replace_regularizers(gates, regularizer)
     for gate in gates:
         bias = gate.keep_logits.bias
         kept = keras.ops.convert_to_numpy(bias) > 0
@@ -308,14 +308,14 @@ def release_routing(model, noise_std=0.0, regularizer=None):
     return model
 
 
-def _is_frozen(gate):
+def is_frozen_gate(gate):
     """Whether `freeze_routing` fixed this gate's keep logits."""
     kernel = keras.ops.convert_to_numpy(gate.keep_logits.kernel)
     bias = keras.ops.convert_to_numpy(gate.keep_logits.bias)
     return not kernel.any() and bool((np.abs(bias) >= _FROZEN_LOGIT).all())
 
 
-def _replace_regularizers(gates, regularizer):
+def replace_regularizers(gates, regularizer):
     """Puts `regularizer` in place of each gate's own (which holds the
     training progress, so it must exist); None turns the gates' own
     bounds and batch-shaping off."""

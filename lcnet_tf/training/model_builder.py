@@ -14,6 +14,7 @@ from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import learn_frozen_scales
 from lcnet_tf.training.frozen_routing import most_frequent_routing
 from lcnet_tf.training.frozen_routing import release_routing
+from lcnet_tf.training.gate_tuning import tune_gates
 
 
 def build_model(config):
@@ -55,6 +56,8 @@ def _build_model(config):
         model = _fixed_gates_model(config)
     elif config.release_routing_from:
         model = _released_routing_model(config)
+    elif config.tune_gates_from:
+        model = _tuned_gates_model(config)
     elif config.dataset == "cifar10":
         model = cifar_resnet(config.depth, **kwargs)
     else:
@@ -125,6 +128,18 @@ def _released_routing_model(config):
 
     model = release_routing(
         _gated_model(config.release_routing_from, "release_routing_from"),
+        config.noise_std,
+        config.gate_regularizer(),
+    )
+    set_budget(model, config.budget_target, config.budget_weight)
+    return model
+
+
+def _tuned_gates_model(config):
+    from lcnet_tf.models.gate_controls import set_budget
+
+    model = tune_gates(
+        _gated_model(config.tune_gates_from, "tune_gates_from"),
         config.noise_std,
         config.gate_regularizer(),
     )

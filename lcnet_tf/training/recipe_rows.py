@@ -15,8 +15,12 @@ from lcnet_tf.training.recipes import DISTILL_RECIPE
 from lcnet_tf.training.recipes import DYNAMIC_RECIPE
 from lcnet_tf.training.recipes import FINETUNE_LR_PROBE
 from lcnet_tf.training.recipes import GATE_EPOCHS
+from lcnet_tf.training.recipes import NESTED_LANE_GROUPS
 from lcnet_tf.training.recipes import PRUNED_EPOCHS
+from lcnet_tf.training.recipes import ROUTE_EPOCHS
 from lcnet_tf.training.recipes import ROUTE_RECIPE
+from lcnet_tf.training.recipes import TUNE_EPOCHS
+from lcnet_tf.training.recipes import TUNE_RECIPE
 
 
 def target_tag(target):
@@ -191,3 +195,47 @@ def prune_then_route_rows(target, finetune, suffix, static):
         release_row=pruned.name,
     )
     return [pruned, route]
+
+
+def tuned_last_epoch_rows(finetune, suffix, static):
+    """Recipe 13 at 0.65 and its frozen twin, each in two rows: recipe
+    12's gate row's routing, its body trained `TUNE_EPOCHS` fewer epochs
+    (`..._body`), then the gates alone on the held body for those
+    (`TUNE_RECIPE`); and recipe 12's learned-scales frozen row trained
+    as many fewer epochs, then its scales alone the same way."""
+    r12 = f"lc_resnet20_t65_{suffix}_r12_nested{NESTED_LANE_GROUPS}"
+    name = f"lc_resnet20_t65_{suffix}_r13_nested{NESTED_LANE_GROUPS}"
+    shorter = dict(finetune, epochs=finetune["epochs"] - TUNE_EPOCHS)
+    body = ExperimentRow(
+        f"{name}_body",
+        TrainConfig(
+            gating="lc",
+            budget_target=0.65,
+            budget_weight=BLOCK_RECIPE["budget_weight"],
+            **DISTILL_RECIPE,
+            **dict(shorter, epochs=shorter["epochs"] - ROUTE_EPOCHS),
+        ),
+        teacher_row=static,
+        fix_gates_row=f"{r12}_gates",
+    )
+    frozen = frozen_row(
+        r12, 0.65, shorter, static, split="train", scales="learned"
+    )
+    frozen = dataclasses.replace(frozen, name=f"{frozen.name}_r13_body")
+    rows = [body, frozen]
+    for source in (body, frozen):
+        rows.append(
+            ExperimentRow(
+                source.name.removesuffix("_body"),
+                TrainConfig(
+                    gating="lc",
+                    budget_target=0.65,
+                    **TUNE_RECIPE,
+                    **DISTILL_RECIPE,
+                    **dict(finetune, epochs=TUNE_EPOCHS),
+                ),
+                teacher_row=static,
+                tune_gates_row=source.name,
+            )
+        )
+    return rows

@@ -145,3 +145,18 @@ ROUTE_EPOCHS = 3
 NESTED_GROUPS = 8
 # Widths in multiples of 16 floats, the AVX-512 lane count.
 NESTED_LANE_GROUPS = 16
+
+# Recipe 13 (rows `..._r13...`): recipe 12 with its last epoch given to
+# the gates alone, on the body as the body stage left it
+# (`TrainConfig.tune_gates_from`, `train_body=False`). While the body
+# trains, its batch norms normalise with each batch's statistics, and
+# the gates and LC-Net's scales (which read the body's features) learn
+# on those; held, the body normalises as in inference, and the gates
+# learn what inference computes. No budget term, noise or regularizer:
+# the decisions start where the body stage left them, at the target
+# (measured in a one-epoch probe on recipe 12's row: a budget term at
+# the target itself moved 7% of the test images onto a cheaper routing
+# and cost 0.2 points). Its learned-scales frozen twin gets the same
+# last epoch.
+TUNE_EPOCHS = 1
+TUNE_RECIPE = dict(train_body=False, budget_weight=0.0)

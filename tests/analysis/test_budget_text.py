@@ -102,3 +102,25 @@ def test_budget_text_takes_the_budget_from_gated_rows():
         "routing over the test images (unlabelled) (`old_frozen`) or the "
         "first 10,000 training images (`new_frozen`)"
     ) in text
+
+
+def test_budget_text_names_rows_that_tune_a_trained_rows_gates():
+    rows = [_row("static", "none", None, epochs=30, learning_rate=0.1)]
+    tuned = _row(
+        "lc_tuned",
+        "lc",
+        None,
+        tune_gates_from="runs/lc_body/model.keras",
+        train_body=False,
+        epochs=1,
+    )
+    text = budget_text(rows + [tuned])
+    assert "`lc_tuned` from scratch" not in text
+    assert (
+        "`lc_tuned` starts from a trained row's model (`lc_body`) and "
+        "trains its gates again (a frozen routing stays frozen, its scales "
+        "learn), the body held (batch norms in inference mode)"
+    ) in text
+    both = _row("lc_both", "lc", None, tune_gates_from="runs/lc/model.keras")
+    text = budget_text(rows + [both])
+    assert "learn)." in text and "body held" not in text

@@ -15,6 +15,7 @@ def test_every_row_sees_the_same_epochs():
             or row.freeze_row
             or row.fix_gates_row
             or row.release_row
+            or row.tune_gates_row
         )
         while source is not None:
             parent = rows[source]
@@ -24,6 +25,7 @@ def test_every_row_sees_the_same_epochs():
                 or parent.freeze_row
                 or parent.fix_gates_row
                 or parent.release_row
+                or parent.tune_gates_row
             )
         expected = 30 if name == "resnet20_static" else 40
         # The gate-training row of recipes 5 and 10 is their first 6
@@ -34,6 +36,9 @@ def test_every_row_sees_the_same_epochs():
             expected = 36
         if re.search(r"_r(6|12_nested16(_min1)?)_gates$", unseeded):
             expected = 33
+        # Recipe 13's body rows are its first 9 fine-tuning epochs.
+        if re.search(r"_r13(_nested16)?_body$", unseeded):
+            expected = 39
         # Recipe 11's pruned row is its first 6 fine-tuning epochs.
         if name.endswith("_r11_pruned"):
             expected = 36
