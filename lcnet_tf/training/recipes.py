@@ -152,11 +152,14 @@ NESTED_LANE_GROUPS = 16
 # trains, its batch norms normalise with each batch's statistics, and
 # the gates and LC-Net's scales (which read the body's features) learn
 # on those; held, the body normalises as in inference, and the gates
-# learn what inference computes. No budget term, noise or regularizer:
+# learn what inference computes. As in every gate recipe, no weight
+# decay on the gates. No budget term, noise or regularizer:
 # the decisions start where the body stage left them, at the target
 # (measured in a one-epoch probe on recipe 12's row: a budget term at
 # the target itself moved 7% of the test images onto a cheaper routing
 # and cost 0.2 points). Its learned-scales frozen twin gets the same
 # last epoch.
 TUNE_EPOCHS = 1
-TUNE_RECIPE = dict(train_body=False, budget_weight=0.0)
+TUNE_RECIPE = dict(
+    train_body=False, budget_weight=0.0, gate_weight_decay=False
+)
