@@ -160,6 +160,4 @@ NESTED_LANE_GROUPS = 16
 # and cost 0.2 points). Its learned-scales frozen twin gets the same
 # last epoch.
 TUNE_EPOCHS = 1
-TUNE_RECIPE = dict(
-    train_body=False, budget_weight=0.0, gate_weight_decay=False
-)
+TUNE_RECIPE = dict(train_body=False, budget_weight=0.0, gate_weight_decay=False)
