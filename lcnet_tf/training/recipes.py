@@ -156,8 +156,8 @@ NESTED_LANE_GROUPS = 16
 # decay on the gates. No budget term, noise or regularizer:
 # the decisions start where the body stage left them, at the target
 # (measured in a one-epoch probe on recipe 12's row: a budget term at
-# the target itself moved 7% of the test images onto a cheaper routing
-# and cost 0.2 points). Its learned-scales frozen twin gets the same
-# last epoch.
+# the target itself moved 7% of the test images onto a cheaper routing:
+# 82.88% at 0.644, against 83.68% at 0.652 without one). Its
+# learned-scales frozen twin gets the same last epoch.
 TUNE_EPOCHS = 1
 TUNE_RECIPE = dict(train_body=False, budget_weight=0.0, gate_weight_decay=False)
