@@ -32,7 +32,8 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # lane-wide nested channels at 0.65 (0.20 below ResNet-14's seed 0),
 # also with one channel group always running (its seed 1 shut blocks),
 # and recipe 12 at 0.65 (gates learned on the static body; also with one
-# group always running, since its seed 1 shut a block) with the
+# group always running, since its seed 1 shut a block; and recipe 13,
+# its last epoch given to the gates on the held body) with the
 # frozen row it is compared with (the same routing, counted once from
 # seed 0's LC row). The static ResNet-20 they start from or learn from
 # stays seed 0's.
@@ -52,6 +53,8 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r12_nested16",
     "lc_resnet20_t65_e10_r12_nested16_min1_gates",
     "lc_resnet20_t65_e10_r12_nested16_min1",
+    "lc_resnet20_t65_e10_r13_nested16_body",
+    "lc_resnet20_t65_e10_r13_nested16",
     "lc_resnet20_t65_e10_r3_frozen",
 )
 # Recipe 12's routing frozen, with constant and with learned scales,
