@@ -5,7 +5,8 @@ A frozen routing whose learned scales still depend on the image
 scales kept as small heads (`prune_network`), or, as before, in the
 dynamic form with every gate. This times both beside the same routing
 with constant scales (pruned), a static network of about the same
-FLOPs and the static ResNet-20, in one interleaved run per thread
+FLOPs, the static ResNet-20 and, optionally, a gated model that
+routes per image (its dynamic form), in one interleaved run per thread
 count, on real CIFAR-10 test images; it also reports each export's
 top-1 on those images and its agreement with Keras. Writes
 `benchmarks/results/frozen_scales.json` and a plot. Run on a quiet
@@ -49,6 +50,12 @@ def define_flags():
         ),
         "The same routing with scales learned per image.",
     )
+    flags.DEFINE_string(
+        "gated_model",
+        None,
+        "Optional: a gated model that routes per image, timed in its "
+        "dynamic form beside the others (e.g. recipe 13's row).",
+    )
     flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
     flags.DEFINE_integer("examples", 1000, "Test images timed per variant.")
     flags.DEFINE_list("threads", ["1", "2"], "XNNPACK thread counts.")
@@ -65,6 +72,8 @@ VARIANTS = {
     "scaled_dynamic": ("scaled", False),
     "scaled_pruned": ("scaled", True),
 }
+# Timed only when `models` has a `gated` model.
+GATED_VARIANT = {"gated_dynamic": ("gated", False)}
 
 
 def run_benchmark(models, data_dir, examples, threads, output_dir):
@@ -72,7 +81,7 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
 
     Args:
         models: dict with `.keras` paths under `static`, `baseline`,
-            `frozen` and `scaled`.
+            `frozen` and `scaled`, and optionally `gated`.
         data_dir: CIFAR-10 binary folder.
         examples: int. Test images, timed and scored per variant.
         threads: ints. XNNPACK thread counts, one timed run each.
@@ -93,9 +102,10 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     from lcnet_tf.models.saving import load_model
 
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
+    chosen = dict(VARIANTS, **(GATED_VARIANT if "gated" in models else {}))
     loaded = {
-        name: load_model(models[name], compile=False)
-        for name in ("static", "baseline", "frozen", "scaled")
+        source: load_model(models[source], compile=False)
+        for source, _ in chosen.values()
     }
     # Once per model: two variants export the same one.
     keras_predictions = {
@@ -105,7 +115,7 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     results = {"images": int(len(images)), "models": dict(models)}
     variants, paths = {}, {}
     with tempfile.TemporaryDirectory() as directory:
-        for name, (source, prune) in VARIANTS.items():
+        for name, (source, prune) in chosen.items():
             model = loaded[source]
             paths[name] = os.path.join(directory, f"{name}.tflite")
             export = to_tflite(model, paths[name], form="dynamic", prune=prune)
@@ -146,18 +156,17 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     os.makedirs(output_dir, exist_ok=True)
     with open(os.path.join(output_dir, "frozen_scales.json"), "w") as f:
         json.dump(results, f, indent=2)
-    _plot(latency, os.path.join(output_dir, "frozen_scales.png"))
+    _plot(latency, list(chosen), os.path.join(output_dir, "frozen_scales.png"))
     return results
 
 
-def _plot(latency, path):
+def _plot(latency, names, path):
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     figure, axis = pyplot.subplots(figsize=(7, 3.5))
-    names = list(VARIANTS)
     width = 0.8 / max(len(latency), 1)
     for i, (count, ratios) in enumerate(latency.items()):
         axis.bar(
@@ -187,6 +196,8 @@ def main(argv):
         "frozen": FLAGS.frozen_model,
         "scaled": FLAGS.scaled_model,
     }
+    if FLAGS.gated_model:
+        models["gated"] = FLAGS.gated_model
     run_benchmark(
         models,
         FLAGS.data_dir,

@@ -296,9 +296,11 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
     models = {}
     for name in ("static", "baseline"):
         models[name] = cifar_resnet(8)
-    for name in ("frozen", "scaled"):
+    for name in ("frozen", "scaled", "gated"):
         model = models[name] = cifar_resnet(8, gating="lc")
         randomize_gates(model, seed=1, scale=0.5)
+        if name == "gated":
+            continue
         routing, _ = most_frequent_routing(model, images)
         freeze_routing(model, routing, per_image_scales=name == "scaled")
     paths = {}
@@ -312,7 +314,7 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
     saved = json.loads((tmp_path / "out" / "frozen_scales.json").read_text())
     assert saved["images"] == 12
     variants = saved["variants"]
-    assert list(variants) == list(frozen_scales.VARIANTS)
+    assert list(variants) == list(frozen_scales.VARIANTS) + ["gated_dynamic"]
     # Every export decides and scales as its Keras model does.
     assert all(v["keras_agreement"] == 1.0 for v in variants.values())
     assert (
