@@ -55,9 +55,11 @@ def _build_model(config):
     elif config.fix_gates_from:
         model = _fixed_gates_model(config)
     elif config.release_routing_from:
-        model = _released_routing_model(config)
+        model = _relearning_model(
+            config, "release_routing_from", release_routing
+        )
     elif config.tune_gates_from:
-        model = _tuned_gates_model(config)
+        model = _relearning_model(config, "tune_gates_from", tune_gates)
     elif config.dataset == "cifar10":
         model = cifar_resnet(config.depth, **kwargs)
     else:
@@ -123,23 +125,13 @@ def _fixed_gates_model(config):
     return model
 
 
-def _released_routing_model(config):
+def _relearning_model(config, field, make_learn):
+    """The trained gated model at `config.<field>`, its gates made to
+    learn again by `make_learn` (`release_routing` or `tune_gates`)."""
     from lcnet_tf.models.gate_controls import set_budget
 
-    model = release_routing(
-        _gated_model(config.release_routing_from, "release_routing_from"),
-        config.noise_std,
-        config.gate_regularizer(),
-    )
-    set_budget(model, config.budget_target, config.budget_weight)
-    return model
-
-
-def _tuned_gates_model(config):
-    from lcnet_tf.models.gate_controls import set_budget
-
-    model = tune_gates(
-        _gated_model(config.tune_gates_from, "tune_gates_from"),
+    model = make_learn(
+        _gated_model(getattr(config, field), field),
         config.noise_std,
         config.gate_regularizer(),
     )
