@@ -527,3 +527,33 @@ def test_a_released_routing_run_routes_per_image_again(
     np.testing.assert_allclose(
         saved.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
+
+
+def test_a_gate_tuning_run_holds_the_body_and_trains_the_gates(
+    tmp_path, cifar10_dir, trained_lc
+):
+    # Recipe 13's last epoch: batch-norm recalibration stays on, as in
+    # every row, and must not move the held body's statistics either.
+    config = tiny_train_config(
+        tmp_path,
+        cifar10_dir,
+        epochs=1,
+        tune_gates_from=trained_lc,
+        train_body=False,
+        budget_weight=0.0,
+        gate_weight_decay=False,
+        model_dir=str(tmp_path / "tuned"),
+    )
+    assert config.recalibrate_batches > 0
+    model, _ = train(config)
+    before = load_model(trained_lc)
+    for old, new in zip(_body_weights(before), _body_weights(model)):
+        np.testing.assert_array_equal(old, new)
+    gates = [g for b in model.layers if hasattr(b, "gates") for g in b.gates]
+    old_gates = [
+        g for b in before.layers if hasattr(b, "gates") for g in b.gates
+    ]
+    assert any(
+        not np.array_equal(np.array(a.hidden.kernel), np.array(b.hidden.kernel))
+        for a, b in zip(old_gates, gates)
+    )
