@@ -2,7 +2,8 @@
 
 `cifar10_dynamic_rows` composes these: a gated row distilled from the
 static network, a frozen-routing twin, recipe 5's gate-then-body pair,
-and the single-target probes of recipes 4 and 11.
+the single-target probes of recipes 4 and 11, and recipe 13 with its
+frozen twin.
 """
 
 import dataclasses
