@@ -35,6 +35,24 @@ def check_threshold(tau):
     return value
 
 
+def check_noise_std(noise_std):
+    """Validates a gate's exploration-noise scale and returns it as a float.
+
+    Args:
+        noise_std: number >= 0. Scale of the logistic noise added to the
+            keep logits in training.
+
+    Returns:
+        The scale as a Python float.
+
+    Raises:
+        ValueError: if `noise_std` is negative or NaN.
+    """
+    if not float(noise_std) >= 0.0:
+        raise ValueError(f"`noise_std` must be >= 0. Received: {noise_std}")
+    return float(noise_std)
+
+
 def refuse_fixed_arguments(kwargs, names, why):
     """Raises if a gate subclass is given an argument it fixes itself.
 
@@ -132,13 +150,12 @@ class GateHead(keras.layers.Layer):
             raise ValueError(
                 f"`hidden_units` must be >= 1. Received: {hidden_units}"
             )
-        if not float(noise_std) >= 0.0:
-            raise ValueError(f"`noise_std` must be >= 0. Received: {noise_std}")
+        noise_std = check_noise_std(noise_std)
         self.units = int(units)
         self.hidden_units = hidden_units
         self.scale = scale
         self._initial_tau = check_threshold(tau)
-        self.noise_std = float(noise_std)
+        self.noise_std = noise_std
         self.init_keep_logit = float(init_keep_logit)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from lcnet_tf.flops import gated_blocks
+from lcnet_tf.layers.gate_head import check_noise_std
 from lcnet_tf.training.gate_decisions import block_input_batches
 from lcnet_tf.training.gate_decisions import gate_decisions
 
@@ -279,8 +280,7 @@ def release_routing(model, noise_std=0.0, regularizer=None):
     model.fit(...)  # gates and body learn, from the frozen routing
     ```
     """
-    if not float(noise_std) >= 0.0:
-        raise ValueError(f"`noise_std` must be >= 0. Received: {noise_std}")
+    noise_std = check_noise_std(noise_std)
     blocks = gated_blocks(model)
     gates = [gate for block in blocks for gate in block.gates]
     # Read from the weights: a saved model does not keep `trainable`.
@@ -303,7 +303,7 @@ def release_routing(model, noise_std=0.0, regularizer=None):
             np.where(kept, 1.0, -1.0).astype(np.float32) * gate.init_keep_logit
         )
         gate.trainable = True
-        gate.noise_std = float(noise_std)
+        gate.noise_std = noise_std
         gate.sampling = True
     return model
 

@@ -1,6 +1,7 @@
 """A trained gated model's gates, learning again."""
 
 from lcnet_tf.flops import gated_blocks
+from lcnet_tf.layers.gate_head import check_noise_std
 from lcnet_tf.training.frozen_routing import is_frozen_gate
 from lcnet_tf.training.frozen_routing import replace_regularizers
 
@@ -39,8 +40,7 @@ def tune_gates(model, noise_std=0.0, regularizer=None):
     model.fit(...)  # the gates learn on the held body
     ```
     """
-    if not float(noise_std) >= 0.0:
-        raise ValueError(f"`noise_std` must be >= 0. Received: {noise_std}")
+    noise_std = check_noise_std(noise_std)
     blocks = gated_blocks(model)
     if not blocks:
         raise ValueError(
@@ -53,6 +53,6 @@ def tune_gates(model, noise_std=0.0, regularizer=None):
         # Saturated logits get no gradient through the straight-through
         # estimator, but weight decay would still pull them towards 0.
         gate.keep_logits.trainable = not is_frozen_gate(gate)
-        gate.noise_std = float(noise_std)
+        gate.noise_std = noise_std
         gate.sampling = True
     return model
