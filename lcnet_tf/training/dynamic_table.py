@@ -10,6 +10,7 @@ from lcnet_tf.training.recipe_rows import frozen_row
 from lcnet_tf.training.recipe_rows import prune_then_route_rows
 from lcnet_tf.training.recipe_rows import recipe_comparison_rows
 from lcnet_tf.training.recipe_rows import target_tag
+from lcnet_tf.training.recipe_rows import tuned_fixed_gates_rows
 from lcnet_tf.training.recipe_rows import tuned_last_epoch_rows
 from lcnet_tf.training.recipes import BLOCK_RECIPE
 from lcnet_tf.training.recipes import DISTILL_RECIPE
@@ -33,7 +34,8 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # also with one channel group always running (its seed 1 shut blocks),
 # and recipe 12 at 0.65 (gates learned on the static body; also with one
 # group always running, since its seed 1 shut a block; and recipe 13,
-# its last epoch given to the gates on the held body) with the
+# its last epoch given to the gates on the held body; and recipe 14,
+# recipe 5 so, at 0.3 and 0.65) with the
 # frozen row it is compared with (the same routing, counted once from
 # seed 0's LC row). The static ResNet-20 they start from or learn from
 # stays seed 0's.
@@ -55,6 +57,10 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r12_nested16_min1",
     "lc_resnet20_t65_e10_r13_nested16_body",
     "lc_resnet20_t65_e10_r13_nested16",
+    "lc_resnet20_t30_e10_r14_body",
+    "lc_resnet20_t30_e10_r14",
+    "lc_resnet20_t65_e10_r14_body",
+    "lc_resnet20_t65_e10_r14",
     "lc_resnet20_t65_e10_r3_frozen",
 )
 # Recipe 12's routing frozen, with constant and with learned scales,
@@ -140,7 +146,10 @@ def cifar10_dynamic_rows(
       at 0.65 (`..._r13_nested16_body`, then `..._r13_nested16`):
       recipe 12 with its last epoch given to the gates alone on the
       held body, and the learned-scales frozen row so
-      (`..._frozen_train_scaled_r13_body`, then `..._r13`).
+      (`..._frozen_train_scaled_r13_body`, then `..._r13`); recipe 14
+      at 0.3, 0.65 and 0.5 (`..._r14_body`, then `..._r14`): recipe 5's
+      gate row, its body one epoch shorter, then that epoch given to
+      the gates alone on the held body, the budget kept.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -376,6 +385,8 @@ def cifar10_dynamic_rows(
         for scales in ("constant", "learned")
     ]
     rows += tuned_last_epoch_rows(finetune, suffix, static)
+    for target in (0.3, 0.65, 0.5):
+        rows += tuned_fixed_gates_rows(target, finetune, suffix, static)
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     rows += seed_rows(rows, SAME_ROUTING_SEED_ROWS, seeds)
     names = [row.name for row in rows]

@@ -2,8 +2,8 @@
 
 `cifar10_dynamic_rows` composes these: a gated row distilled from the
 static network, a frozen-routing twin, recipe 5's gate-then-body pair,
-the single-target probes of recipes 4 and 11, and recipe 13 with its
-frozen twin.
+the single-target probes of recipes 4 and 11, recipe 13 with its
+frozen twin, and recipe 14.
 """
 
 import dataclasses
@@ -20,6 +20,7 @@ from lcnet_tf.training.recipes import NESTED_LANE_GROUPS
 from lcnet_tf.training.recipes import PRUNED_EPOCHS
 from lcnet_tf.training.recipes import ROUTE_EPOCHS
 from lcnet_tf.training.recipes import ROUTE_RECIPE
+from lcnet_tf.training.recipes import TUNE_BUDGET_RECIPE
 from lcnet_tf.training.recipes import TUNE_EPOCHS
 from lcnet_tf.training.recipes import TUNE_RECIPE
 
@@ -198,6 +199,45 @@ def prune_then_route_rows(target, finetune, suffix, static):
     return [pruned, route]
 
 
+def tuned_body_rows(
+    name, target, gates, body_epochs, finetune, static, tune_recipe
+):
+    """A gate row's gates fixed while its body trains `body_epochs`
+    (`<name>_body`), then the gates alone on the held body for
+    `TUNE_EPOCHS` with `tune_recipe` (`<name>`)."""
+    body = ExperimentRow(
+        f"{name}_body",
+        TrainConfig(
+            gating="lc",
+            budget_target=target,
+            budget_weight=BLOCK_RECIPE["budget_weight"],
+            **DISTILL_RECIPE,
+            **dict(finetune, epochs=body_epochs),
+        ),
+        teacher_row=static,
+        fix_gates_row=gates,
+    )
+    return [
+        body,
+        _tuned_row(name, body.name, target, finetune, static, tune_recipe),
+    ]
+
+
+def _tuned_row(name, source, target, finetune, static, tune_recipe):
+    return ExperimentRow(
+        name,
+        TrainConfig(
+            gating="lc",
+            budget_target=target,
+            **tune_recipe,
+            **DISTILL_RECIPE,
+            **dict(finetune, epochs=TUNE_EPOCHS),
+        ),
+        teacher_row=static,
+        tune_gates_row=source,
+    )
+
+
 def tuned_last_epoch_rows(finetune, suffix, static):
     """Recipe 13 at 0.65 and its frozen twin, each in two rows: recipe
     12's gate row's routing, its body trained `TUNE_EPOCHS` fewer epochs
@@ -207,36 +247,43 @@ def tuned_last_epoch_rows(finetune, suffix, static):
     r12 = f"lc_resnet20_t65_{suffix}_r12_nested{NESTED_LANE_GROUPS}"
     name = f"lc_resnet20_t65_{suffix}_r13_nested{NESTED_LANE_GROUPS}"
     shorter = dict(finetune, epochs=finetune["epochs"] - TUNE_EPOCHS)
-    body = ExperimentRow(
-        f"{name}_body",
-        TrainConfig(
-            gating="lc",
-            budget_target=0.65,
-            budget_weight=BLOCK_RECIPE["budget_weight"],
-            **DISTILL_RECIPE,
-            **dict(shorter, epochs=shorter["epochs"] - ROUTE_EPOCHS),
-        ),
-        teacher_row=static,
-        fix_gates_row=f"{r12}_gates",
+    rows = tuned_body_rows(
+        name,
+        0.65,
+        f"{r12}_gates",
+        shorter["epochs"] - ROUTE_EPOCHS,
+        finetune,
+        static,
+        TUNE_RECIPE,
     )
     frozen = frozen_row(
         r12, 0.65, shorter, static, split="train", scales="learned"
     )
     frozen = dataclasses.replace(frozen, name=f"{frozen.name}_r13_body")
-    rows = [body, frozen]
-    for source in (body, frozen):
-        rows.append(
-            ExperimentRow(
-                source.name.removesuffix("_body"),
-                TrainConfig(
-                    gating="lc",
-                    budget_target=0.65,
-                    **TUNE_RECIPE,
-                    **DISTILL_RECIPE,
-                    **dict(finetune, epochs=TUNE_EPOCHS),
-                ),
-                teacher_row=static,
-                tune_gates_row=source.name,
-            )
-        )
-    return rows
+    return rows + [
+        frozen,
+        _tuned_row(
+            frozen.name.removesuffix("_body"),
+            frozen.name,
+            0.65,
+            finetune,
+            static,
+            TUNE_RECIPE,
+        ),
+    ]
+
+
+def tuned_fixed_gates_rows(target, finetune, suffix, static):
+    """Recipe 14 at `target`: recipe 5's gate row, its body trained
+    `TUNE_EPOCHS` fewer epochs than recipe 5's, then the gates alone on
+    the held body with the budget kept (`TUNE_BUDGET_RECIPE`)."""
+    prefix = f"lc_resnet20_{target_tag(target)}_{suffix}"
+    return tuned_body_rows(
+        f"{prefix}_r14",
+        target,
+        f"{prefix}_r5_gates",
+        finetune["epochs"] - GATE_EPOCHS - TUNE_EPOCHS,
+        finetune,
+        static,
+        TUNE_BUDGET_RECIPE,
+    )

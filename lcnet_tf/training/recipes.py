@@ -161,3 +161,16 @@ NESTED_LANE_GROUPS = 16
 # learned-scales frozen twin gets the same last epoch.
 TUNE_EPOCHS = 1
 TUNE_RECIPE = dict(train_body=False, budget_weight=0.0, gate_weight_decay=False)
+
+# Recipe 14 (rows `..._r14_body`, then `..._r14`): recipe 13's last
+# stage on recipe 5. Recipe 5's gate row (free channels, the LC recipe
+# whose seeds agree), its body trained `TUNE_EPOCHS` fewer epochs, then
+# the gates alone on the held body. Recipe 5's 343 channel gates move
+# the FLOPs where recipe 12's nested ones did not (one-epoch probes on
+# recipe 5's trained rows without a budget term: 0.316 -> 0.419 at
+# 0.3, 0.648 -> 0.786 at 0.65), so the budget term stays, at the row's
+# target and weight (with it: 82.21% at 0.320 against 80.68% at 0.316,
+# 83.91% at 0.649 against 82.62% at 0.648).
+TUNE_BUDGET_RECIPE = dict(
+    TUNE_RECIPE, budget_weight=BLOCK_RECIPE["budget_weight"]
+)

@@ -36,8 +36,9 @@ def test_every_row_sees_the_same_epochs():
             expected = 36
         if re.search(r"_r(6|12_nested16(_min1)?)_gates$", unseeded):
             expected = 33
-        # Recipe 13's body rows are its first 9 fine-tuning epochs.
-        if re.search(r"_r13(_nested16)?_body$", unseeded):
+        # Recipe 13's and 14's body rows are their first 9 fine-tuning
+        # epochs.
+        if re.search(r"_r1[34](_nested16)?_body$", unseeded):
             expected = 39
         # Recipe 11's pruned row is its first 6 fine-tuning epochs.
         if name.endswith("_r11_pruned"):
@@ -293,6 +294,43 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         kd = rows[f"resnet{depth}_static_e40_kd"]
         assert kd.teacher_row == "resnet20_static"
         assert kd.init_from_row is None
+
+
+def test_tuned_rows_hold_the_body_for_their_last_epoch():
+    rows = {row.name: row for row in cifar10_dynamic_rows()}
+    # Recipe 13: recipe 12's gate row, 6 body epochs, then the gates
+    # alone for one, with no budget term.
+    r13 = rows["lc_resnet20_t65_e10_r13_nested16"]
+    body = rows[r13.tune_gates_row]
+    assert body.name == "lc_resnet20_t65_e10_r13_nested16_body"
+    assert body.fix_gates_row == "lc_resnet20_t65_e10_r12_nested16_gates"
+    assert body.config == dataclasses.replace(
+        rows["lc_resnet20_t65_e10_r12_nested16"].config, epochs=6
+    )
+    assert (r13.config.epochs, r13.config.train_body) == (1, False)
+    assert r13.config.budget_weight == 0.0
+    assert not r13.config.gate_weight_decay
+    assert r13.teacher_row == "resnet20_static"
+    twin = rows["lc_resnet20_t65_e10_r12_nested16_frozen_train_scaled_r13"]
+    assert twin.tune_gates_row == f"{twin.name}_body"
+    assert twin.config == r13.config
+    # Recipe 14: recipe 5's gate row, 3 body epochs (recipe 5's body
+    # row less one), then the gates alone with the budget kept.
+    for target in ("t30", "t50", "t65"):
+        r14 = rows[f"lc_resnet20_{target}_e10_r14"]
+        body = rows[r14.tune_gates_row]
+        assert body.name == f"{r14.name}_body"
+        assert body.fix_gates_row == f"lc_resnet20_{target}_e10_r5_gates"
+        r5 = rows[f"lc_resnet20_{target}_e10_r5"]
+        assert body.config == dataclasses.replace(r5.config, epochs=3)
+        assert r14.config == dataclasses.replace(
+            r13.config,
+            budget_target=r5.config.budget_target,
+            budget_weight=r5.config.budget_weight,
+        )
+    assert rows["lc_resnet20_t30_e10_r14_s1"].tune_gates_row == (
+        "lc_resnet20_t30_e10_r14_body_s1"
+    )
 
 
 def test_recipe_override_reaches_the_gated_rows():
