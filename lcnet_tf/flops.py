@@ -128,11 +128,13 @@ def inference_model(model):
     return keras.Model(model.inputs, _logits(model), name=model.name)
 
 
-def decision_model(model):
+def decision_model(model, extra_outputs=None):
     """A model giving logits and every gated block's decisions.
 
     Args:
         model: a gated functional model.
+        extra_outputs: None, or a dict of symbolic tensors of `model`'s
+            graph to return too (under `"extra"`), from the same pass.
 
     Returns:
         A `keras.Model` sharing `model`'s weights, returning
@@ -144,6 +146,8 @@ def decision_model(model):
         "logits": _logits(model),
         "decisions": [block.output[2] for block in blocks],
     }
+    if extra_outputs:
+        outputs["extra"] = dict(extra_outputs)
     return keras.Model(model.inputs, outputs, name=f"{model.name}_decisions")
 
 
@@ -199,7 +203,7 @@ def flops_from_decisions(model, decisions):
     return total
 
 
-def batches_with_flops(model, batches):
+def batches_with_flops(model, batches, extra_outputs=None):
     """Runs a model batch by batch: logits, decisions and exact FLOPs.
 
     One pass per batch: a gated model's logits and decisions come from the
@@ -210,12 +214,16 @@ def batches_with_flops(model, batches):
         model: a model built by lcnet_tf (gated or static).
         batches: iterable of float arrays `(batch, height, width,
             channels)`, normalised.
+        extra_outputs: None, or (for a gated model) a dict of symbolic
+            tensors of `model`'s graph, computed in the same pass
+            (`decision_model`).
 
     Yields:
         A dict per batch: `images` (the checked batch), `logits`
         `(batch, classes)`, `decisions` (list of `(batch, 2)` arrays, one
         per gated block; empty for a static model) and `flops` (int64
-        `(batch,)`).
+        `(batch,)`), and with `extra_outputs` `extra` (a dict of
+        arrays under the same keys).
 
     Example:
 
@@ -225,7 +233,15 @@ def batches_with_flops(model, batches):
     ```
     """
     gated = bool(gated_blocks(model))
-    runner = decision_model(model) if gated else inference_model(model)
+    if extra_outputs and not gated:
+        raise ValueError(
+            f"`extra_outputs` needs a gated model; '{model.name}' has no gates."
+        )
+    runner = (
+        decision_model(model, extra_outputs)
+        if gated
+        else inference_model(model)
+    )
     static = None if gated else count_flops(model)
     for images in batches:
         images = check_model_images(model, np.asarray(images))
@@ -238,12 +254,18 @@ def batches_with_flops(model, batches):
             decisions = []
             logits = np.asarray(outputs)
             flops = np.full((len(images),), static, dtype=np.int64)
-        yield {
+        out = {
             "images": images,
             "logits": logits,
             "decisions": decisions,
             "flops": flops,
         }
+        if extra_outputs:
+            out["extra"] = {
+                key: np.asarray(value)
+                for key, value in outputs["extra"].items()
+            }
+        yield out
 
 
 def flops_per_image(model, images, batch_size=256):

@@ -9,7 +9,8 @@ from lcnet_tf.flops import batches_with_flops
 from lcnet_tf.flops import count_flops
 from lcnet_tf.flops import gated_blocks
 from lcnet_tf.training.gate_decisions import decision_agreement
-from lcnet_tf.training.gate_decisions import gate_decisions
+from lcnet_tf.training.gate_decisions import decisions_of
+from lcnet_tf.training.gate_decisions import gate_outputs
 from lcnet_tf.training.routing_stats import routing_codes
 from lcnet_tf.training.routing_stats import routing_stats
 
@@ -17,7 +18,8 @@ from lcnet_tf.training.routing_stats import routing_stats
 def per_image_results(model, dataset):
     """Runs a model image by image and keeps what it did for each image.
 
-    Every batch is checked (shape, dtype, NaN) before it runs.
+    Every batch is checked (shape, dtype, NaN) before it runs, and runs
+    once: logits, FLOPs and every gate's decision come from one pass.
 
     Args:
         model: a model built by lcnet_tf, gated or static.
@@ -48,13 +50,14 @@ def per_image_results(model, dataset):
             labels.append(np.asarray(batch_labels).reshape(-1))
             yield images
 
-    for out in batches_with_flops(model, images_of(dataset)):
+    gates = gate_outputs(model) if blocks else None
+    for out in batches_with_flops(model, images_of(dataset), gates):
         images, decisions = out["images"], out["decisions"]
         flops.append(out["flops"])
         predictions.append(np.argmax(out["logits"], axis=-1))
         if blocks:
             keeps.append(np.stack([d[:, 0] * d[:, 1] for d in decisions], 1))
-            codes = routing_codes(model, gate_decisions(model, images))
+            codes = routing_codes(model, decisions_of(model, out["extra"]))
             runs.append(codes[0])
             channels.append(codes[1])
         else:

@@ -99,19 +99,107 @@ def gate_decisions(model, images, training=False, batch_size=128):
 def _append_block(part, block, features, batch):
     # Gates are called in inference mode: the gate heads hold no batch
     # norm, so `training` would only add exploration noise.
-    run = np.ones((batch,), np.int8)
-    if block.block_gate is not None:
-        gate = block.block_gate(features, training=False)[0]
-        run = np.rint(keras.ops.convert_to_numpy(gate)[:, 0]).astype(np.int8)
-    channels = np.zeros((batch, 0), np.int8)
-    if block.channel_gate is not None:
-        head = block.channel_gate
-        gate = keras.ops.convert_to_numpy(head(features, training=False)[0])
-        # One column per decision (per group of channels), not per channel.
-        channels = np.rint(gate[:, :: head.groups]).astype(np.int8)
-        channels = channels * run[:, None]
+    outputs = {}
+    for kind, gate in (
+        ("run", block.block_gate),
+        ("channels", block.channel_gate),
+    ):
+        if gate is not None:
+            outputs[kind] = keras.ops.convert_to_numpy(
+                gate(features, training=False)[0]
+            )
+    run, channels = _block_codes(block, outputs, batch)
     part["run"].append(run)
     part["channels"].append(channels)
+
+
+def _block_codes(block, outputs, batch):
+    """A block's 0/1 run and channel-group decisions from its gates'
+    outputs (`outputs["run"]`, `outputs["channels"]`, where it has
+    those gates)."""
+    run = np.ones((batch,), np.int8)
+    if "run" in outputs:
+        run = np.rint(outputs["run"][:, 0]).astype(np.int8)
+    channels = np.zeros((batch, 0), np.int8)
+    if "channels" in outputs:
+        # One column per decision (per group of channels), not per channel.
+        groups = block.channel_gate.groups
+        channels = np.rint(outputs["channels"][:, ::groups]).astype(np.int8)
+        channels = channels * run[:, None]
+    return run, channels
+
+
+def gate_outputs(model):
+    """Every gate's decision on its block's input, as symbolic tensors.
+
+    Passed as `extra_outputs` to `lcnet_tf.flops.batches_with_flops`,
+    they come from the pass that gives the logits and FLOPs, so a
+    routing costs no second run of the network; `decisions_of` reads
+    them as `gate_decisions` does.
+
+    Args:
+        model: a gated functional model built by lcnet_tf.
+
+    Returns:
+        A dict from `"<block>/run"` and `"<block>/channels"` (for the
+        gates a block has) to tensors of `model`'s graph.
+    """
+    outputs = {}
+    for block in gated_blocks(model):
+        gates = _BlockGates(block)(block.input)
+        for kind, tensor in gates.items():
+            outputs[f"{block.name}/{kind}"] = tensor
+    return outputs
+
+
+class _BlockGates(keras.layers.Layer):
+    """A block's gates called on its input, in inference mode.
+
+    A layer of its own, with a name of its own: a functional model's
+    operations need unique names, and every block calls its gates
+    `block_gate` and `channel_gate`.
+    """
+
+    def __init__(self, block, **kwargs):
+        super().__init__(name=f"{block.name}_gate_outputs", **kwargs)
+        self.gates = {
+            kind: gate
+            for kind, gate in (
+                ("run", block.block_gate),
+                ("channels", block.channel_gate),
+            )
+            if gate is not None
+        }
+
+    def call(self, inputs):
+        return {
+            kind: gate(inputs, training=False)[0]
+            for kind, gate in self.gates.items()
+        }
+
+
+def decisions_of(model, outputs):
+    """`gate_decisions`' dict from one batch of `gate_outputs`' arrays.
+
+    Args:
+        model: the gated model.
+        outputs: dict of arrays under `gate_outputs`' keys.
+
+    Returns:
+        A dict from block name to `{"run": int8 (batch,), "channels":
+        int8 (batch, channel_gates)}`.
+    """
+    batch = len(next(iter(outputs.values())))
+    decisions = {}
+    for block in gated_blocks(model):
+        mine = {
+            kind: outputs[f"{block.name}/{kind}"]
+            for kind in ("run", "channels")
+            if f"{block.name}/{kind}" in outputs
+        }
+        run, channels = _block_codes(block, mine, batch)
+        decisions[block.name] = {"run": run, "channels": channels}
+    return decisions
 
 
 def decisions_flops(model, decisions):

@@ -6,8 +6,11 @@ from lcnet_tf import flops
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.training import evaluate_model
 from lcnet_tf.training import format_report
+from lcnet_tf.training import gate_decisions
 from lcnet_tf.training import per_image_results
 from lcnet_tf.training import write_report
+from lcnet_tf.training.gate_decisions import block_input_batches
+from lcnet_tf.training.routing_stats import routing_codes
 from tests.fixtures import random_images
 
 
@@ -44,6 +47,37 @@ def test_report_agrees_with_keras_and_flops(tmp_path):
     # Results already computed give the same report, without the data.
     results = per_image_results(model, dataset)
     assert evaluate_model(model, [], results=results) == report
+
+
+@pytest.mark.parametrize(
+    "fields", [{}, dict(channel_selection="nested", channel_groups=4)]
+)
+def test_one_pass_routing_equals_the_gates_called_alone(fields):
+    # `per_image_results` reads every gate in the pass that gives the
+    # logits; the codes must be those of the gates called on the
+    # blocks' inputs one by one.
+    model = cifar_resnet(8, gating="lc", **fields)
+    _spread_gates(model)
+    x = random_images(24)
+    # Block gates at their median keep probability on these images,
+    # so about half of them run each block; a prefix of groups runs
+    # while every group up to it keeps, so nested gates keep more.
+    blocks = flops.gated_blocks(model)
+    features = next(block_input_batches(model, blocks, x, len(x)))
+    for block, inputs in zip(blocks, features):
+        if block.block_gate is not None:
+            prob = block.block_gate(inputs)[2]
+            block.block_gate.tau = float(np.median(prob))
+        if fields:
+            block.channel_gate.tau = 0.1
+    dataset = [(x[:16], np.zeros(16, int)), (x[16:], np.zeros(8, int))]
+    results = per_image_results(model, dataset)
+    blocks, channels = routing_codes(model, gate_decisions(model, x))
+    np.testing.assert_array_equal(results["block_runs"], blocks)
+    np.testing.assert_array_equal(results["channel_decisions"], channels)
+    # Gates that decide per image, so the comparison means something.
+    assert 0 < blocks.mean() < 1 and 0 < channels.mean() < 1
+    assert len(np.unique(channels, axis=0)) > 1
 
 
 def test_static_model_report():
