@@ -83,31 +83,27 @@ def gate_decisions(model, images, training=False, batch_size=128):
     if int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
     parts = {block.name: {"run": [], "channels": []} for block in blocks}
+    gates = [_BlockGates(block) for block in blocks]
     state = _frozen_state(model) if training else contextlib.nullcontext()
     with state:
         for features in block_input_batches(
             model, blocks, images, batch_size, training
         ):
-            for block, x in zip(blocks, features):
-                _append_block(parts[block.name], block, x, int(x.shape[0]))
+            for block, heads, x in zip(blocks, gates, features):
+                _append_block(
+                    parts[block.name], block, heads, x, int(x.shape[0])
+                )
     return {
         name: {key: np.concatenate(value) for key, value in part.items()}
         for name, part in parts.items()
     }
 
 
-def _append_block(part, block, features, batch):
-    # Gates are called in inference mode: the gate heads hold no batch
-    # norm, so `training` would only add exploration noise.
-    outputs = {}
-    for kind, gate in (
-        ("run", block.block_gate),
-        ("channels", block.channel_gate),
-    ):
-        if gate is not None:
-            outputs[kind] = keras.ops.convert_to_numpy(
-                gate(features, training=False)[0]
-            )
+def _append_block(part, block, gates, features, batch):
+    outputs = {
+        kind: keras.ops.convert_to_numpy(value)
+        for kind, value in gates(features).items()
+    }
     run, channels = _block_codes(block, outputs, batch)
     part["run"].append(run)
     part["channels"].append(channels)
@@ -155,9 +151,10 @@ def gate_outputs(model):
 class _BlockGates(keras.layers.Layer):
     """A block's gates called on its input, in inference mode.
 
-    A layer of its own, with a name of its own: a functional model's
-    operations need unique names, and every block calls its gates
-    `block_gate` and `channel_gate`.
+    The gate heads hold no batch norm, so `training` would only add
+    exploration noise. A layer of its own, with a name of its own: a
+    functional model's operations need unique names, and every block
+    calls its gates `block_gate` and `channel_gate`.
     """
 
     def __init__(self, block, **kwargs):
