@@ -276,9 +276,12 @@ def tuned_last_epoch_rows(finetune, suffix, static):
 def tuned_fixed_gates_rows(target, finetune, suffix, static):
     """Recipe 14 at `target`: recipe 5's gate row, its body trained
     `TUNE_EPOCHS` fewer epochs than recipe 5's, then the gates alone on
-    the held body with the budget kept (`TUNE_BUDGET_RECIPE`)."""
+    the held body with the budget kept (`TUNE_BUDGET_RECIPE`); and the
+    frozen row the issue defines for it: its most frequent routing on
+    training images, pruned and trained as long from the static
+    weights (`..._r14_frozen_train`)."""
     prefix = f"lc_resnet20_{target_tag(target)}_{suffix}"
-    return tuned_body_rows(
+    rows = tuned_body_rows(
         f"{prefix}_r14",
         target,
         f"{prefix}_r5_gates",
@@ -287,3 +290,6 @@ def tuned_fixed_gates_rows(target, finetune, suffix, static):
         static,
         TUNE_BUDGET_RECIPE,
     )
+    return rows + [
+        frozen_row(f"{prefix}_r14", target, finetune, static, split="train")
+    ]

@@ -328,6 +328,13 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
             budget_target=r5.config.budget_target,
             budget_weight=r5.config.budget_weight,
         )
+        # Its own routing frozen, as the issue defines the frozen row.
+        frozen = rows[f"{r14.name}_frozen_train"]
+        assert frozen.freeze_row == r14.name
+        assert frozen.config == dataclasses.replace(
+            rows["lc_resnet20_t65_e10_r12_nested16_frozen_train"].config,
+            budget_target=r5.config.budget_target,
+        )
     assert rows["lc_resnet20_t30_e10_r14_s1"].tune_gates_row == (
         "lc_resnet20_t30_e10_r14_body_s1"
     )
