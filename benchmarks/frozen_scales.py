@@ -48,7 +48,8 @@ def define_flags():
         _PUBLISHED.format(
             "lc_resnet20_t65_e10_r12_nested16_frozen_train_scaled"
         ),
-        "The same routing with scales learned per image.",
+        "The same routing with scales learned per image ('' to leave "
+        "it out, e.g. for a row that has no such twin).",
     )
     flags.DEFINE_string(
         "gated_model",
@@ -80,8 +81,9 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     """Exports and times every variant; writes JSON and a plot.
 
     Args:
-        models: dict with `.keras` paths under `static`, `baseline`,
-            `frozen` and `scaled`, and optionally `gated`.
+        models: dict with `.keras` paths under `static`, `baseline` and
+            `frozen`, and optionally `scaled` and `gated`; a variant of
+            a model not given is left out.
         data_dir: CIFAR-10 binary folder.
         examples: int. Test images, timed and scored per variant.
         threads: ints. XNNPACK thread counts, one timed run each.
@@ -102,7 +104,11 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     from lcnet_tf.models.saving import load_model
 
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
-    chosen = dict(VARIANTS, **(GATED_VARIANT if "gated" in models else {}))
+    chosen = {
+        name: variant
+        for name, variant in dict(VARIANTS, **GATED_VARIANT).items()
+        if variant[0] in models
+    }
     loaded = {
         source: load_model(models[source], compile=False)
         for source, _ in chosen.values()
@@ -194,8 +200,9 @@ def main(argv):
         "static": FLAGS.static_model,
         "baseline": FLAGS.baseline_model,
         "frozen": FLAGS.frozen_model,
-        "scaled": FLAGS.scaled_model,
     }
+    if FLAGS.scaled_model:
+        models["scaled"] = FLAGS.scaled_model
     if FLAGS.gated_model:
         models["gated"] = FLAGS.gated_model
     run_benchmark(

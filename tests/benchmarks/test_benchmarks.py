@@ -327,3 +327,14 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
         0.8 * variants["scaled_dynamic"]["bytes"]
     )
     assert results["latency"]["1"]["static"]["ratio"] == 1.0
+    # A row without a learned-scales twin leaves its variants out.
+    del paths["scaled"]
+    results = frozen_scales.run_benchmark(
+        paths, cifar10_dir, 4, [1], str(tmp_path / "out2")
+    )
+    assert list(results["variants"]) == [
+        "static",
+        "baseline",
+        "frozen_pruned",
+        "gated_dynamic",
+    ]
