@@ -96,6 +96,13 @@ def test_bad_inputs():
         flops.flops_per_image(model, random_images(1)[0])
     with pytest.raises(ValueError, match="per-image shape"):
         flops.flops_per_image(model, random_images(1, size=28))
+    # Extra outputs are gate outputs: a static model has none to give.
+    with pytest.raises(ValueError, match="needs a gated model"):
+        next(
+            flops.batches_with_flops(
+                model, [random_images(1)], extra_outputs={"x": model.output}
+            )
+        )
 
 
 def test_unknown_weighted_layer_is_reported():
