@@ -78,6 +78,18 @@ def frozen_row(
     )
 
 
+def _body_fields(target, finetune, epochs):
+    """`TrainConfig` fields of a body stage on a gate row's fixed gates."""
+    return dict(
+        gating="lc",
+        budget_target=target,
+        # Holds the FLOPs while the body (which the gates read) trains.
+        budget_weight=BLOCK_RECIPE["budget_weight"],
+        **DISTILL_RECIPE,
+        **dict(finetune, epochs=epochs),
+    )
+
+
 def fixed_gates_rows(
     target,
     finetune,
@@ -102,14 +114,7 @@ def fixed_gates_rows(
     body_epochs = finetune["epochs"] - gate_epochs
     if body_epochs < 1:
         return []
-    body = dict(
-        gating="lc",
-        budget_target=target,
-        # Holds the FLOPs while the body (which the gates read) trains.
-        budget_weight=BLOCK_RECIPE["budget_weight"],
-        **DISTILL_RECIPE,
-        **dict(finetune, epochs=body_epochs),
-    )
+    body = _body_fields(target, finetune, body_epochs)
     rows = [
         distilled_row(
             gates,
@@ -207,13 +212,7 @@ def tuned_body_rows(
     `TUNE_EPOCHS` with `tune_recipe` (`<name>`)."""
     body = ExperimentRow(
         f"{name}_body",
-        TrainConfig(
-            gating="lc",
-            budget_target=target,
-            budget_weight=BLOCK_RECIPE["budget_weight"],
-            **DISTILL_RECIPE,
-            **dict(finetune, epochs=body_epochs),
-        ),
+        TrainConfig(**_body_fields(target, finetune, body_epochs)),
         teacher_row=static,
         fix_gates_row=gates,
     )
