@@ -6,7 +6,8 @@ scales kept as small heads (`prune_network`), or, as before, in the
 dynamic form with every gate. This times both beside the same routing
 with constant scales (pruned), a static network of about the same
 FLOPs, the static ResNet-20 and, optionally, a gated model that
-routes per image (its dynamic form), in one interleaved run per thread
+routes per image (its dynamic form, channels masked and at planned
+widths), in one interleaved run per thread
 count, on real CIFAR-10 test images; it also reports each export's
 top-1 on those images and its agreement with Keras. Writes
 `benchmarks/results/frozen_scales.json` and a plot. Run on a quiet
@@ -65,16 +66,22 @@ def define_flags():
     )
 
 
-# name: (which model, pruned export)
+# name: (which model, pruned export, channel chunks)
 VARIANTS = {
-    "static": ("static", False),
-    "baseline": ("baseline", False),
-    "frozen_pruned": ("frozen", True),
-    "scaled_dynamic": ("scaled", False),
-    "scaled_pruned": ("scaled", True),
+    "static": ("static", False, None),
+    "baseline": ("baseline", False, None),
+    "frozen_pruned": ("frozen", True, None),
+    "scaled_dynamic": ("scaled", False, None),
+    "scaled_pruned": ("scaled", True, None),
 }
-# Timed only when `models` has a `gated` model.
-GATED_VARIANT = {"gated_dynamic": ("gated", False)}
+# Timed only when `models` has a `gated` model: its dynamic form with
+# channels masked, and with each channel gate run at a planned width
+# (free gates' channels reordered on training images), which is what
+# turns a free channel gate's FLOPs into time.
+GATED_VARIANTS = {
+    "gated_dynamic": ("gated", False, None),
+    "gated_prefix": ("gated", False, "prefix"),
+}
 
 
 def run_benchmark(models, data_dir, examples, threads, output_dir):
@@ -99,6 +106,7 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     from lcnet_tf.data.cifar10 import cifar10_arrays
     from lcnet_tf.export import TFLiteModel
     from lcnet_tf.export import to_tflite
+    from lcnet_tf.export.channel_order import calibration_images
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.flops import inference_model
     from lcnet_tf.models.saving import load_model
@@ -106,12 +114,12 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
     chosen = {
         name: variant
-        for name, variant in dict(VARIANTS, **GATED_VARIANT).items()
+        for name, variant in dict(VARIANTS, **GATED_VARIANTS).items()
         if variant[0] in models
     }
     loaded = {
         source: load_model(models[source], compile=False)
-        for source, _ in chosen.values()
+        for source, _, _ in chosen.values()
     }
     # Once per model: two variants export the same one.
     keras_predictions = {
@@ -121,10 +129,18 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     results = {"images": int(len(images)), "models": dict(models)}
     variants, paths = {}, {}
     with tempfile.TemporaryDirectory() as directory:
-        for name, (source, prune) in chosen.items():
-            model = loaded[source]
+        for name, (source, prune, chunks) in chosen.items():
             paths[name] = os.path.join(directory, f"{name}.tflite")
-            export = to_tflite(model, paths[name], form="dynamic", prune=prune)
+            export = to_tflite(
+                loaded[source],
+                paths[name],
+                form="dynamic",
+                prune=prune,
+                channel_chunks=chunks,
+                representative_data=(
+                    calibration_images(data_dir) if chunks else None
+                ),
+            )
             runner = TFLiteModel(export.path)
             lite = np.array(
                 [np.argmax(runner(image[None])["logits"]) for image in images]
@@ -132,6 +148,7 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
             variants[name] = {
                 "model": source,
                 "pruned": prune,
+                "channel_chunks": chunks,
                 "top1": float(np.mean(lite == labels)),
                 "keras_agreement": float(
                     np.mean(lite == keras_predictions[source])

@@ -314,8 +314,13 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
     saved = json.loads((tmp_path / "out" / "frozen_scales.json").read_text())
     assert saved["images"] == 12
     variants = saved["variants"]
-    assert list(variants) == list(frozen_scales.VARIANTS) + ["gated_dynamic"]
-    # Every export decides and scales as its Keras model does.
+    assert list(variants) == list(frozen_scales.VARIANTS) + [
+        "gated_dynamic",
+        "gated_prefix",
+    ]
+    assert variants["gated_prefix"]["channel_chunks"] == "prefix"
+    # Every export decides and scales as its Keras model does, the gated
+    # model's channels at planned widths included.
     assert all(v["keras_agreement"] == 1.0 for v in variants.values())
     assert (
         variants["scaled_pruned"]["top1"]
@@ -337,4 +342,5 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
         "baseline",
         "frozen_pruned",
         "gated_dynamic",
+        "gated_prefix",
     ]
