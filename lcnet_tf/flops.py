@@ -133,8 +133,9 @@ def decision_model(model, extra_outputs=None):
 
     Args:
         model: a gated functional model.
-        extra_outputs: None, or a dict of symbolic tensors of `model`'s
-            graph to return too (under `"extra"`), from the same pass.
+        extra_outputs: None, or a dict (nested dicts allowed) of
+            symbolic tensors of `model`'s graph to return too (under
+            `"extra"`), from the same pass.
 
     Returns:
         A `keras.Model` sharing `model`'s weights, returning
@@ -147,7 +148,7 @@ def decision_model(model, extra_outputs=None):
         "decisions": [block.output[2] for block in blocks],
     }
     if extra_outputs:
-        outputs["extra"] = dict(extra_outputs)
+        outputs["extra"] = extra_outputs
     return keras.Model(model.inputs, outputs, name=f"{model.name}_decisions")
 
 
@@ -214,16 +215,16 @@ def batches_with_flops(model, batches, extra_outputs=None):
         model: a model built by lcnet_tf (gated or static).
         batches: iterable of float arrays `(batch, height, width,
             channels)`, normalised.
-        extra_outputs: None, or (for a gated model) a dict of symbolic
-            tensors of `model`'s graph, computed in the same pass
-            (`decision_model`).
+        extra_outputs: None, or (for a gated model) a dict (nested
+            dicts allowed) of symbolic tensors of `model`'s graph,
+            computed in the same pass (`decision_model`).
 
     Yields:
         A dict per batch: `images` (the checked batch), `logits`
         `(batch, classes)`, `decisions` (list of `(batch, 2)` arrays, one
         per gated block; empty for a static model) and `flops` (int64
-        `(batch,)`), and with `extra_outputs` `extra` (a dict of
-        arrays under the same keys).
+        `(batch,)`), and with `extra_outputs` `extra` (arrays in the
+        same structure).
 
     Example:
 
@@ -261,10 +262,9 @@ def batches_with_flops(model, batches, extra_outputs=None):
             "flops": flops,
         }
         if extra_outputs:
-            out["extra"] = {
-                key: np.asarray(value)
-                for key, value in outputs["extra"].items()
-            }
+            out["extra"] = keras.tree.map_structure(
+                np.asarray, outputs["extra"]
+            )
         yield out
 
 

@@ -84,6 +84,19 @@ def test_closed_gates_and_static_models():
     np.testing.assert_array_equal(closed, flops.count_flops(model) - skipped)
 
 
+def test_extra_outputs_come_from_the_same_pass_in_their_structure():
+    model = cifar_resnet(8, gating="lc")
+    block = flops.gated_blocks(model)[0]
+    x = random_images(3)
+    extra = {"first": {"input": block.input, "flops": block.output[1]}}
+    out = next(flops.batches_with_flops(model, [x], extra_outputs=extra))
+    inputs = keras.Model(model.inputs, block.input).predict_on_batch(x)
+    np.testing.assert_allclose(out["extra"]["first"]["input"], inputs)
+    # The block's own FLOPs output, in the pass that counted the total.
+    assert out["extra"]["first"]["flops"].shape == (3,)
+    assert out["extra"]["first"]["flops"].sum() <= out["flops"].sum()
+
+
 def test_bad_inputs():
     model = cifar_resnet(8)
     with pytest.raises(ValueError, match="NaN"):

@@ -137,15 +137,13 @@ def gate_outputs(model):
         model: a gated functional model built by lcnet_tf.
 
     Returns:
-        A dict from `"<block>/run"` and `"<block>/channels"` (for the
-        gates a block has) to tensors of `model`'s graph.
+        A dict from block name to a dict with `"run"` and `"channels"`
+        (for the gates the block has): tensors of `model`'s graph.
     """
-    outputs = {}
-    for block in gated_blocks(model):
-        gates = _BlockGates(block)(block.input)
-        for kind, tensor in gates.items():
-            outputs[f"{block.name}/{kind}"] = tensor
-    return outputs
+    return {
+        block.name: _BlockGates(block)(block.input)
+        for block in gated_blocks(model)
+    }
 
 
 class _BlockGates(keras.layers.Layer):
@@ -180,20 +178,16 @@ def decisions_of(model, outputs):
 
     Args:
         model: the gated model.
-        outputs: dict of arrays under `gate_outputs`' keys.
+        outputs: arrays in `gate_outputs`' structure.
 
     Returns:
         A dict from block name to `{"run": int8 (batch,), "channels":
         int8 (batch, channel_gates)}`.
     """
-    batch = len(next(iter(outputs.values())))
     decisions = {}
     for block in gated_blocks(model):
-        mine = {
-            kind: outputs[f"{block.name}/{kind}"]
-            for kind in ("run", "channels")
-            if f"{block.name}/{kind}" in outputs
-        }
+        mine = outputs[block.name]
+        batch = len(next(iter(mine.values())))
         run, channels = _block_codes(block, mine, batch)
         decisions[block.name] = {"run": run, "channels": channels}
     return decisions
