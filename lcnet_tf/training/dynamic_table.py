@@ -149,7 +149,9 @@ def cifar10_dynamic_rows(
       (`..._frozen_train_scaled_r13_body`, then `..._r13`); recipe 14
       at 0.3, 0.65 and 0.5 (`..._r14_body`, then `..._r14`): recipe 5's
       gate row, its body one epoch shorter, then that epoch given to
-      the gates alone on the held body, the budget kept.
+      the gates alone on the held body, the budget kept; recipe 15 at
+      0.65 and 0.5 (`..._r15_proj_body`, then `..._r15_proj`): recipe
+      14 on recipe 10's gate rows, whose routings are the most varied.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -387,6 +389,19 @@ def cifar10_dynamic_rows(
     rows += tuned_last_epoch_rows(finetune, suffix, static)
     for target in (0.3, 0.65, 0.5):
         rows += tuned_fixed_gates_rows(target, finetune, suffix, static)
+    # Recipe 15: recipe 14 on recipe 10's gate rows (nine gated blocks,
+    # wide bounds: 115 and 134 block routings), its body stage as
+    # recipe 10's.
+    for target in (0.65, 0.5):
+        rows += tuned_fixed_gates_rows(
+            target,
+            finetune,
+            suffix,
+            static,
+            gates_tag="r10_proj",
+            tag="r15_proj",
+            body_fields=dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS),
+        )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     rows += seed_rows(rows, SAME_ROUTING_SEED_ROWS, seeds)
     names = [row.name for row in rows]

@@ -205,14 +205,26 @@ def prune_then_route_rows(target, finetune, suffix, static):
 
 
 def tuned_body_rows(
-    name, target, gates, body_epochs, finetune, static, tune_recipe
+    name,
+    target,
+    gates,
+    body_epochs,
+    finetune,
+    static,
+    tune_recipe,
+    body_fields=None,
 ):
     """A gate row's gates fixed while its body trains `body_epochs`
-    (`<name>_body`), then the gates alone on the held body for
-    `TUNE_EPOCHS` with `tune_recipe` (`<name>`)."""
+    (`<name>_body`, with `body_fields` added), then the gates alone on
+    the held body for `TUNE_EPOCHS` with `tune_recipe` (`<name>`)."""
     body = ExperimentRow(
         f"{name}_body",
-        TrainConfig(**_body_fields(target, finetune, body_epochs)),
+        TrainConfig(
+            **dict(
+                _body_fields(target, finetune, body_epochs),
+                **(body_fields or {}),
+            )
+        ),
         teacher_row=static,
         fix_gates_row=gates,
     )
@@ -272,23 +284,34 @@ def tuned_last_epoch_rows(finetune, suffix, static):
     ]
 
 
-def tuned_fixed_gates_rows(target, finetune, suffix, static):
+def tuned_fixed_gates_rows(
+    target,
+    finetune,
+    suffix,
+    static,
+    gates_tag="r5",
+    tag="r14",
+    body_fields=None,
+):
     """Recipe 14 at `target`: recipe 5's gate row, its body trained
     `TUNE_EPOCHS` fewer epochs than recipe 5's, then the gates alone on
     the held body with the budget kept (`TUNE_BUDGET_RECIPE`); and the
     frozen row the issue defines for it: its most frequent routing on
     training images, pruned and trained as long from the static
-    weights (`..._r14_frozen_train`)."""
+    weights (`..._<tag>_frozen_train`). `gates_tag` names another gate
+    row (`..._<gates_tag>_gates`, e.g. recipe 10's) and `body_fields`
+    what its body stage adds, as in that recipe."""
     prefix = f"lc_resnet20_{target_tag(target)}_{suffix}"
     rows = tuned_body_rows(
-        f"{prefix}_r14",
+        f"{prefix}_{tag}",
         target,
-        f"{prefix}_r5_gates",
+        f"{prefix}_{gates_tag}_gates",
         finetune["epochs"] - GATE_EPOCHS - TUNE_EPOCHS,
         finetune,
         static,
         TUNE_BUDGET_RECIPE,
+        body_fields,
     )
     return rows + [
-        frozen_row(f"{prefix}_r14", target, finetune, static, split="train")
+        frozen_row(f"{prefix}_{tag}", target, finetune, static, split="train")
     ]

@@ -36,9 +36,9 @@ def test_every_row_sees_the_same_epochs():
             expected = 36
         if re.search(r"_r(6|12_nested16(_min1)?)_gates$", unseeded):
             expected = 33
-        # Recipe 13's and 14's body rows are their first 9 fine-tuning
-        # epochs.
-        if re.search(r"_r1[34](_nested16)?_body$", unseeded):
+        # Recipe 13's, 14's and 15's body rows are their first 9
+        # fine-tuning epochs.
+        if re.search(r"_r1[345](_nested16|_proj)?_body$", unseeded):
             expected = 39
         # Recipe 11's pruned row is its first 6 fine-tuning epochs.
         if name.endswith("_r11_pruned"):
@@ -338,6 +338,16 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
     assert rows["lc_resnet20_t30_e10_r14_s1"].tune_gates_row == (
         "lc_resnet20_t30_e10_r14_body_s1"
     )
+    # Recipe 15: recipe 14 on recipe 10's gate rows, its body stage as
+    # recipe 10's (bounds and batch-shaping kept), one epoch shorter.
+    for target in ("t50", "t65"):
+        r15 = rows[f"lc_resnet20_{target}_e10_r15_proj"]
+        body = rows[r15.tune_gates_row]
+        assert body.fix_gates_row == f"lc_resnet20_{target}_e10_r10_proj_gates"
+        r10 = rows[f"lc_resnet20_{target}_e10_r10_proj"]
+        assert body.config == dataclasses.replace(r10.config, epochs=3)
+        assert r15.config == rows[f"lc_resnet20_{target}_e10_r14"].config
+        assert rows[f"{r15.name}_frozen_train"].freeze_row == r15.name
 
 
 def test_recipe_override_reaches_the_gated_rows():
