@@ -315,3 +315,15 @@ def tuned_fixed_gates_rows(
     return rows + [
         frozen_row(f"{prefix}_{tag}", target, finetune, static, split="train")
     ]
+
+
+def retuned_rows(tuned, tag, tune_fields, target, finetune, suffix, static):
+    """A second gate stage on the body of `tuned` (a row of
+    `tuned_fixed_gates_rows`), with `tune_fields` added to its recipe
+    (`..._<tag>`), and that row's frozen row."""
+    name = f"lc_resnet20_{target_tag(target)}_{suffix}_{tag}"
+    config = dataclasses.replace(tuned.config, **tune_fields)
+    return [
+        dataclasses.replace(tuned, name=name, config=config),
+        frozen_row(name, target, finetune, static, split="train"),
+    ]

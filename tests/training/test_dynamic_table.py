@@ -36,8 +36,8 @@ def test_every_row_sees_the_same_epochs():
             expected = 36
         if re.search(r"_r(6|12_nested16(_min1)?)_gates$", unseeded):
             expected = 33
-        # Recipe 13's, 14's and 15's body rows are their first 9
-        # fine-tuning epochs.
+        # The body rows of recipes 13 to 15 (16 shares 15's) are their
+        # first 9 fine-tuning epochs.
         if re.search(r"_r1[345](_nested16|_proj)?_body$", unseeded):
             expected = 39
         # Recipe 11's pruned row is its first 6 fine-tuning epochs.
@@ -348,6 +348,20 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
         assert body.config == dataclasses.replace(r10.config, epochs=3)
         assert r15.config == rows[f"lc_resnet20_{target}_e10_r14"].config
         assert rows[f"{r15.name}_frozen_train"].freeze_row == r15.name
+        # Recipe 16: its gate stage on the same body, keeping recipe
+        # 10's bounds.
+        r16 = rows[f"lc_resnet20_{target}_e10_r16_proj"]
+        assert r16.tune_gates_row == body.name
+        assert rows[f"{r16.name}_frozen_train"].freeze_row == r16.name
+        assert r16.config == dataclasses.replace(
+            r15.config,
+            bounds_weight=body.config.bounds_weight,
+            shaping_weight=body.config.shaping_weight,
+            regularizer_anneal=body.config.regularizer_anneal,
+            regularize_channel_gates=False,
+            keep_rate_low=0.2,
+            keep_rate_high=0.8,
+        )
 
 
 def test_recipe_override_reaches_the_gated_rows():
