@@ -7,9 +7,9 @@ dynamic form with every gate. This times both beside the same routing
 with constant scales (pruned), a static network of about the same
 FLOPs, the static ResNet-20 and, optionally, a gated model that
 routes per image (its dynamic form, channels masked and at planned
-widths), in one interleaved run per thread
-count, on real CIFAR-10 test images; it also reports each export's
-top-1 on those images and its agreement with Keras. Writes
+widths), in one interleaved run per thread count, on real CIFAR-10
+test images; it also reports each export's top-1 on those images and
+its agreement with Keras. Writes
 `benchmarks/results/frozen_scales.json` and a plot. Run on a quiet
 machine:
 
