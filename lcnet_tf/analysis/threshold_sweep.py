@@ -3,9 +3,16 @@
 from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models.gate_controls import set_threshold
 from lcnet_tf.training.evaluation import per_image_results
+from lcnet_tf.training.routing_stats import routing_stats
 
 # From every gate open to nearly all closed; the results pages' sweeps.
 DEFAULT_TAUS = (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+_ROUTING_KEYS = (
+    "distinct_block_routings",
+    "top_routing_share",
+    "flops_p90_over_p10",
+)
 
 
 def parse_taus(values, flag="--taus"):
@@ -55,7 +62,10 @@ def threshold_sweep(model, dataset, taus):
     Returns:
         A list with one dict per threshold: `tau`, `top1`, `flops_mean`
         and `flops_ratio` (mean per-image FLOPs over the static
-        network's).
+        network's), and how dynamic the routing is there
+        (`distinct_block_routings`, `top_routing_share` and
+        `flops_p90_over_p10`, as `routing_stats` counts them): a
+        threshold moves the routing as well as the cost.
 
     Example:
 
@@ -83,6 +93,7 @@ def threshold_sweep(model, dataset, taus):
             set_threshold(model, tau)
             results = per_image_results(model, dataset)
             flops = results["flops"].mean()
+            routing = routing_stats(model, results)
             points.append(
                 {
                     "tau": float(tau),
@@ -91,6 +102,7 @@ def threshold_sweep(model, dataset, taus):
                     ),
                     "flops_mean": float(flops),
                     "flops_ratio": float(flops / static),
+                    **{key: routing[key] for key in _ROUTING_KEYS},
                 }
             )
     finally:

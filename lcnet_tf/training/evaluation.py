@@ -236,11 +236,18 @@ def format_report(report):
             f"{'yes' if knob['sweep_monotone'] else 'no'})"
         )
         for point in knob["points"]:
-            lines.append(
+            line = (
                 f"  tau {point['tau']:<5g} top-1 "
                 f"{100 * point['top1']:.2f}%  FLOPs ratio "
                 f"{point['flops_ratio']:.3f}"
             )
+            # Sweeps saved before points counted their routings lack it.
+            if "distinct_block_routings" in point:
+                line += (
+                    f"  {point['distinct_block_routings']} routings, "
+                    f"p90/p10 {point['flops_p90_over_p10']:.2f}"
+                )
+            lines.append(line)
     value = report.get("routing_value")
     if value:
         lines += [

@@ -13,21 +13,36 @@ from lcnet_tf.flops import count_flops
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.models import pretrained
 from lcnet_tf.models import pretrained_manifest
+from lcnet_tf.training.evaluation import per_image_results
 from lcnet_tf.training.experiments import cifar10_rows
 from lcnet_tf.training.experiments import run_rows
 from lcnet_tf.training.frozen_routing import freeze_routing
 from lcnet_tf.training.frozen_routing import most_frequent_routing
+from lcnet_tf.training.routing_stats import routing_stats
 from tests.fixtures import random_images
 from tests.fixtures import randomize_gates
 
 
 def test_threshold_sweep_spans_open_to_closed_and_restores_taus():
-    model = cifar_resnet(8, gating="lc", tau=0.4)
+    model = cifar_resnet(14, gating="lc", tau=0.5, input_shape=(8, 8, 3))
+    # A seed whose first gated block runs for some of the images only.
     randomize_gates(model, seed=0)
-    images = random_images(16)
+    images = random_images(16, size=8)
     data = [(images[:8], np.arange(8) % 10), (images[8:], np.arange(8))]
-    open_point, closed = threshold_sweep(model, data, [0.0, 1.0])
+    open_point, own, closed = threshold_sweep(model, data, [0.0, 0.5, 1.0])
     assert open_point["tau"] == 0.0
+    # Each point says how dynamic the routing is at its threshold: one
+    # routing with every gate open or shut, the model's own in between.
+    assert open_point["distinct_block_routings"] == 1
+    assert closed["distinct_block_routings"] == 1
+    assert open_point["flops_p90_over_p10"] == pytest.approx(1.0)
+    stats = routing_stats(model, per_image_results(model, data))
+    assert stats["distinct_block_routings"] > 1
+    for key in ("distinct_block_routings", "top_routing_share"):
+        assert own[key] == stats[key]
+    assert own["flops_p90_over_p10"] == pytest.approx(
+        stats["flops_p90_over_p10"]
+    )
     # Every gate open: static FLOPs plus every gate head.
     assert open_point["flops_ratio"] == pytest.approx(
         count_flops(model, gates=True) / count_flops(model, gates=False)
@@ -38,7 +53,7 @@ def test_threshold_sweep_spans_open_to_closed_and_restores_taus():
         for layer in model.layers
         for gate in getattr(layer, "gates", [])
     ]
-    assert taus and taus == pytest.approx([0.4] * len(taus))
+    assert taus and taus == pytest.approx([0.5] * len(taus))
     with pytest.raises(ValueError, match="no gates"):
         threshold_sweep(cifar_resnet(8), data, [0.5])
     with pytest.raises(ValueError, match="empty"):

@@ -67,7 +67,13 @@ def test_evaluate_reports_operating_points(tmp_path, cifar10_dir):
     # Measured on the evaluated images: the sweep's figures at those taus.
     by_tau = {p["tau"]: p for p in knob["evaluation_sweep"]}
     assert all(p["top1"] == by_tau[p["tau"]]["top1"] for p in knob["points"])
-    assert "operating points" in format_report(report)
+    text = format_report(report)
+    assert "operating points" in text
+    point = knob["points"][0]
+    assert (
+        f"{point['distinct_block_routings']} routings, p90/p10 "
+        f"{point['flops_p90_over_p10']:.2f}" in text
+    )
     fine = evaluate_cli.evaluate_file(
         path, cifar10_dir, "test", 30, 30, None, True, 20, 0.0, ["0.3", "1"]
     )["operating_points"]
