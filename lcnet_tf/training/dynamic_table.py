@@ -409,8 +409,11 @@ def cifar10_dynamic_rows(
             tag="r15_proj",
             body_fields=spread,
         )
+        tuned = {row.name: row for row in r15}[
+            f"lc_resnet20_{target_tag(target)}_{suffix}_r15_proj"
+        ]
         rows += r15 + retuned_rows(
-            r15[1], "r16_proj", spread, target, finetune, suffix, static
+            tuned, "r16_proj", spread, target, finetune, suffix, static
         )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     rows += seed_rows(rows, SAME_ROUTING_SEED_ROWS, seeds)
