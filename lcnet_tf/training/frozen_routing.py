@@ -238,12 +238,7 @@ def fix_gates(model, regularizer=None):
             f"Model '{model.name}' has no gates to fix: it is not gated."
         )
     gates = [gate for block in blocks for gate in block.gates]
-    replace_regularizers(gates, regularizer)
-    for gate in gates:
-        gate.noise_std = 0.0
-        # Not config: a reloaded model samples again if trained again.
-        gate.sampling = False
-        gate.trainable = False
+    set_gates_learning(gates, False, 0.0, regularizer)
     return model
 
 
@@ -295,16 +290,13 @@ def release_routing(model, noise_std=0.0, regularizer=None):
                 else "it has no gates."
             )
         )
-    replace_regularizers(gates, regularizer)
     for gate in gates:
         bias = gate.keep_logits.bias
         kept = keras.ops.convert_to_numpy(bias) > 0
         bias.assign(
             np.where(kept, 1.0, -1.0).astype(np.float32) * gate.init_keep_logit
         )
-        gate.trainable = True
-        gate.noise_std = noise_std
-        gate.sampling = True
+    set_gates_learning(gates, True, noise_std, regularizer)
     return model
 
 
@@ -313,6 +305,19 @@ def is_frozen_gate(gate):
     kernel = keras.ops.convert_to_numpy(gate.keep_logits.kernel)
     bias = keras.ops.convert_to_numpy(gate.keep_logits.bias)
     return not kernel.any() and bool((np.abs(bias) >= _FROZEN_LOGIT).all())
+
+
+def set_gates_learning(gates, learning, noise_std, regularizer):
+    """Sets whether `gates` learn (with exploration noise and sampled
+    decisions) or hold their decisions, and replaces their regularizers
+    (`replace_regularizers`); the one place `fix_gates`, `tune_gates`
+    and `release_routing` set it."""
+    replace_regularizers(gates, regularizer)
+    for gate in gates:
+        gate.trainable = learning
+        gate.noise_std = noise_std
+        # Not config: a reloaded model samples again if trained again.
+        gate.sampling = learning
 
 
 def replace_regularizers(gates, regularizer):

@@ -3,7 +3,7 @@
 from lcnet_tf.flops import gated_blocks
 from lcnet_tf.layers.gate_head import check_noise_std
 from lcnet_tf.training.frozen_routing import is_frozen_gate
-from lcnet_tf.training.frozen_routing import replace_regularizers
+from lcnet_tf.training.frozen_routing import set_gates_learning
 
 
 def tune_gates(model, noise_std=0.0, regularizer=None):
@@ -47,12 +47,9 @@ def tune_gates(model, noise_std=0.0, regularizer=None):
             f"Model '{model.name}' has no gates to tune: it is not gated."
         )
     gates = [gate for block in blocks for gate in block.gates]
-    replace_regularizers(gates, regularizer)
+    set_gates_learning(gates, True, noise_std, regularizer)
     for gate in gates:
-        gate.trainable = True
         # Saturated logits get no gradient through the straight-through
         # estimator, but weight decay would still pull them towards 0.
         gate.keep_logits.trainable = not is_frozen_gate(gate)
-        gate.noise_std = noise_std
-        gate.sampling = True
     return model
