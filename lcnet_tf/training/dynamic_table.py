@@ -119,8 +119,8 @@ def cifar10_dynamic_rows(
       `gate_projection_blocks`); recipe 7 (`..._r7`, `..._r7_proj`):
       recipe 5's body stage from the same gate rows, with the gates'
       bounds and batch-shaping kept (`SPREAD_RECIPE`), and at 0.3
-      recipe 8 (`..._r8_proj`, `LIGHT_SPREAD_RECIPE`); recipe 10 at 0.65
-      and 0.5 (`..._r10_proj`: recipe 8 with `WIDE_BOUNDS` in both
+      recipe 8 (`..._r8_proj`, `LIGHT_SPREAD_RECIPE`); recipe 10 at 0.65,
+      0.5 and 0.3 (`..._r10_proj`: recipe 8 with `WIDE_BOUNDS` in both
       stages); recipe 11 at 0.65 (`..._r11_pruned`, then `..._r11`:
       recipe 3's routing pruned and trained `PRUNED_EPOCHS`, then its
       gates released, `ROUTE_RECIPE`);
@@ -151,7 +151,7 @@ def cifar10_dynamic_rows(
       at 0.3, 0.65 and 0.5 (`..._r14_body`, then `..._r14`): recipe 5's
       gate row, its body one epoch shorter, then that epoch given to
       the gates alone on the held body, the budget kept; recipe 15 at
-      0.65 and 0.5 (`..._r15_proj_body`, then `..._r15_proj`): recipe
+      0.65, 0.5 and 0.3 (`..._r15_proj_body`, then `..._r15_proj`): recipe
       14 on recipe 10's gate rows, whose routings are the most varied,
       and recipe 16 (`..._r16_proj`), recipe 15's gate stage on the same
       body keeping recipe 10's bounds and batch-shaping.
@@ -321,7 +321,7 @@ def cifar10_dynamic_rows(
             spread={"r7_proj": SPREAD_RECIPE}
             | ({"r8_proj": LIGHT_SPREAD_RECIPE} if target == 0.3 else {}),
         )
-    for target in (0.65, 0.5):
+    for target in (0.65, 0.5, 0.3):
         rows += fixed_gates_rows(
             target,
             finetune,
@@ -399,7 +399,7 @@ def cifar10_dynamic_rows(
     # recipe-10 rows: without them 76-79 block routings remain, with
     # them 86 at 0.65 and 119 at 0.5, for 0.8-1.2 points).
     spread = dict(LIGHT_SPREAD_RECIPE, **WIDE_BOUNDS)
-    for target in (0.65, 0.5):
+    for target in (0.65, 0.5, 0.3):
         r15 = tuned_fixed_gates_rows(
             target,
             finetune,

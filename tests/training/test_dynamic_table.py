@@ -202,10 +202,11 @@ def test_table_rows_are_distilled_and_regularize_block_gates_only():
         )
         == rows["lc_resnet20_t65_e10_r5_proj"].config
     )
-    assert not any("_r10" in n and "t30" in n for n in rows)
-    assert rows["lc_resnet20_t50_e10_r10_proj"].config == dataclasses.replace(
-        wide.config, budget_target=0.5
-    )
+    for target in (0.5, 0.3):
+        name = f"lc_resnet20_t{round(100 * target)}_e10_r10_proj"
+        assert rows[name].config == dataclasses.replace(
+            wide.config, budget_target=target
+        )
     # Recipe 11, at 0.65: recipe 3's routing on training images, pruned
     # and trained 6 epochs as a frozen row is, then released for 4.
     route = rows["lc_resnet20_t65_e10_r11"]
@@ -340,7 +341,7 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
     )
     # Recipe 15: recipe 14 on recipe 10's gate rows, its body stage as
     # recipe 10's (bounds and batch-shaping kept), one epoch shorter.
-    for target in ("t50", "t65"):
+    for target in ("t30", "t50", "t65"):
         r15 = rows[f"lc_resnet20_{target}_e10_r15_proj"]
         body = rows[r15.tune_gates_row]
         assert body.fix_gates_row == f"lc_resnet20_{target}_e10_r10_proj_gates"
