@@ -2,11 +2,14 @@
 
 One run, XNNPACK at 1 and 2 threads, over real CIFAR-10 test images,
 every variant timed image by image in turn (so machine noise is shared);
+`--taus` adds the dynamic form at other thresholds (a row's operating
+points: does the knob move the milliseconds as it moves the FLOPs?);
 writes `benchmarks/results/tflite_latency.json` and a plot. Run on a quiet
 machine:
 
     python benchmarks/tflite_latency.py \
-        --gated_model=runs/demo/model.keras --examples=1000
+        --gated_model=runs/demo/model.keras --examples=1000 \
+        --taus=0.45,0.4
 """
 
 import json
@@ -30,12 +33,19 @@ def define_flags():
     flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
     flags.DEFINE_integer("examples", 1000, "Test images timed per variant.")
     flags.DEFINE_list("threads", ["1", "2"], "XNNPACK thread counts.")
+    flags.DEFINE_list(
+        "taus",
+        [],
+        "Other thresholds to time the dynamic form at (channels at "
+        "planned widths where the model has channel gates), e.g. a "
+        "row's operating points from `lcnet-evaluate --sweep`.",
+    )
     flags.DEFINE_string(
         "output_dir", "benchmarks/results", "Where JSON and plot go."
     )
 
 
-def _variants(gated, static, directory, calibration):
+def _variants(gated, static, directory, calibration, taus=()):
     """Exports every variant; returns {name: (kind, path, network,
     channel_chunks)}."""
     from lcnet_tf.export import fold_model
@@ -70,11 +80,17 @@ def _variants(gated, static, directory, calibration):
     if has_channel_gates(folded, free_only=True):
         # A nested gate's staged bodies need no plan.
         add("staged_prefix", gated, "staged", prefix=True)
-    taus = {
+    saved = {
         block.name: [g.tau for g in block.gates]
         for block in gated.layers
         if getattr(block, "gates", None)
     }
+    for tau in taus:
+        set_threshold(gated, tau)
+        if has_channel_gates(folded):
+            add(f"dynamic_prefix_tau_{tau:g}", gated, prefix=True)
+        else:
+            add(f"dynamic_tau_{tau:g}", gated)
     set_threshold(gated, 0.0)
     add("dynamic_gates_open", gated)
     if has_channel_gates(folded):
@@ -85,16 +101,30 @@ def _variants(gated, static, directory, calibration):
         add("dynamic_blocks_closed", gated)
     for block in gated.layers:
         for gate, tau in zip(
-            getattr(block, "gates", []), taus.get(block.name, [])
+            getattr(block, "gates", []), saved.get(block.name, [])
         ):
             gate.tau = tau
     return variants
 
 
 def run_benchmark(
-    gated_model, static_model, data_dir, examples, threads, output_dir
+    gated_model,
+    static_model,
+    data_dir,
+    examples,
+    threads,
+    output_dir,
+    taus=(),
 ):
-    """The benchmark as a library function; returns the results dict."""
+    """The benchmark as a library function; returns the results dict.
+
+    `taus`: other thresholds to time the dynamic form at (variants
+    `dynamic_prefix_tau_<tau>`, or `dynamic_tau_<tau>` without channel
+    gates), each checked to be in [0, 1].
+    """
+    from lcnet_tf.layers.gate_head import check_threshold
+
+    taus = [check_threshold(tau) for tau in taus]
     import numpy as np
 
     from lcnet_tf.data.cifar10 import cifar10_arrays
@@ -128,7 +158,7 @@ def run_benchmark(
     }
     with tempfile.TemporaryDirectory() as directory:
         calibration = calibration_images(data_dir)
-        variants = _variants(gated, static, directory, calibration)
+        variants = _variants(gated, static, directory, calibration, taus)
         entries = {name: {} for name in variants}
         for count in threads:
             runners = {}
@@ -225,6 +255,7 @@ def main(argv):
         FLAGS.examples,
         [int(t) for t in FLAGS.threads],
         FLAGS.output_dir,
+        FLAGS.taus,
     )
     print(json.dumps(results, indent=2))
 

@@ -20,7 +20,7 @@ def test_latency_benchmark_writes_json_and_plot(
     saved_model, cifar10_dir, tmp_path
 ):
     results = tflite_latency.run_benchmark(
-        saved_model, None, cifar10_dir, 25, [1], str(tmp_path)
+        saved_model, None, cifar10_dir, 25, [1], str(tmp_path), ["0", "1"]
     )
     assert os.path.exists(tmp_path / "tflite_latency.png")
     saved = json.loads((tmp_path / "tflite_latency.json").read_text())
@@ -36,8 +36,22 @@ def test_latency_benchmark_writes_json_and_plot(
         "dynamic_prefix",
         "staged_prefix",
         "dynamic_prefix_gates_open",
+        "dynamic_prefix_tau_0",
+        "dynamic_prefix_tau_1",
     }
     assert variants["static"]["flops_ratio"] == 1.0
+    # The dynamic form at other thresholds: at 0 every gate opens, at 1
+    # every gate shuts, blocks and channels (the row's own in between).
+    opened = variants["dynamic_prefix_tau_0"]
+    assert (
+        opened["flops_ratio"] == variants["dynamic_gates_open"]["flops_ratio"]
+    )
+    assert opened["top1"] == variants["dynamic_gates_open"]["top1"]
+    shut = variants["dynamic_prefix_tau_1"]["flops_ratio"]
+    assert (
+        shut < variants["dynamic_prefix"]["flops_ratio"] < opened["flops_ratio"]
+    )
+    assert shut < variants["dynamic_blocks_closed"]["flops_ratio"]
     # Free channels as a prefix: same decisions, no more than masking,
     # the same widths in the dynamic and the staged form.
     prefix = variants["dynamic_prefix"]
@@ -60,6 +74,13 @@ def test_latency_benchmark_writes_json_and_plot(
     assert variants["dynamic"]["top1"] == variants["staged"]["top1"]
     assert variants["dynamic"]["top1"] == variants["masked"]["top1"]
     assert results["variants"]["dynamic"]["threads_1"]["mean_ms"] > 0
+
+
+def test_latency_benchmark_rejects_a_bad_threshold(saved_model, tmp_path):
+    with pytest.raises(ValueError, match="threshold `tau`"):
+        tflite_latency.run_benchmark(
+            saved_model, None, None, 4, [1], str(tmp_path), ["1.5"]
+        )
 
 
 def test_latency_benchmark_of_a_model_without_block_gates(
