@@ -36,7 +36,7 @@ _AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
 # and recipe 12 at 0.65 (gates learned on the static body; also with one
 # group always running, since its seed 1 shut a block; and recipe 13,
 # its last epoch given to the gates on the held body; and recipe 14,
-# recipe 5 so, at 0.3 and 0.65) with the
+# recipe 5 so, at 0.3, 0.65 and 0.5) with the
 # frozen row it is compared with (the same routing, counted once from
 # seed 0's LC row). The static ResNet-20 they start from or learn from
 # stays seed 0's.
@@ -63,6 +63,9 @@ SEED_STUDY_ROWS = (
     "lc_resnet20_t65_e10_r14_body",
     "lc_resnet20_t65_e10_r14",
     "lc_resnet20_t65_e10_r3_frozen",
+    "lc_resnet20_t50_e10_r5_gates",
+    "lc_resnet20_t50_e10_r14_body",
+    "lc_resnet20_t50_e10_r14",
 )
 # Recipe 12's routing frozen, with constant and with learned scales,
 # trained again with other seeds on seed 0's routing: the question is
