@@ -455,7 +455,17 @@ def test_seed_rows_copy_the_study_with_their_own_gate_rows():
             assert twin.freeze_row == "lc_resnet20_t65_e10_r12_nested16"
             assert twin.config.seed == seed
     assert "resnet14_static_e40_kd_s1" not in rows
-    assert not any(name.endswith("_s1") for name in rows if "t50" in name)
+    # At 0.5 only recipe 14's rows have seed copies.
+    assert {
+        name for name in rows if "t50" in name and name.endswith("_s1")
+    } == {
+        "lc_resnet20_t50_e10_r5_gates_s1",
+        "lc_resnet20_t50_e10_r14_body_s1",
+        "lc_resnet20_t50_e10_r14_s1",
+    }
+    assert rows["lc_resnet20_t50_e10_r14_s1"].tune_gates_row == (
+        "lc_resnet20_t50_e10_r14_body_s1"
+    )
     assert not any(
         row.name.endswith("_s1") for row in cifar10_dynamic_rows(seeds=())
     )
