@@ -7,9 +7,10 @@ dynamic form with every gate. This times both beside the same routing
 with constant scales (pruned), a static network of about the same
 FLOPs, the static ResNet-20 and, optionally, a gated model that
 routes per image (its dynamic form, channels masked and at planned
-widths), in one interleaved run per thread count, on real CIFAR-10
-test images; it also reports each export's top-1 on those images and
-its agreement with Keras. Writes
+widths, and at planned widths at other thresholds: its operating
+points), in one interleaved run per thread count, on real CIFAR-10
+test images; it also reports each export's top-1 and Keras FLOPs
+ratio on those images and its agreement with Keras. Writes
 `benchmarks/results/frozen_scales.json` and a plot. Run on a quiet
 machine:
 
@@ -58,6 +59,12 @@ def define_flags():
         "Optional: a gated model that routes per image, timed in its "
         "dynamic form beside the others (e.g. recipe 13's row).",
     )
+    flags.DEFINE_list(
+        "gated_taus",
+        [],
+        "Thresholds to time --gated_model at too (channels at planned "
+        "widths), e.g. the operating point at the frozen row's FLOPs.",
+    )
     flags.DEFINE_string("data_dir", None, "CIFAR-10 binary folder.")
     flags.DEFINE_integer("examples", 1000, "Test images timed per variant.")
     flags.DEFINE_list("threads", ["1", "2"], "XNNPACK thread counts.")
@@ -66,7 +73,8 @@ def define_flags():
     )
 
 
-# name: (which model, pruned export, channel chunks)
+# name: (which model, pruned export, channel chunks); a gated variant at
+# another threshold adds it as a fourth item.
 VARIANTS = {
     "static": ("static", False, None),
     "baseline": ("baseline", False, None),
@@ -84,7 +92,9 @@ GATED_VARIANTS = {
 }
 
 
-def run_benchmark(models, data_dir, examples, threads, output_dir):
+def run_benchmark(
+    models, data_dir, examples, threads, output_dir, gated_taus=()
+):
     """Exports and times every variant; writes JSON and a plot.
 
     Args:
@@ -95,11 +105,14 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
         examples: int. Test images, timed and scored per variant.
         threads: ints. XNNPACK thread counts, one timed run each.
         output_dir: where `frozen_scales.json` and `.png` go.
+        gated_taus: thresholds in [0, 1] to time the `gated` model at
+            too, channels at planned widths (`gated_prefix_tau_<tau>`).
 
     Returns:
         The dict written: `images`, `variants` (per variant: `top1`,
-        `keras_agreement`, `bytes`) and `latency` (per thread count,
-        per variant: `mean_ms` and `ratio` against `static`).
+        `keras_agreement`, `keras_flops_ratio` against `static`,
+        `bytes`) and `latency` (per thread count, per variant: `mean_ms`
+        and `ratio` against `static`).
     """
     import numpy as np
 
@@ -108,28 +121,67 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
     from lcnet_tf.export import to_tflite
     from lcnet_tf.export.channel_order import calibration_images
     from lcnet_tf.export.latency import measure_interleaved
-    from lcnet_tf.flops import inference_model
+    from lcnet_tf.flops import batches_with_flops
+    from lcnet_tf.flops import count_flops
+    from lcnet_tf.layers.gate_head import check_threshold
+    from lcnet_tf.models import set_threshold
     from lcnet_tf.models.saving import load_model
 
+    gated_taus = [check_threshold(tau) for tau in gated_taus]
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
     chosen = {
         name: variant
         for name, variant in dict(VARIANTS, **GATED_VARIANTS).items()
         if variant[0] in models
     }
+    if "gated" in models:
+        for tau in gated_taus:
+            chosen[f"gated_prefix_tau_{tau:g}"] = (
+                "gated",
+                False,
+                "prefix",
+                tau,
+            )
     loaded = {
-        source: load_model(models[source], compile=False)
-        for source, _, _ in chosen.values()
+        variant[0]: load_model(models[variant[0]], compile=False)
+        for variant in chosen.values()
     }
-    # Once per model: two variants export the same one.
-    keras_predictions = {
-        name: np.argmax(inference_model(model).predict(images, verbose=0), -1)
-        for name, model in loaded.items()
+    static_flops = count_flops(loaded["static"], gates=False)
+    own_taus = {
+        source: [gate.tau for layer in model.layers for gate in _gates(layer)]
+        for source, model in loaded.items()
     }
+
+    def set_tau(source, tau):
+        # None: the model's own thresholds.
+        gates = [g for layer in loaded[source].layers for g in _gates(layer)]
+        for gate, own in zip(gates, own_taus[source]):
+            gate.tau = own
+        if tau is not None:
+            set_threshold(loaded[source], tau)
+
+    keras_runs = {}
+
+    def keras_run(source, tau):
+        # Once per model and threshold: two variants export the same one.
+        if (source, tau) not in keras_runs:
+            logits, flops = [], []
+            for out in batches_with_flops(loaded[source], [images]):
+                logits.append(out["logits"])
+                flops.append(out["flops"])
+            keras_runs[source, tau] = (
+                np.argmax(np.concatenate(logits), -1),
+                float(np.concatenate(flops).mean() / static_flops),
+            )
+        return keras_runs[source, tau]
+
     results = {"images": int(len(images)), "models": dict(models)}
     variants, paths = {}, {}
     with tempfile.TemporaryDirectory() as directory:
-        for name, (source, prune, chunks) in chosen.items():
+        for name, (source, prune, chunks, *tau) in chosen.items():
+            tau = tau[0] if tau else None
+            set_tau(source, tau)
+            predictions, flops_ratio = keras_run(source, tau)
             paths[name] = os.path.join(directory, f"{name}.tflite")
             export = to_tflite(
                 loaded[source],
@@ -149,12 +201,13 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
                 "model": source,
                 "pruned": prune,
                 "channel_chunks": chunks,
+                "tau": tau,
                 "top1": float(np.mean(lite == labels)),
-                "keras_agreement": float(
-                    np.mean(lite == keras_predictions[source])
-                ),
+                "keras_agreement": float(np.mean(lite == predictions)),
+                "keras_flops_ratio": flops_ratio,
                 "bytes": export.size_bytes,
             }
+            set_tau(source, None)
             print(name, json.dumps(variants[name]), flush=True)
         latency = {}
         for count in threads:
@@ -181,6 +234,10 @@ def run_benchmark(models, data_dir, examples, threads, output_dir):
         json.dump(results, f, indent=2)
     _plot(latency, list(chosen), os.path.join(output_dir, "frozen_scales.png"))
     return results
+
+
+def _gates(layer):
+    return getattr(layer, "gates", None) or []
 
 
 def _plot(latency, names, path):
@@ -228,6 +285,7 @@ def main(argv):
         FLAGS.examples,
         [int(count) for count in FLAGS.threads],
         FLAGS.output_dir,
+        FLAGS.gated_taus,
     )
 
 

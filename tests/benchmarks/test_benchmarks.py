@@ -329,7 +329,7 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
         paths[name] = str(tmp_path / f"{name}.keras")
         model.save(paths[name])
     results = frozen_scales.run_benchmark(
-        paths, cifar10_dir, 12, [1], str(tmp_path / "out")
+        paths, cifar10_dir, 12, [1], str(tmp_path / "out"), ["0", "1"]
     )
     assert os.path.exists(tmp_path / "out" / "frozen_scales.png")
     saved = json.loads((tmp_path / "out" / "frozen_scales.json").read_text())
@@ -338,8 +338,22 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
     assert list(variants) == list(frozen_scales.VARIANTS) + [
         "gated_dynamic",
         "gated_prefix",
+        "gated_prefix_tau_0",
+        "gated_prefix_tau_1",
     ]
     assert variants["gated_prefix"]["channel_chunks"] == "prefix"
+    # The gated model at other thresholds: every gate open costs the
+    # static network's FLOPs and more (its gate heads), every gate shut
+    # less than its own threshold; then its own threshold comes back.
+    assert variants["static"]["keras_flops_ratio"] == 1.0
+    opened = variants["gated_prefix_tau_0"]
+    assert opened["tau"] == 0.0 and opened["keras_flops_ratio"] > 1.0
+    assert (
+        variants["gated_prefix_tau_1"]["keras_flops_ratio"]
+        < variants["gated_prefix"]["keras_flops_ratio"]
+        < opened["keras_flops_ratio"]
+    )
+    assert variants["gated_prefix"]["tau"] is None
     # Every export decides and scales as its Keras model does, the gated
     # model's channels at planned widths included.
     assert all(v["keras_agreement"] == 1.0 for v in variants.values())
@@ -358,6 +372,10 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
     results = frozen_scales.run_benchmark(
         paths, cifar10_dir, 4, [1], str(tmp_path / "out2")
     )
+    with pytest.raises(ValueError, match="threshold `tau`"):
+        frozen_scales.run_benchmark(
+            paths, cifar10_dir, 4, [1], str(tmp_path / "out3"), ["-1"]
+        )
     assert list(results["variants"]) == [
         "static",
         "baseline",
