@@ -124,6 +124,7 @@ def run_benchmark(
     from lcnet_tf.flops import batches_with_flops
     from lcnet_tf.flops import count_flops
     from lcnet_tf.layers.gate_head import check_threshold
+    from lcnet_tf.models import kept_thresholds
     from lcnet_tf.models import set_threshold
     from lcnet_tf.models.saving import load_model
 
@@ -147,19 +148,6 @@ def run_benchmark(
         for variant in chosen.values()
     }
     static_flops = count_flops(loaded["static"], gates=False)
-    own_taus = {
-        source: [gate.tau for layer in model.layers for gate in _gates(layer)]
-        for source, model in loaded.items()
-    }
-
-    def set_tau(source, tau):
-        # None: the model's own thresholds.
-        gates = [g for layer in loaded[source].layers for g in _gates(layer)]
-        for gate, own in zip(gates, own_taus[source]):
-            gate.tau = own
-        if tau is not None:
-            set_threshold(loaded[source], tau)
-
     keras_runs = {}
 
     def keras_run(source, tau):
@@ -180,19 +168,21 @@ def run_benchmark(
     with tempfile.TemporaryDirectory() as directory:
         for name, (source, prune, chunks, *tau) in chosen.items():
             tau = tau[0] if tau else None
-            set_tau(source, tau)
-            predictions, flops_ratio = keras_run(source, tau)
             paths[name] = os.path.join(directory, f"{name}.tflite")
-            export = to_tflite(
-                loaded[source],
-                paths[name],
-                form="dynamic",
-                prune=prune,
-                channel_chunks=chunks,
-                representative_data=(
-                    calibration_images(data_dir) if chunks else None
-                ),
-            )
+            with kept_thresholds(loaded[source]):
+                if tau is not None:
+                    set_threshold(loaded[source], tau)
+                predictions, flops_ratio = keras_run(source, tau)
+                export = to_tflite(
+                    loaded[source],
+                    paths[name],
+                    form="dynamic",
+                    prune=prune,
+                    channel_chunks=chunks,
+                    representative_data=(
+                        calibration_images(data_dir) if chunks else None
+                    ),
+                )
             runner = TFLiteModel(export.path)
             lite = np.array(
                 [np.argmax(runner(image[None])["logits"]) for image in images]
@@ -207,7 +197,6 @@ def run_benchmark(
                 "keras_flops_ratio": flops_ratio,
                 "bytes": export.size_bytes,
             }
-            set_tau(source, None)
             print(name, json.dumps(variants[name]), flush=True)
         latency = {}
         for count in threads:
@@ -234,10 +223,6 @@ def run_benchmark(
         json.dump(results, f, indent=2)
     _plot(latency, list(chosen), os.path.join(output_dir, "frozen_scales.png"))
     return results
-
-
-def _gates(layer):
-    return getattr(layer, "gates", None) or []
 
 
 def _plot(latency, names, path):

@@ -52,6 +52,7 @@ def _variants(gated, static, directory, calibration, taus=()):
     from lcnet_tf.export import to_tflite
     from lcnet_tf.export.channel_order import has_channel_gates
     from lcnet_tf.flops import gated_blocks
+    from lcnet_tf.models import kept_thresholds
     from lcnet_tf.models import set_threshold
 
     variants = {}
@@ -80,30 +81,21 @@ def _variants(gated, static, directory, calibration, taus=()):
     if has_channel_gates(folded, free_only=True):
         # A nested gate's staged bodies need no plan.
         add("staged_prefix", gated, "staged", prefix=True)
-    saved = {
-        block.name: [g.tau for g in block.gates]
-        for block in gated.layers
-        if getattr(block, "gates", None)
-    }
-    for tau in taus:
-        set_threshold(gated, tau)
+    with kept_thresholds(gated):
+        for tau in taus:
+            set_threshold(gated, tau)
+            if has_channel_gates(folded):
+                add(f"dynamic_prefix_tau_{tau:g}", gated, prefix=True)
+            else:
+                add(f"dynamic_tau_{tau:g}", gated)
+        set_threshold(gated, 0.0)
+        add("dynamic_gates_open", gated)
         if has_channel_gates(folded):
-            add(f"dynamic_prefix_tau_{tau:g}", gated, prefix=True)
-        else:
-            add(f"dynamic_tau_{tau:g}", gated)
-    set_threshold(gated, 0.0)
-    add("dynamic_gates_open", gated)
-    if has_channel_gates(folded):
-        # Planned with every gate open: full widths, no width `IF`s.
-        add("dynamic_prefix_gates_open", gated, prefix=True)
-    if any(block.block_gate is not None for block in gated_blocks(gated)):
-        set_threshold(gated, 1.0, kind="block")
-        add("dynamic_blocks_closed", gated)
-    for block in gated.layers:
-        for gate, tau in zip(
-            getattr(block, "gates", []), saved.get(block.name, [])
-        ):
-            gate.tau = tau
+            # Planned with every gate open: full widths, no width `IF`s.
+            add("dynamic_prefix_gates_open", gated, prefix=True)
+        if any(block.block_gate is not None for block in gated_blocks(gated)):
+            set_threshold(gated, 1.0, kind="block")
+            add("dynamic_blocks_closed", gated)
     return variants
 
 
@@ -122,9 +114,6 @@ def run_benchmark(
     `dynamic_prefix_tau_<tau>`, or `dynamic_tau_<tau>` without channel
     gates), each checked to be in [0, 1].
     """
-    from lcnet_tf.layers.gate_head import check_threshold
-
-    taus = [check_threshold(tau) for tau in taus]
     import numpy as np
 
     from lcnet_tf.data.cifar10 import cifar10_arrays
@@ -136,9 +125,11 @@ def run_benchmark(
     from lcnet_tf.export.latency import stack_outputs
     from lcnet_tf.flops import count_flops
     from lcnet_tf.flops import flops_per_image
+    from lcnet_tf.layers.gate_head import check_threshold
     from lcnet_tf.models import cifar_resnet
     from lcnet_tf.models.saving import load_model
 
+    taus = [check_threshold(tau) for tau in taus]
     gated = load_model(gated_model, compile=False)
     depth = int(gated.name.rsplit("resnet", 1)[-1] or 20)
     if static_model:

@@ -1,6 +1,7 @@
 """Accuracy against FLOPs of one trained model as its threshold moves."""
 
 from lcnet_tf.flops import gated_blocks
+from lcnet_tf.models.gate_controls import kept_thresholds
 from lcnet_tf.models.gate_controls import set_threshold
 from lcnet_tf.training.evaluation import per_image_results
 from lcnet_tf.training.routing_stats import routing_stats
@@ -85,10 +86,9 @@ def threshold_sweep(model, dataset, taus):
     taus = list(taus)
     if not taus:
         raise ValueError("`taus` is empty: give at least one threshold.")
-    saved = [[gate.tau for gate in block.gates] for block in blocks]
     static = count_flops(model, gates=False)
     points = []
-    try:
+    with kept_thresholds(model):
         for tau in taus:
             set_threshold(model, tau)
             results = per_image_results(model, dataset)
@@ -105,8 +105,4 @@ def threshold_sweep(model, dataset, taus):
                     **{key: routing[key] for key in _ROUTING_KEYS},
                 }
             )
-    finally:
-        for block, values in zip(blocks, saved):
-            for gate, value in zip(block.gates, values):
-                gate.tau = value
     return points

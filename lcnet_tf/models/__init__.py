@@ -1,6 +1,7 @@
 """Gated ResNet backbones and their controls."""
 
 from lcnet_tf.models.cifar_resnet import cifar_resnet
+from lcnet_tf.models.gate_controls import kept_thresholds
 from lcnet_tf.models.gate_controls import set_budget
 from lcnet_tf.models.gate_controls import set_threshold
 from lcnet_tf.models.imagenet_resnet import imagenet_resnet
@@ -17,6 +18,7 @@ __all__ = [
     "has_preprocessing",
     "imagenet_resnet",
     "init_from_static",
+    "kept_thresholds",
     "load_model",
     "pretrained",
     "pretrained_manifest",

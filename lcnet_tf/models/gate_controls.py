@@ -1,5 +1,7 @@
 """Inference-time controls of a trained gated model."""
 
+import contextlib
+
 from lcnet_tf.flops import gated_blocks
 from lcnet_tf.layers.flops_budget import FlopsBudget
 from lcnet_tf.layers.gate_head import check_threshold
@@ -47,6 +49,37 @@ def set_threshold(model, tau, kind="all"):
             f"Model '{model.name}' has no {kind} gates to set a threshold on."
         )
     return changed
+
+
+@contextlib.contextmanager
+def kept_thresholds(model):
+    """Puts every gate's threshold back on leaving, even after an error.
+
+    For code that moves a model's thresholds (`set_threshold`) to
+    measure or export it elsewhere and must leave the model as it came.
+
+    Args:
+        model: a model built by lcnet_tf (a static one has none to keep).
+
+    Yields:
+        The model.
+
+    Example:
+
+    ```python
+    with kept_thresholds(model):
+        set_threshold(model, 0.4)
+        to_tflite(model, "tau04.tflite")
+    # the model's own thresholds again
+    ```
+    """
+    gates = [gate for block in gated_blocks(model) for gate in block.gates]
+    saved = [gate.tau for gate in gates]
+    try:
+        yield model
+    finally:
+        for gate, tau in zip(gates, saved):
+            gate.tau = tau
 
 
 def set_budget(model, target=None, weight=None):

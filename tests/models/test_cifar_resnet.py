@@ -7,6 +7,7 @@ import pytest
 from lcnet_tf import flops
 from lcnet_tf.models import cifar_resnet
 from lcnet_tf.models import init_from_static
+from lcnet_tf.models import kept_thresholds
 from lcnet_tf.models import load_model
 from lcnet_tf.models import set_budget
 from lcnet_tf.models import set_threshold
@@ -131,6 +132,30 @@ def test_threshold_changes_compiled_predictions_without_rebuild():
         set_threshold(model, 0.5, kind="channel")
     with pytest.raises(ValueError, match="not gated"):
         set_budget(cifar_resnet(8), target=0.5)
+
+
+def test_kept_thresholds_puts_each_gate_back_even_after_an_error():
+    model = cifar_resnet(8, gating="lc")
+    set_threshold(model, 0.3, kind="block")
+    set_threshold(model, 0.6, kind="channel")
+
+    def taus():
+        return [g.tau for b in flops.gated_blocks(model) for g in b.gates]
+
+    own = taus()
+    assert sorted(set(own)) == pytest.approx([0.3, 0.6])
+    with kept_thresholds(model):
+        set_threshold(model, 0.9)
+        assert taus() == pytest.approx([0.9] * len(own))
+    assert taus() == pytest.approx(own)
+    with pytest.raises(RuntimeError, match="export failed"):
+        with kept_thresholds(model):
+            set_threshold(model, 0.0)
+            raise RuntimeError("export failed")
+    assert taus() == pytest.approx(own)
+    # A static model has no thresholds to keep.
+    with kept_thresholds(cifar_resnet(8)) as static:
+        assert static.name
 
 
 def test_compile_fit_evaluate_predict_logs_gate_metrics():
