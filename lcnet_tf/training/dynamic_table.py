@@ -17,6 +17,7 @@ from lcnet_tf.training.recipes import BLOCK_RECIPE
 from lcnet_tf.training.recipes import DISTILL_RECIPE
 from lcnet_tf.training.recipes import JITTER_RECIPE
 from lcnet_tf.training.recipes import LIGHT_SPREAD_RECIPE
+from lcnet_tf.training.recipes import NARROW_BOUNDS_TUNE
 from lcnet_tf.training.recipes import NESTED_GROUPS
 from lcnet_tf.training.recipes import NESTED_LANE_GROUPS
 from lcnet_tf.training.recipes import ROUTE_EPOCHS
@@ -157,7 +158,8 @@ def cifar10_dynamic_rows(
       0.65, 0.5 and 0.3 (`..._r15_proj_body`, then `..._r15_proj`): recipe
       14 on recipe 10's gate rows, whose routings are the most varied,
       and recipe 16 (`..._r16_proj`), recipe 15's gate stage on the same
-      body keeping recipe 10's bounds and batch-shaping.
+      body keeping recipe 10's bounds and batch-shaping; recipe 17
+      (`..._r17_proj`), that stage with the default bounds, lighter.
 
     Args:
         targets: FLOPs targets of the LC rows.
@@ -417,6 +419,15 @@ def cifar10_dynamic_rows(
         ]
         rows += r15 + retuned_rows(
             tuned, "r16_proj", spread, target, finetune, suffix, static
+        )
+        rows += retuned_rows(
+            tuned,
+            "r17_proj",
+            NARROW_BOUNDS_TUNE,
+            target,
+            finetune,
+            suffix,
+            static,
         )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     rows += seed_rows(rows, SAME_ROUTING_SEED_ROWS, seeds)

@@ -91,6 +91,20 @@ LIGHT_SPREAD_RECIPE = dict(
 # is a less predictable decision, so more of the 512 routings occur.
 WIDE_BOUNDS = dict(keep_rate_low=0.2, keep_rate_high=0.8)
 
+# Recipe 17 (rows `..._r17_proj`): recipe 15's gate stage on the same
+# body with the block gates' keep rates bounded to the default [0.1,
+# 0.9], at recipe 8's light weight and without batch-shaping. Recipe 15
+# ends with 85 block routings at 0.65, recipe 16 (bounds [0.2, 0.8] and
+# batch-shaping) with 113 for 3.2 points; one-epoch probes there put
+# the narrower bounds at 95-97 routings for 0.8 points, at weights 2
+# and 5 and with [0.05, 0.95] alike (batch-shaping alone kept 85).
+NARROW_BOUNDS_TUNE = dict(
+    LIGHT_SPREAD_RECIPE,
+    shaping_weight=0.0,
+    keep_rate_low=0.1,
+    keep_rate_high=0.9,
+)
+
 # Recipe 11 (rows `..._r11_pruned`, then `..._r11`): prune, then route.
 # The frozen rows beat every LC row: one routing trained on all images
 # beats a body shared among many. Here the LC row's most frequent

@@ -363,6 +363,19 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
             keep_rate_low=0.2,
             keep_rate_high=0.8,
         )
+        # Recipe 17: the same stage with the default bounds, lighter.
+        r17 = rows[f"lc_resnet20_{target}_e10_r17_proj"]
+        assert r17.tune_gates_row == body.name
+        assert rows[f"{r17.name}_frozen_train"].freeze_row == r17.name
+        assert r17.config == dataclasses.replace(
+            r15.config,
+            bounds_weight=body.config.bounds_weight,
+            shaping_weight=0.0,
+            regularizer_anneal=body.config.regularizer_anneal,
+            regularize_channel_gates=False,
+            keep_rate_low=0.1,
+            keep_rate_high=0.9,
+        )
 
 
 def test_recipe_override_reaches_the_gated_rows():
