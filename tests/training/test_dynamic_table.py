@@ -349,33 +349,26 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
         assert body.config == dataclasses.replace(r10.config, epochs=3)
         assert r15.config == rows[f"lc_resnet20_{target}_e10_r14"].config
         assert rows[f"{r15.name}_frozen_train"].freeze_row == r15.name
-        # Recipe 16: its gate stage on the same body, keeping recipe
-        # 10's bounds.
-        r16 = rows[f"lc_resnet20_{target}_e10_r16_proj"]
-        assert r16.tune_gates_row == body.name
-        assert rows[f"{r16.name}_frozen_train"].freeze_row == r16.name
-        assert r16.config == dataclasses.replace(
-            r15.config,
-            bounds_weight=body.config.bounds_weight,
-            shaping_weight=body.config.shaping_weight,
-            regularizer_anneal=body.config.regularizer_anneal,
-            regularize_channel_gates=False,
-            keep_rate_low=0.2,
-            keep_rate_high=0.8,
-        )
-        # Recipe 17: the same stage with the default bounds, lighter.
-        r17 = rows[f"lc_resnet20_{target}_e10_r17_proj"]
-        assert r17.tune_gates_row == body.name
-        assert rows[f"{r17.name}_frozen_train"].freeze_row == r17.name
-        assert r17.config == dataclasses.replace(
-            r15.config,
-            bounds_weight=body.config.bounds_weight,
-            shaping_weight=0.0,
-            regularizer_anneal=body.config.regularizer_anneal,
-            regularize_channel_gates=False,
-            keep_rate_low=0.1,
-            keep_rate_high=0.9,
-        )
+        # Recipes 16 and 17: its gate stage on the same body, keeping
+        # recipe 10's bounds and batch-shaping, or the default bounds
+        # at the body's weight without batch-shaping.
+        for tag, shaping, low, high in (
+            ("r16_proj", body.config.shaping_weight, 0.2, 0.8),
+            ("r17_proj", 0.0, 0.1, 0.9),
+        ):
+            retuned = rows[f"lc_resnet20_{target}_e10_{tag}"]
+            assert retuned.tune_gates_row == body.name
+            frozen = rows[f"{retuned.name}_frozen_train"]
+            assert frozen.freeze_row == retuned.name
+            assert retuned.config == dataclasses.replace(
+                r15.config,
+                bounds_weight=body.config.bounds_weight,
+                shaping_weight=shaping,
+                regularizer_anneal=body.config.regularizer_anneal,
+                regularize_channel_gates=False,
+                keep_rate_low=low,
+                keep_rate_high=high,
+            )
 
 
 def test_recipe_override_reaches_the_gated_rows():
