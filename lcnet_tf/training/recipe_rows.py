@@ -24,6 +24,17 @@ from lcnet_tf.training.recipes import TUNE_BUDGET_RECIPE
 from lcnet_tf.training.recipes import TUNE_EPOCHS
 from lcnet_tf.training.recipes import TUNE_RECIPE
 
+# The recipe fields the ConvNet-AIG-style baseline takes: it has its own
+# target-rate loss instead of the gate regularizers.
+AIG_FIELDS = ("budget_weight", "budget_anneal", "gate_weight_decay")
+
+
+def recipe_for(gating, recipe):
+    """`recipe`'s fields that a row of `gating` takes."""
+    if gating == "aig":
+        return {k: v for k, v in recipe.items() if k in AIG_FIELDS}
+    return dict(recipe)
+
 
 def target_tag(target):
     """A row name's part for a FLOPs target: 0.65 -> 't65'."""
@@ -78,10 +89,10 @@ def frozen_row(
     )
 
 
-def _body_fields(target, finetune, epochs):
+def _body_fields(target, finetune, epochs, gating="lc"):
     """`TrainConfig` fields of a body stage on a gate row's fixed gates."""
     return dict(
-        gating="lc",
+        gating=gating,
         budget_target=target,
         # Holds the FLOPs while the body (which the gates read) trains.
         budget_weight=BLOCK_RECIPE["budget_weight"],
@@ -100,27 +111,29 @@ def fixed_gates_rows(
     architecture=None,
     spread=None,
     body_fields=None,
+    gating="lc",
 ):
     """Recipe 5 (or 6) at `target`: the gate-training row (`gate_epochs`),
-    then the row that fine-tunes its body with the gates fixed.
+    then the row that fine-tunes its body with the gates fixed, for
+    `gating`'s gates (LC-Net's unless told).
     `architecture` holds `TrainConfig` fields of the gated model (the
     body row reads its architecture from the gate row's model).
     `spread` maps tags to regularizer fields: for each, one more body
     row from the same gate row, named with the tag, keeps those bounds
     and batch-shaping on the fixed gates (recipes 7 and 8);
     `body_fields` does so for the body row itself (recipe 10)."""
-    name = f"lc_resnet20_{target_tag(target)}_{suffix}_{tag}"
+    name = f"{gating}_resnet20_{target_tag(target)}_{suffix}_{tag}"
     gates = f"{name}_gates"
     body_epochs = finetune["epochs"] - gate_epochs
     if body_epochs < 1:
         return []
-    body = _body_fields(target, finetune, body_epochs)
+    body = _body_fields(target, finetune, body_epochs, gating)
     rows = [
         distilled_row(
             gates,
-            "lc",
+            gating,
             target,
-            dict(BLOCK_RECIPE, **(architecture or {})),
+            dict(recipe_for(gating, BLOCK_RECIPE), **(architecture or {})),
             dict(finetune, epochs=gate_epochs),
             static,
         ),
@@ -213,6 +226,7 @@ def tuned_body_rows(
     static,
     tune_recipe,
     body_fields=None,
+    gating="lc",
 ):
     """A gate row's gates fixed while its body trains `body_epochs`
     (`<name>_body`, with `body_fields` added), then the gates alone on
@@ -221,7 +235,7 @@ def tuned_body_rows(
         f"{name}_body",
         TrainConfig(
             **dict(
-                _body_fields(target, finetune, body_epochs),
+                _body_fields(target, finetune, body_epochs, gating),
                 **(body_fields or {}),
             )
         ),
@@ -230,15 +244,19 @@ def tuned_body_rows(
     )
     return [
         body,
-        _tuned_row(name, body.name, target, finetune, static, tune_recipe),
+        _tuned_row(
+            name, body.name, target, finetune, static, tune_recipe, gating
+        ),
     ]
 
 
-def _tuned_row(name, source, target, finetune, static, tune_recipe):
+def _tuned_row(
+    name, source, target, finetune, static, tune_recipe, gating="lc"
+):
     return ExperimentRow(
         name,
         TrainConfig(
-            gating="lc",
+            gating=gating,
             budget_target=target,
             **tune_recipe,
             **DISTILL_RECIPE,
@@ -292,6 +310,7 @@ def tuned_fixed_gates_rows(
     gates_tag="r5",
     tag="r14",
     body_fields=None,
+    gating="lc",
 ):
     """Recipe 14 at `target`: recipe 5's gate row, its body trained
     `TUNE_EPOCHS` fewer epochs than recipe 5's, then the gates alone on
@@ -300,8 +319,10 @@ def tuned_fixed_gates_rows(
     training images, pruned and trained as long from the static
     weights (`..._<tag>_frozen_train`). `gates_tag` names another gate
     row (`..._<gates_tag>_gates`, e.g. recipe 10's) and `body_fields`
-    what its body stage adds, as in that recipe."""
-    prefix = f"lc_resnet20_{target_tag(target)}_{suffix}"
+    what its body stage adds, as in that recipe. With another `gating`
+    (L-Net, C-Net or the ConvNet-AIG-style baseline: the same recipe
+    for the table's comparison) there is no frozen row."""
+    prefix = f"{gating}_resnet20_{target_tag(target)}_{suffix}"
     rows = tuned_body_rows(
         f"{prefix}_{tag}",
         target,
@@ -311,7 +332,10 @@ def tuned_fixed_gates_rows(
         static,
         TUNE_BUDGET_RECIPE,
         body_fields,
+        gating,
     )
+    if gating != "lc":
+        return rows
     return rows + [
         frozen_row(f"{prefix}_{tag}", target, finetune, static, split="train")
     ]

@@ -371,6 +371,32 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
             )
 
 
+def test_single_gate_kinds_train_recipe_14_as_the_lc_rows_do():
+    rows = {row.name: row for row in cifar10_dynamic_rows()}
+    lc = rows["lc_resnet20_t50_e10_r14"]
+    lc_body = rows[lc.tune_gates_row]
+    lc_gates = rows[lc_body.fix_gates_row]
+    for gating in ("l", "c", "aig"):
+        tuned = rows[f"{gating}_resnet20_t50_e10_r14"]
+        body = rows[tuned.tune_gates_row]
+        gates = rows[body.fix_gates_row]
+        assert gates.name == f"{gating}_resnet20_t50_e10_r5_gates"
+        assert gates.init_from_row == lc_gates.init_from_row
+        for row, twin in ((tuned, lc), (body, lc_body)):
+            assert row.config == dataclasses.replace(twin.config, gating=gating)
+        if gating == "aig":
+            # Its own target-rate loss, not the gate regularizers.
+            assert gates.config.bounds_weight == 0.0
+            assert gates.config.noise_std == 0.0
+            assert gates.config.budget_weight == lc_gates.config.budget_weight
+        else:
+            assert gates.config == dataclasses.replace(
+                lc_gates.config, gating=gating
+            )
+        # The frozen row freezes an LC row's routing; none for these.
+        assert f"{tuned.name}_frozen_train" not in rows
+
+
 def test_recipe_override_reaches_the_gated_rows():
     rows = cifar10_dynamic_rows(recipe=dict(budget_weight=4.0))
     weights = {
