@@ -158,7 +158,9 @@ def cifar10_dynamic_rows(
       14 on recipe 10's gate rows, whose routings are the most varied,
       and recipe 16 (`..._r16_proj`), recipe 15's gate stage on the same
       body keeping recipe 10's bounds and batch-shaping; recipe 17
-      (`..._r17_proj`), that stage with the default bounds, lighter.
+      (`..._r17_proj`), that stage with the default bounds, lighter;
+      and recipes 5 and 14 for L-Net, C-Net and the ConvNet-AIG-style
+      baseline at `single_target` (`l_...`, `c_...`, `aig_..._r14`).
 
     Args:
         targets: FLOPs targets of the LC rows.
