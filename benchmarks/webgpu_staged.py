@@ -12,6 +12,11 @@ one run. Writes `webgpu_staged.json` and a plot:
     python benchmarks/webgpu_staged.py \
         --gated_model=pretrained/lc_resnet20_t30_e10_r3_cifar10.keras \
         --data_dir=../shared/data/cifar10 --examples=60
+
+On a machine with a real GPU but no TensorFlow, in two steps: export
+here with `--prepare_dir=DIR`, then time there with `--exports=DIR`
+(LiteRT, Keras and NumPy are enough; point `VK_ICD_FILENAMES` at the
+GPU's Vulkan driver).
 """
 
 import json
@@ -22,6 +27,7 @@ from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
+INPUTS = "inputs.json"
 
 
 def define_flags():
@@ -36,6 +42,18 @@ def define_flags():
     flags.DEFINE_integer("examples", 60, "Test images timed per variant.")
     flags.DEFINE_string(
         "output_dir", "benchmarks/results", "Where JSON and plot go."
+    )
+    flags.DEFINE_string(
+        "prepare_dir",
+        None,
+        "Only export the variants and images into this folder (needs "
+        "TensorFlow), for `--exports` on another machine.",
+    )
+    flags.DEFINE_string(
+        "exports",
+        None,
+        "Only time a folder that `--prepare_dir` wrote (needs LiteRT, "
+        "Keras and NumPy, not TensorFlow).",
     )
 
 
@@ -76,17 +94,22 @@ def _exports(gated, static, directory, calibration=None):
     return paths
 
 
-def run_benchmark(
-    gated_model, data_dir, examples, output_dir, static_model=None
+def prepare_exports(
+    gated_model, data_dir, examples, directory, static_model=None
 ):
-    """The benchmark as a library function; returns the results dict."""
+    """Exports every variant and the test images into `directory`.
+
+    Needs TensorFlow (the converter); the folder then travels to any
+    machine with LiteRT, Keras and NumPy, where `time_exports` times it
+    (e.g. a machine with a real GPU and no TensorFlow).
+
+    Returns:
+        dict: what `inputs.json` in `directory` holds.
+    """
     import numpy as np
 
     from lcnet_tf.data.cifar10 import cifar10_arrays
-    from lcnet_tf.export import StagedRunner
     from lcnet_tf.export.channel_order import calibration_images
-    from lcnet_tf.export.latency import measure_interleaved
-    from lcnet_tf.export.latency import stack_outputs
     from lcnet_tf.flops import count_flops
     from lcnet_tf.models import cifar_resnet
     from lcnet_tf.models.saving import load_model
@@ -97,30 +120,73 @@ def run_benchmark(
         static = load_model(static_model, compile=False)
     else:
         static = cifar_resnet(depth, gating="none")
-    static_flops = count_flops(static, gates=False)
     images, labels = cifar10_arrays("test", data_dir, num_examples=examples)
-    calibration = calibration_images(data_dir)
-    results = {
+    os.makedirs(directory, exist_ok=True)
+    np.save(os.path.join(directory, "images.npy"), images)
+    np.save(os.path.join(directory, "labels.npy"), labels)
+    paths = _exports(gated, static, directory, calibration_images(data_dir))
+    inputs = {
         "gated_model": gated_model,
         "static_model": static_model,
+        "static_flops": int(count_flops(static, gates=False)),
+        "variants": {
+            name: os.path.relpath(path, directory)
+            for name, path in paths.items()
+        },
+    }
+    with open(os.path.join(directory, INPUTS), "w") as f:
+        json.dump(inputs, f, indent=2)
+    return inputs
+
+
+def time_exports(directory, output_dir, rounds=5):
+    """Times a `prepare_exports` folder on LiteRT's GPU accelerator.
+
+    Needs no TensorFlow. The variants take turns in one run; ratios to
+    the static export are what compare across machines.
+
+    Returns:
+        dict: the results, also written to `webgpu_staged.json`.
+    """
+    import numpy as np
+
+    from lcnet_tf.export import StagedRunner
+    from lcnet_tf.export import webgpu
+    from lcnet_tf.export.latency import measure_interleaved
+    from lcnet_tf.export.latency import stack_outputs
+
+    with open(os.path.join(directory, INPUTS)) as f:
+        inputs = json.load(f)
+    images = np.load(os.path.join(directory, "images.npy"))
+    labels = np.load(os.path.join(directory, "labels.npy"))
+    icd = webgpu.configure_vulkan()
+    software = bool(icd) and "swiftshader" in icd.lower()
+    results = {
+        "gated_model": inputs["gated_model"],
+        "static_model": inputs["static_model"],
         "images": int(len(images)),
-        "delegate": "LiteRT WebGPU accelerator (SwiftShader here)",
+        "delegate": "LiteRT WebGPU accelerator ("
+        + ("SwiftShader, a software GPU" if software else "a GPU driver")
+        + ")",
+        "vulkan_icd": icd,
         "variants": {},
     }
-    with tempfile.TemporaryDirectory() as directory:
-        runners = {}
-        paths = _exports(gated, static, directory, calibration)
-        for name, path in paths.items():
-            runners[name] = StagedRunner(path, accelerator="gpu")
-            if not runners[name].fully_on_gpu:
-                raise RuntimeError(f"{name}: not every op ran on the GPU.")
-        stats, outputs = measure_interleaved(
-            runners, images, warmup=3, rounds=5
+    runners = {}
+    for name, path in inputs["variants"].items():
+        runners[name] = StagedRunner(
+            os.path.join(directory, path), accelerator="gpu"
         )
+        if not runners[name].fully_on_gpu:
+            raise RuntimeError(f"{name}: not every op ran on the GPU.")
+    stats, outputs = measure_interleaved(
+        runners, images, warmup=3, rounds=rounds
+    )
     base = stats["static"]["mean_ms"]
     for name, entry in stats.items():
         result = stack_outputs(outputs[name])
-        entry["flops_ratio"] = float(np.mean(result["flops"]) / static_flops)
+        entry["flops_ratio"] = float(
+            np.mean(result["flops"]) / inputs["static_flops"]
+        )
         entry["latency_vs_static"] = entry["mean_ms"] / base
         entry["top1"] = float(np.mean(result["logits"].argmax(-1) == labels))
         results["variants"][name] = entry
@@ -129,6 +195,17 @@ def run_benchmark(
         json.dump(results, f, indent=2)
     _plot(results, os.path.join(output_dir, "webgpu_staged.png"))
     return results
+
+
+def run_benchmark(
+    gated_model, data_dir, examples, output_dir, static_model=None
+):
+    """The benchmark as a library function; returns the results dict."""
+    with tempfile.TemporaryDirectory() as directory:
+        prepare_exports(
+            gated_model, data_dir, examples, directory, static_model
+        )
+        return time_exports(directory, output_dir)
 
 
 def _plot(results, path):
@@ -145,7 +222,10 @@ def _plot(results, path):
         ax.annotate(name, (entry["flops_ratio"], entry["latency_vs_static"]))
     ax.set_xlabel("FLOPs ratio (vs static ResNet)")
     ax.set_ylabel("latency ratio (vs static, same delegate)")
-    ax.set_title(f"Staged form on WebGPU, {results['images']} images")
+    ax.set_title(
+        f"Staged form, {results['delegate']}, {results['images']} images",
+        fontsize=9,
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -153,8 +233,21 @@ def _plot(results, path):
 
 def main(argv):
     del argv
+    if FLAGS.exports:
+        results = time_exports(FLAGS.exports, FLAGS.output_dir)
+        print(json.dumps(results["variants"], indent=2))
+        return
     if not FLAGS.gated_model:
         raise app.UsageError("--gated_model is required.")
+    if FLAGS.prepare_dir:
+        prepare_exports(
+            FLAGS.gated_model,
+            FLAGS.data_dir,
+            FLAGS.examples,
+            FLAGS.prepare_dir,
+            static_model=FLAGS.static_model or None,
+        )
+        return
     results = run_benchmark(
         FLAGS.gated_model,
         FLAGS.data_dir,
