@@ -28,6 +28,8 @@ from absl import flags
 
 FLAGS = flags.FLAGS
 INPUTS = "inputs.json"
+# Variants also timed with their features through host memory.
+HOST_COPIES = ("static", "gates_open")
 
 
 def define_flags():
@@ -173,10 +175,16 @@ def time_exports(directory, output_dir, rounds=5):
     }
     runners = {}
     for name, path in inputs["variants"].items():
-        runners[name] = StagedRunner(
-            os.path.join(directory, path), accelerator="gpu"
-        )
-        if not runners[name].fully_on_gpu:
+        path = os.path.join(directory, path)
+        runners[name] = StagedRunner(path, accelerator="gpu")
+        if name in HOST_COPIES:
+            # The same export with every stage's outputs read back to
+            # the host and written again (`device_buffers=False`).
+            runners[f"{name}_host_copies"] = StagedRunner(
+                path, accelerator="gpu", device_buffers=False
+            )
+    for name, runner in runners.items():
+        if not runner.fully_on_gpu:
             raise RuntimeError(f"{name}: not every op ran on the GPU.")
     stats, outputs = measure_interleaved(
         runners, images, warmup=3, rounds=rounds

@@ -34,20 +34,30 @@ class _CpuBackend:
 
 
 class _GpuBackend:
-    """LiteRT's compiled model on the GPU accelerator."""
+    """LiteRT's compiled model on the GPU accelerator.
+
+    With `device_buffers`, a signature's outputs stay in the
+    accelerator's buffers (`_GpuTensor`) until the host reads them, and
+    one passed to the next signature goes in as it is: the features
+    between stages never make the round trip through host memory, only
+    the decisions the host takes are read back.
+    """
 
     name = "gpu"
 
-    def __init__(self, path):
+    def __init__(self, path, device_buffers=True):
         self.model, self.refused = webgpu.compile_for_gpu(path)
+        self.device_buffers = device_buffers
         self._buffers = {}
+        self._runs = {}
 
     def signatures(self):
         return self.model.get_signature_list()
 
-    def run(self, signature, inputs):
+    def _signature_buffers(self, signature):
         if signature not in self._buffers:
             names = self.model.get_signature_list()[signature]
+            details = self.model.get_output_tensor_details(signature)
             self._buffers[signature] = (
                 {
                     name: self.model.create_input_buffer_by_name(
@@ -60,28 +70,73 @@ class _GpuBackend:
                         self.model.create_output_buffer_by_name(
                             signature, name
                         ),
-                        self.model.get_output_tensor_details(signature)[name],
+                        tuple(details[name]["shape"]),
                     )
                     for name in names["outputs"]
                 },
             )
-        in_buffers, out_buffers = self._buffers[signature]
+        return self._buffers[signature]
+
+    def run(self, signature, inputs):
+        in_buffers, out_buffers = self._signature_buffers(signature)
+        feed = {}
         for name, value in inputs.items():
+            if self.device_buffers and isinstance(value, _GpuTensor):
+                if value.backend is self:
+                    feed[name] = value.live_buffer()
+                    continue
             value = np.asarray(value)
             dtype = np.uint8 if value.dtype == np.uint8 else np.float32
             in_buffers[name].write(np.ascontiguousarray(value, dtype))
+            feed[name] = in_buffers[name]
         self.model.run_by_name(
             signature,
-            in_buffers,
+            feed,
             {name: pair[0] for name, pair in out_buffers.items()},
         )
-        outputs = {}
-        for name, (buffer, details) in out_buffers.items():
-            shape = tuple(details["shape"])
-            outputs[name] = buffer.read(
-                int(np.prod(shape)), np.float32
-            ).reshape(shape)
+        self._runs[signature] = self._runs.get(signature, 0) + 1
+        outputs = {
+            name: _GpuTensor(self, signature, buffer, shape)
+            for name, (buffer, shape) in out_buffers.items()
+        }
+        if not self.device_buffers:
+            outputs = {k: np.asarray(v) for k, v in outputs.items()}
         return outputs
+
+
+class _GpuTensor:
+    """A signature's output left in its accelerator buffer.
+
+    `np.asarray` reads it back (once); `_GpuBackend.run` takes it as an
+    input without reading it. The buffer is the signature's own, so the
+    tensor is valid until that signature runs again: a later use is an
+    error rather than another run's values.
+    """
+
+    def __init__(self, backend, signature, buffer, shape):
+        self.backend = backend
+        self.signature = signature
+        self.buffer = buffer
+        self.shape = shape
+        self._run = backend._runs[signature]
+        self._value = None
+
+    def live_buffer(self):
+        if self.backend._runs[self.signature] != self._run:
+            raise RuntimeError(
+                f"An output of signature '{self.signature}' was used after "
+                f"that signature ran again (its buffer now holds the new "
+                f"run's values). Read it with np.asarray first."
+            )
+        return self.buffer
+
+    def __array__(self, dtype=None, copy=None):
+        if self._value is None:
+            buffer = self.live_buffer()
+            self._value = buffer.read(
+                int(np.prod(self.shape)), np.float32
+            ).reshape(self.shape)
+        return self._value if dtype is None else self._value.astype(dtype)
 
 
 class StagedRunner:
@@ -107,7 +162,13 @@ class StagedRunner:
             `runner.timings` (for benchmarks).
         on_call: callable or None. Called as `on_call(signature, inputs,
             outputs)` after every signature run (e.g. to record a trace
-            that other runners replay, `record_staged_trace`).
+            that other runners replay, `record_staged_trace`), with NumPy
+            arrays.
+        device_buffers: bool. On the GPU, pass each stage's features and
+            scales to the next signature in the accelerator's buffers,
+            reading back only the gate decisions and the logits (False:
+            every output through host memory, as the first version did;
+            for comparisons).
 
     Example:
     ```python
@@ -123,6 +184,7 @@ class StagedRunner:
         num_threads=None,
         profile=False,
         on_call=None,
+        device_buffers=True,
     ):
         if accelerator not in ACCELERATORS:
             raise ValueError(
@@ -134,7 +196,9 @@ class StagedRunner:
         self._backend = None
         if accelerator in ("auto", "gpu"):
             try:
-                self._backend = _GpuBackend(self.tflite_path)
+                self._backend = _GpuBackend(
+                    self.tflite_path, device_buffers=device_buffers
+                )
             except RuntimeError as error:
                 if accelerator == "gpu":
                     raise
@@ -224,7 +288,11 @@ class StagedRunner:
                 calls + 1,
             )
         if self.on_call is not None:
-            self.on_call(signature, inputs, outputs)
+            self.on_call(
+                signature,
+                {k: np.asarray(v) for k, v in inputs.items()},
+                {k: np.asarray(v) for k, v in outputs.items()},
+            )
         return outputs
 
     def predict(self, images):

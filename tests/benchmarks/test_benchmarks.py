@@ -222,6 +222,8 @@ def test_webgpu_staged_benchmark(saved_model, cifar10_dir, tmp_path):
         "gates_open",
         "gates_open_unfused",
         "blocks_closed",
+        "static_host_copies",
+        "gates_open_host_copies",
     }
     # Free channel gates as a prefix: the same decisions, wider bodies
     # than the kept channels but never the masked full ones.
@@ -229,8 +231,9 @@ def test_webgpu_staged_benchmark(saved_model, cifar10_dir, tmp_path):
     assert prefix["top1"] == variants["routed"]["top1"]
     assert prefix["flops_ratio"] <= variants["routed"]["flops_ratio"]
     fused, apart = variants["gates_open"], variants["gates_open_unfused"]
+    copied = variants["gates_open_host_copies"]
     for key in ("flops_ratio", "top1"):
-        assert fused[key] == apart[key]
+        assert fused[key] == apart[key] == copied[key]
     assert (
         variants["blocks_closed"]["flops_ratio"]
         < (variants["routed"]["flops_ratio"])

@@ -85,6 +85,41 @@ def test_gpu_runner_is_fully_delegated_and_matches_keras(staged, require_gpu):
     assert report["max_logit_diff"] < 1e-3
 
 
+@pytest.mark.gpu
+def test_gpu_features_stay_on_the_device(staged, require_gpu):
+    _, export = staged
+    images = random_images(4, seed=23)
+    calls = []
+
+    def count(name, inputs, outputs):
+        calls.append(name)
+        # The hook sees host arrays, whatever stayed on the device.
+        assert all(isinstance(v, np.ndarray) for v in outputs.values())
+
+    chained = StagedRunner(export.manifest_path, accelerator="gpu")
+    copied = StagedRunner(
+        export.manifest_path, accelerator="gpu", device_buffers=False
+    )
+    traced = StagedRunner(
+        export.manifest_path, accelerator="gpu", on_call=count
+    )
+    expected = copied.predict(images)
+    for runner in (chained, traced):
+        outputs = runner.predict(images)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(outputs[key], value)
+    assert calls
+    # An output kept on the device is the signature's own buffer: once
+    # that signature runs again it refuses to pass for the new values.
+    backend = chained._backend
+    stem = chained.manifest["stem"]
+    first = backend.run(stem, {"images": images[:1]})["features"]
+    second = backend.run(stem, {"images": images[1:2]})["features"]
+    np.asarray(second)
+    with pytest.raises(RuntimeError, match="after that signature ran again"):
+        np.asarray(first)
+
+
 def test_bad_inputs(staged):
     _, export = staged
     runner = StagedRunner(export.manifest_path, accelerator="cpu")
