@@ -196,6 +196,10 @@ def time_exports(directory, output_dir, rounds=5):
             np.mean(result["flops"]) / inputs["static_flops"]
         )
         entry["latency_vs_static"] = entry["mean_ms"] / base
+        entry["device_buffers"] = runners[name].device_buffers
+        entry["signatures_through_host"] = len(
+            runners[name].signatures_through_host
+        )
         entry["top1"] = float(np.mean(result["logits"].argmax(-1) == labels))
         results["variants"][name] = entry
     os.makedirs(output_dir, exist_ok=True)

@@ -48,6 +48,7 @@ class _GpuBackend:
     def __init__(self, path, device_buffers=True):
         self.model, self.refused = webgpu.compile_for_gpu(path)
         self.device_buffers = device_buffers
+        self.through_host = set()
         self._buffers = {}
         self._runs = {}
 
@@ -79,21 +80,31 @@ class _GpuBackend:
 
     def run(self, signature, inputs):
         in_buffers, out_buffers = self._signature_buffers(signature)
-        feed = {}
+        feed, chained = {}, False
+        chain = self.device_buffers and signature not in self.through_host
         for name, value in inputs.items():
-            if self.device_buffers and isinstance(value, _GpuTensor):
+            if chain and isinstance(value, _GpuTensor):
                 if value.backend is self:
                     feed[name] = value.live_buffer()
+                    chained = True
                     continue
-            value = np.asarray(value)
-            dtype = np.uint8 if value.dtype == np.uint8 else np.float32
-            in_buffers[name].write(np.ascontiguousarray(value, dtype))
-            feed[name] = in_buffers[name]
-        self.model.run_by_name(
-            signature,
-            feed,
-            {name: pair[0] for name, pair in out_buffers.items()},
-        )
+            feed[name] = self._write(in_buffers[name], value)
+        outputs = {name: pair[0] for name, pair in out_buffers.items()}
+        try:
+            self.model.run_by_name(signature, feed, outputs)
+        except RuntimeError:
+            if not chained:
+                raise
+            # A signature may refuse another's output buffer (seen on an
+            # NVIDIA GPU's Vulkan driver for the width bodies of a
+            # prefix export, whose `channel_scale` has no buffer
+            # requirements): its inputs go through the host from now on.
+            self.through_host.add(signature)
+            feed = {
+                name: self._write(in_buffers[name], value)
+                for name, value in inputs.items()
+            }
+            self.model.run_by_name(signature, feed, outputs)
         self._runs[signature] = self._runs.get(signature, 0) + 1
         outputs = {
             name: _GpuTensor(self, signature, buffer, shape)
@@ -102,6 +113,13 @@ class _GpuBackend:
         if not self.device_buffers:
             outputs = {k: np.asarray(v) for k, v in outputs.items()}
         return outputs
+
+    @staticmethod
+    def _write(buffer, value):
+        value = np.asarray(value)
+        dtype = np.uint8 if value.dtype == np.uint8 else np.float32
+        buffer.write(np.ascontiguousarray(value, dtype))
+        return buffer
 
 
 class _GpuTensor:
@@ -219,6 +237,19 @@ class StagedRunner:
     @property
     def accelerator(self):
         return self._backend.name
+
+    @property
+    def device_buffers(self):
+        """Whether features pass between signatures in GPU buffers
+        (False on the CPU or when asked; see `signatures_through_host`
+        for signatures whose driver refused)."""
+        return bool(getattr(self._backend, "device_buffers", False))
+
+    @property
+    def signatures_through_host(self):
+        """Signatures that refused a GPU buffer as input: their inputs
+        are copied through host memory."""
+        return sorted(getattr(self._backend, "through_host", ()))
 
     @property
     def fully_on_gpu(self):

@@ -104,11 +104,15 @@ def test_gpu_features_stay_on_the_device(staged, require_gpu):
         export.manifest_path, accelerator="gpu", on_call=count
     )
     expected = copied.predict(images)
+    assert not copied.device_buffers
     for runner in (chained, traced):
         outputs = runner.predict(images)
         for key, value in expected.items():
             np.testing.assert_array_equal(outputs[key], value)
     assert calls
+    # SwiftShader takes an output buffer as the next signature's input.
+    assert chained.device_buffers
+    assert chained.signatures_through_host == []
     # An output kept on the device is the signature's own buffer: once
     # that signature runs again it refuses to pass for the new values.
     backend = chained._backend
@@ -118,6 +122,46 @@ def test_gpu_features_stay_on_the_device(staged, require_gpu):
     np.asarray(second)
     with pytest.raises(RuntimeError, match="after that signature ran again"):
         np.asarray(first)
+
+
+@pytest.mark.gpu
+def test_gpu_signature_that_refuses_a_device_buffer_reads_the_host(
+    staged, require_gpu
+):
+    # SwiftShader takes every buffer; an NVIDIA driver refused some (a
+    # width body's scales). Such a refusal, as LiteRT raises it:
+    _, export = staged
+    images = random_images(3, seed=24)
+    expected = StagedRunner(
+        export.manifest_path, accelerator="gpu", device_buffers=False
+    ).predict(images)
+    runner = StagedRunner(export.manifest_path, accelerator="gpu")
+    model = runner._backend.model
+    run_by_name = model.run_by_name
+    body = runner.manifest["blocks"][1]["body"]
+    fed = []
+
+    class Refusing:
+        def __getattr__(self, name):
+            return getattr(model, name)
+
+        def run_by_name(self, signature, inputs, outputs):
+            fed.append(signature)
+            written = runner._backend._buffers[signature][0]
+            if signature == body and any(
+                inputs[n] is not written[n] for n in inputs
+            ):
+                raise RuntimeError("The given buffer type is not supported.")
+            return run_by_name(signature, inputs, outputs)
+
+    runner._backend.model = Refusing()
+    outputs = runner.predict(images)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(outputs[key], value)
+    assert runner.signatures_through_host == [body]
+    assert runner.device_buffers
+    # Refused once, then written through the host for every image.
+    assert fed.count(body) == len(images) + 1
 
 
 def test_bad_inputs(staged):
