@@ -2,24 +2,15 @@
 TensorFlow; `tests/test_jax_backend.py` runs it in a subprocess and checks
 its files on TensorFlow."""
 
-import importlib.abc
 import json
 import os
 import sys
 
-os.environ["KERAS_BACKEND"] = "jax"
+# Run as a script: the repository root holds the `tests` package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.no_tensorflow import block_tensorflow  # noqa: E402
 
-
-class _NoTensorFlow(importlib.abc.MetaPathFinder):
-    """Proves the layers, models, losses and FLOPs need no TensorFlow."""
-
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] == "tensorflow":
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked)")
-        return None
-
-
-sys.meta_path.insert(0, _NoTensorFlow())
+block_tensorflow()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -7,22 +7,15 @@ TensorFlow.
         <images .npy> <output folder>
 """
 
-import importlib.abc
 import json
 import os
 import sys
 
-os.environ["KERAS_BACKEND"] = "jax"
+# Run as a script: the repository root holds the `tests` package.
+sys.path.insert(0, os.path.abspath(os.path.join(__file__, "../../..")))
+from tests.no_tensorflow import block_tensorflow  # noqa: E402
 
-
-class _NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] == "tensorflow":
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked)")
-        return None
-
-
-sys.meta_path.insert(0, _NoTensorFlow())
+block_tensorflow()
 
 import numpy as np  # noqa: E402
 
