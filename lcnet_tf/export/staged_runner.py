@@ -84,8 +84,8 @@ class _GpuBackend:
         chain = self.device_buffers and signature not in self.through_host
         for name, value in inputs.items():
             if chain and isinstance(value, _GpuTensor):
-                if value.backend is self:
-                    feed[name] = value.live_buffer()
+                if value.backend is self and value.is_live():
+                    feed[name] = value.buffer
                     chained = True
                     continue
             feed[name] = self._write(in_buffers[name], value)
@@ -127,8 +127,9 @@ class _GpuTensor:
 
     `np.asarray` reads it back (once); `_GpuBackend.run` takes it as an
     input without reading it. The buffer is the signature's own, so the
-    tensor is valid until that signature runs again: a later use is an
-    error rather than another run's values.
+    tensor's values are those of its run until that signature runs again;
+    reading it first after that is an error rather than the new run's
+    values (a tensor read before keeps what it read).
     """
 
     def __init__(self, backend, signature, buffer, shape):
@@ -139,19 +140,19 @@ class _GpuTensor:
         self._run = backend._runs[signature]
         self._value = None
 
-    def live_buffer(self):
-        if self.backend._runs[self.signature] != self._run:
-            raise RuntimeError(
-                f"An output of signature '{self.signature}' was used after "
-                f"that signature ran again (its buffer now holds the new "
-                f"run's values). Read it with np.asarray first."
-            )
-        return self.buffer
+    def is_live(self):
+        """Whether the buffer still holds this run's values."""
+        return self.backend._runs[self.signature] == self._run
 
     def __array__(self, dtype=None, copy=None):
         if self._value is None:
-            buffer = self.live_buffer()
-            self._value = buffer.read(
+            if not self.is_live():
+                raise RuntimeError(
+                    f"An output of signature '{self.signature}' was used after "
+                    f"that signature ran again (its buffer now holds the new "
+                    f"run's values). Read it with np.asarray first."
+                )
+            self._value = self.buffer.read(
                 int(np.prod(self.shape)), np.float32
             ).reshape(self.shape)
         return self._value if dtype is None else self._value.astype(dtype)

@@ -118,10 +118,16 @@ def test_gpu_features_stay_on_the_device(staged, require_gpu):
     backend = chained._backend
     stem = chained.manifest["stem"]
     first = backend.run(stem, {"images": images[:1]})["features"]
-    second = backend.run(stem, {"images": images[1:2]})["features"]
-    np.asarray(second)
+    kept = backend.run(stem, {"images": images[1:2]})["features"]
+    kept_values = np.asarray(kept).copy()
+    body = chained.manifest["blocks"][1]["body"]
     with pytest.raises(RuntimeError, match="after that signature ran again"):
         np.asarray(first)
+    with pytest.raises(RuntimeError, match="after that signature ran again"):
+        backend.run(body, {"features": first})
+    backend.run(stem, {"images": images[2:3]})
+    # Read before its buffer was reused: it keeps its own values.
+    np.testing.assert_array_equal(np.asarray(kept), kept_values)
 
 
 @pytest.mark.gpu
