@@ -80,18 +80,18 @@ class _GpuBackend:
 
     def run(self, signature, inputs):
         in_buffers, out_buffers = self._signature_buffers(signature)
-        feed, chained = {}, False
+        feed, chained = {}, []
         chain = self.device_buffers and signature not in self.through_host
         for name, value in inputs.items():
             if chain and isinstance(value, _GpuTensor):
                 if value.backend is self and value.is_live():
                     feed[name] = value.buffer
-                    chained = True
+                    chained.append(name)
                     continue
             feed[name] = self._write(in_buffers[name], value)
-        outputs = {name: pair[0] for name, pair in out_buffers.items()}
+        targets = {name: pair[0] for name, pair in out_buffers.items()}
         try:
-            self.model.run_by_name(signature, feed, outputs)
+            self.model.run_by_name(signature, feed, targets)
         except RuntimeError:
             if not chained:
                 raise
@@ -100,11 +100,9 @@ class _GpuBackend:
             # prefix export, whose `channel_scale` has no buffer
             # requirements): its inputs go through the host from now on.
             self.through_host.add(signature)
-            feed = {
-                name: self._write(in_buffers[name], value)
-                for name, value in inputs.items()
-            }
-            self.model.run_by_name(signature, feed, outputs)
+            for name in chained:
+                feed[name] = self._write(in_buffers[name], inputs[name])
+            self.model.run_by_name(signature, feed, targets)
         self._runs[signature] = self._runs.get(signature, 0) + 1
         outputs = {
             name: _GpuTensor(self, signature, buffer, shape)
