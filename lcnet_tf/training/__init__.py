@@ -22,6 +22,8 @@ from lcnet_tf.training.gate_schedule import GateSchedule
 from lcnet_tf.training.gate_tuning import tune_gates
 from lcnet_tf.training.history_log import HistoryLog
 from lcnet_tf.training.model_builder import build_model
+from lcnet_tf.training.routing_stats import block_gate_coupling
+from lcnet_tf.training.routing_stats import independent_block_routings
 from lcnet_tf.training.routing_stats import routing_stats
 from lcnet_tf.training.routing_value import routing_value
 from lcnet_tf.training.run_backup import RunBackup
@@ -38,6 +40,7 @@ __all__ = [
     "RunBackup",
     "ThresholdJitter",
     "TrainConfig",
+    "block_gate_coupling",
     "build_model",
     "build_optimizer",
     "compile_model",
@@ -47,6 +50,7 @@ __all__ = [
     "format_report",
     "freeze_routing",
     "gate_decisions",
+    "independent_block_routings",
     "learn_frozen_scales",
     "most_frequent_routing",
     "per_image_results",

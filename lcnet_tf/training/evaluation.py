@@ -220,6 +220,15 @@ def format_report(report):
             f"{100 * routing['conditional_gate_share']:.1f}% of "
             f"{routing['num_gates']} keep between 5% and 95% of images",
         ]
+        independent = routing.get("independent_block_routings")
+        if independent is not None:
+            # Reports written before these fields existed lack them.
+            lines.append(
+                f"gate coupling       mean |corr| "
+                f"{routing['block_gate_coupling']:.2f} between block "
+                f"gates; {independent:.0f} block routings if each "
+                f"decided alone"
+            )
     agreement = report.get("train_inference_agreement")
     if agreement:
         lines.append(

@@ -8,6 +8,10 @@ from lcnet_tf.flops import gated_blocks
 # it is (almost) always on or always off: a static pruning decision.
 CONDITIONAL_RANGE = (0.05, 0.95)
 
+# Beyond this many deciding block gates the 2^k routings are not
+# enumerated (ResNet-20 has at most 9, ResNet-50 16).
+MAX_ENUMERATED_GATES = 20
+
 
 def routing_codes(model, decisions):
     """Per-image routing arrays from `gate_decisions`' output.
@@ -36,6 +40,71 @@ def _distinct(rows):
     if rows.shape[1] == 0:
         return 1
     return int(len(np.unique(rows, axis=0)))
+
+
+def independent_block_routings(block_runs):
+    """Distinct block routings expected if every gate decided alone.
+
+    Gates that each decide per image can still route few images
+    differently when they decide together: two blocks that substitute
+    for each other (one runs where the other is skipped) give two
+    routings where two independent gates give four. This is the number
+    of distinct routings `n` images would take if each block gate kept
+    its measured keep rate but decided independently of the others; the
+    measured number over it says how coupled the gates are.
+
+    Args:
+        block_runs: int array `(n, block_gates)` of 0/1 run decisions
+            (`per_image_results`' `block_runs`).
+
+    Returns:
+        The expected count (a float), or None where more than
+        `MAX_ENUMERATED_GATES` gates decide per image.
+
+    Example:
+
+    ```python
+    runs = per_image_results(model, test_ds)["block_runs"]
+    coupling = len(np.unique(runs, axis=0)) / independent_block_routings(runs)
+    ```
+    """
+    runs = np.asarray(block_runs)
+    if runs.ndim != 2 or len(runs) == 0:
+        raise ValueError(
+            f"`block_runs` must be a non-empty (images, block_gates) "
+            f"array. Received shape {runs.shape}."
+        )
+    rates = runs.mean(axis=0)
+    rates = rates[(rates > 0) & (rates < 1)]
+    if len(rates) > MAX_ENUMERATED_GATES:
+        return None
+    # Each routing's log-probability, built up one deciding gate at a time.
+    log_q = np.zeros(1)
+    for rate in rates:
+        log_q = np.concatenate([log_q + np.log(rate), log_q + np.log1p(-rate)])
+    # P(a routing occurs at least once) = 1 - (1 - q)^n, kept exact for
+    # routings of tiny probability.
+    return float(np.sum(-np.expm1(len(runs) * np.log1p(-np.exp(log_q)))))
+
+
+def block_gate_coupling(block_runs):
+    """Mean absolute correlation between two deciding block gates.
+
+    Args:
+        block_runs: int array `(n, block_gates)` of 0/1 run decisions.
+
+    Returns:
+        The mean of `|corr|` over pairs of gates whose keep rate lies
+        strictly between 0 and 1 (0.0 with fewer than two such gates).
+    """
+    runs = np.asarray(block_runs, np.float64)
+    rates = runs.mean(axis=0)
+    deciding = runs[:, (rates > 0) & (rates < 1)]
+    k = deciding.shape[1]
+    if k < 2:
+        return 0.0
+    corr = np.corrcoef(deciding, rowvar=False)
+    return float(np.abs(corr[~np.eye(k, dtype=bool)]).mean())
 
 
 def routing_stats(model, results):
@@ -87,6 +156,10 @@ def routing_stats(model, results):
         ),
         "top_routing_share": float(counts.max() / len(flops)),
         "top_routing": patterns[int(np.argmax(counts))].tolist(),
+        "independent_block_routings": (
+            independent_block_routings(blocks) if blocks.shape[1] else 1.0
+        ),
+        "block_gate_coupling": block_gate_coupling(blocks),
         "flops_p10": float(p10),
         "flops_p50": float(p50),
         "flops_p90": float(p90),

@@ -1,10 +1,15 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from lcnet_tf.flops import gated_blocks
 from lcnet_tf.models import cifar_resnet
+from lcnet_tf.training import block_gate_coupling
 from lcnet_tf.training import evaluate_model
+from lcnet_tf.training import format_report
+from lcnet_tf.training import independent_block_routings
 from lcnet_tf.training import routing_stats
+from lcnet_tf.training.routing_stats import MAX_ENUMERATED_GATES
 from tests.fixtures import random_images
 from tests.fixtures import randomize_gates
 
@@ -83,5 +88,53 @@ def test_evaluation_report_measures_routing():
     assert routing["flops_p10"] <= routing["flops_p50"] <= routing["flops_p90"]
     assert report["flops_min"] <= routing["flops_p10"]
     assert 0 < report["train_inference_agreement"]["agreement"] <= 1
+    # Random gates couple less than substitutes do; the count they would
+    # reach alone bounds the one they reach from below only loosely.
+    assert 0 <= routing["block_gate_coupling"] < 1
+    assert routing["independent_block_routings"] >= 1
+    assert "gate coupling" in format_report(report)
     static = evaluate_model(cifar_resnet(8, input_shape=(8, 8, 3)), dataset)
     assert "routing" not in static
+
+
+def test_independent_routings_and_coupling_of_substitute_gates():
+    n = 100
+    runs = np.ones((n, 3), np.int8)
+    # Gates 0 and 1 substitute for each other: exactly one runs.
+    runs[::2, 0] = 0
+    runs[1::2, 1] = 0
+    assert len(np.unique(runs, axis=0)) == 2
+    # Deciding alone at rate 0.5 each, four routings of q = 1/4.
+    np.testing.assert_allclose(
+        independent_block_routings(runs),
+        4 * (1 - 0.75**n),
+    )
+    # Gate 2 always runs and is left out of the correlation.
+    assert block_gate_coupling(runs) == 1.0
+
+
+def test_independent_gates_are_uncoupled():
+    # A full factorial: every pattern of three gates, ten times each.
+    patterns = np.array(list(np.ndindex(2, 2, 2)), np.int8)
+    runs = np.repeat(patterns, 10, axis=0)
+    np.testing.assert_allclose(block_gate_coupling(runs), 0.0, atol=1e-12)
+    expected = independent_block_routings(runs)
+    np.testing.assert_allclose(expected, 8 * (1 - (7 / 8) ** 80))
+    # A tiny routing probability is counted, not rounded to zero.
+    rare = np.ones((10**6, 1), np.int8)
+    rare[0, 0] = 0
+    np.testing.assert_allclose(
+        independent_block_routings(rare),
+        1 + (1 - (1 - 1e-6) ** 10**6),
+        rtol=1e-9,
+    )
+
+
+def test_independent_routings_limits_and_errors():
+    many = np.tile(np.array([[0, 1], [1, 0]], np.int8), (5, 11))
+    assert many.shape[1] > MAX_ENUMERATED_GATES
+    assert independent_block_routings(many) is None
+    with pytest.raises(ValueError, match="block_runs"):
+        independent_block_routings(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="block_runs"):
+        independent_block_routings(np.zeros(5))
