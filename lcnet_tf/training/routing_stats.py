@@ -78,6 +78,8 @@ def independent_block_routings(block_runs):
     rates = rates[(rates > 0) & (rates < 1)]
     if len(rates) > MAX_ENUMERATED_GATES:
         return None
+    if len(rates) == 0:
+        return 1.0
     # Each routing's log-probability, built up one deciding gate at a time.
     log_q = np.zeros(1)
     for rate in rates:

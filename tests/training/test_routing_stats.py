@@ -134,6 +134,10 @@ def test_independent_routings_limits_and_errors():
     many = np.tile(np.array([[0, 1], [1, 0]], np.int8), (5, 11))
     assert many.shape[1] > MAX_ENUMERATED_GATES
     assert independent_block_routings(many) is None
+    # Gates fixed on or off give the one routing they take.
+    fixed = np.tile(np.array([[1, 0, 1]], np.int8), (5, 1))
+    assert independent_block_routings(fixed) == 1.0
+    assert block_gate_coupling(fixed) == 0.0
     with pytest.raises(ValueError, match="block_runs"):
         independent_block_routings(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="block_runs"):
