@@ -19,6 +19,7 @@ from lcnet_tf.training.recipes import DISTILL_RECIPE
 from lcnet_tf.training.recipes import JITTER_RECIPE
 from lcnet_tf.training.recipes import LIGHT_SPREAD_RECIPE
 from lcnet_tf.training.recipes import NARROW_BOUNDS_TUNE
+from lcnet_tf.training.recipes import NEAR_THRESHOLD_JITTER
 from lcnet_tf.training.recipes import NESTED_GROUPS
 from lcnet_tf.training.recipes import NESTED_LANE_GROUPS
 from lcnet_tf.training.recipes import ROUTE_EPOCHS
@@ -159,6 +160,8 @@ def cifar10_dynamic_rows(
       and recipe 16 (`..._r16_proj`), recipe 15's gate stage on the same
       body keeping recipe 10's bounds and batch-shaping; recipe 17
       (`..._r17_proj`), that stage with the default bounds, lighter;
+      recipe 18 at 0.65 (`..._r18_proj_body`, then `..._r18_proj`),
+      recipe 15 with its body trained at thresholds near its own;
       and recipes 5 and 14 for L-Net, C-Net and the ConvNet-AIG-style
       baseline at `single_target` (`l_...`, `c_...`, `aig_..._r14`).
 
@@ -437,6 +440,15 @@ def cifar10_dynamic_rows(
             suffix,
             static,
         )
+    rows += tuned_fixed_gates_rows(
+        0.65,
+        finetune,
+        suffix,
+        static,
+        gates_tag="r10_proj",
+        tag="r18_proj",
+        body_fields=dict(spread, **NEAR_THRESHOLD_JITTER),
+    )
     rows += seed_rows(rows, SEED_STUDY_ROWS, seeds)
     rows += seed_rows(rows, SAME_ROUTING_SEED_ROWS, seeds)
     names = [row.name for row in rows]

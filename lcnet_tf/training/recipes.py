@@ -105,6 +105,17 @@ NARROW_BOUNDS_TUNE = dict(
     keep_rate_high=0.9,
 )
 
+# Recipe 18 (rows `..._r18_proj_body`, then `..._r18_proj`, at 0.65):
+# recipe 15 with its body stage at thresholds drawn from [0.4, 0.6]
+# (`ThresholdJitter`), so the body trains on the routings that images
+# near a gate's threshold take. Recipe 17's extra routings are such
+# images, and cost accuracy: is it because the body never ran them?
+# Measured: 84 block routings at 82.30% (0.662), against recipe 15's 85
+# at 83.21%: no.
+NEAR_THRESHOLD_JITTER = dict(
+    threshold_jitter_low=0.4, threshold_jitter_high=0.6
+)
+
 # Recipe 11 (rows `..._r11_pruned`, then `..._r11`): prune, then route.
 # The frozen rows beat every LC row: one routing trained on all images
 # beats a body shared among many. Here the LC row's most frequent

@@ -36,9 +36,9 @@ def test_every_row_sees_the_same_epochs():
             expected = 36
         if re.search(r"_r(6|12_nested16(_min1)?)_gates$", unseeded):
             expected = 33
-        # The body rows of recipes 13 to 15 (16 shares 15's) are their
-        # first 9 fine-tuning epochs.
-        if re.search(r"_r1[345](_nested16|_proj)?_body$", unseeded):
+        # The body rows of recipes 13 to 15 (16 and 17 share 15's) and 18
+        # are their first 9 fine-tuning epochs.
+        if re.search(r"_r1[3458](_nested16|_proj)?_body$", unseeded):
             expected = 39
         # Recipe 11's pruned row is its first 6 fine-tuning epochs.
         if name.endswith("_r11_pruned"):
@@ -369,6 +369,27 @@ def test_tuned_rows_hold_the_body_for_their_last_epoch():
                 keep_rate_low=low,
                 keep_rate_high=high,
             )
+
+
+def test_recipe_18_trains_recipe_15s_body_near_its_threshold():
+    rows = {row.name: row for row in cifar10_dynamic_rows()}
+    r15 = rows["lc_resnet20_t65_e10_r15_proj"]
+    r18 = rows["lc_resnet20_t65_e10_r18_proj"]
+    body = rows[r18.tune_gates_row]
+    assert body.name == "lc_resnet20_t65_e10_r18_proj_body"
+    assert body.fix_gates_row == "lc_resnet20_t65_e10_r10_proj_gates"
+    # Recipe 15's body stage, each step at a threshold in [0.4, 0.6].
+    assert body.config == dataclasses.replace(
+        rows[r15.tune_gates_row].config,
+        threshold_jitter_low=0.4,
+        threshold_jitter_high=0.6,
+    )
+    jitter = body.config.threshold_jitter()
+    assert (jitter.low, jitter.high) == (0.4, 0.6)
+    assert r18.config == r15.config
+    assert r18.config.threshold_jitter() is None
+    # At 0.65 only.
+    assert not [name for name in rows if "t30_e10_r18" in name]
 
 
 def test_single_gate_kinds_train_recipe_14_as_the_lc_rows_do():
