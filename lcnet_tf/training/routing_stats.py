@@ -65,7 +65,8 @@ def independent_block_routings(block_runs):
 
     ```python
     runs = per_image_results(model, test_ds)["block_runs"]
-    coupling = len(np.unique(runs, axis=0)) / independent_block_routings(runs)
+    taken = len(np.unique(runs, axis=0))
+    print(taken, "of", independent_block_routings(runs))
     ```
     """
     runs = np.asarray(block_runs)
@@ -97,7 +98,16 @@ def block_gate_coupling(block_runs):
 
     Returns:
         The mean of `|corr|` over pairs of gates whose keep rate lies
-        strictly between 0 and 1 (0.0 with fewer than two such gates).
+        strictly between 0 and 1 (0.0 with fewer than two such gates):
+        0 for gates that decide independently, 1 for gates that always
+        decide alike or always opposite.
+
+    Example:
+
+    ```python
+    runs = per_image_results(model, test_ds)["block_runs"]
+    print(f"{block_gate_coupling(runs):.2f}")
+    ```
     """
     runs = np.asarray(block_runs, np.float64)
     rates = runs.mean(axis=0)
