@@ -42,6 +42,19 @@ def _distinct(rows):
     return int(len(np.unique(rows, axis=0)))
 
 
+def _deciding_gates(block_runs):
+    """The columns of `block_runs` (as floats) whose gates decide per
+    image: neither always run nor always skipped."""
+    runs = np.asarray(block_runs, np.float64)
+    if runs.ndim != 2 or len(runs) == 0:
+        raise ValueError(
+            f"`block_runs` must be a non-empty (images, block_gates) "
+            f"array. Received shape {runs.shape}."
+        )
+    rates = runs.mean(axis=0)
+    return runs[:, (rates > 0) & (rates < 1)]
+
+
 def independent_block_routings(block_runs):
     """Distinct block routings expected if every gate decided alone.
 
@@ -69,14 +82,8 @@ def independent_block_routings(block_runs):
     print(taken, "of", independent_block_routings(runs))
     ```
     """
-    runs = np.asarray(block_runs)
-    if runs.ndim != 2 or len(runs) == 0:
-        raise ValueError(
-            f"`block_runs` must be a non-empty (images, block_gates) "
-            f"array. Received shape {runs.shape}."
-        )
-    rates = runs.mean(axis=0)
-    rates = rates[(rates > 0) & (rates < 1)]
+    deciding = _deciding_gates(block_runs)
+    rates = deciding.mean(axis=0)
     if len(rates) > MAX_ENUMERATED_GATES:
         return None
     if len(rates) == 0:
@@ -87,7 +94,8 @@ def independent_block_routings(block_runs):
         log_q = np.concatenate([log_q + np.log(rate), log_q + np.log1p(-rate)])
     # P(a routing occurs at least once) = 1 - (1 - q)^n, kept exact for
     # routings of tiny probability.
-    return float(np.sum(-np.expm1(len(runs) * np.log1p(-np.exp(log_q)))))
+    n = len(deciding)
+    return float(np.sum(-np.expm1(n * np.log1p(-np.exp(log_q)))))
 
 
 def block_gate_coupling(block_runs):
@@ -109,9 +117,7 @@ def block_gate_coupling(block_runs):
     print(f"{block_gate_coupling(runs):.2f}")
     ```
     """
-    runs = np.asarray(block_runs, np.float64)
-    rates = runs.mean(axis=0)
-    deciding = runs[:, (rates > 0) & (rates < 1)]
+    deciding = _deciding_gates(block_runs)
     k = deciding.shape[1]
     if k < 2:
         return 0.0
@@ -168,9 +174,7 @@ def routing_stats(model, results):
         ),
         "top_routing_share": float(counts.max() / len(flops)),
         "top_routing": patterns[int(np.argmax(counts))].tolist(),
-        "independent_block_routings": (
-            independent_block_routings(blocks) if blocks.shape[1] else 1.0
-        ),
+        "independent_block_routings": independent_block_routings(blocks),
         "block_gate_coupling": block_gate_coupling(blocks),
         "flops_p10": float(p10),
         "flops_p50": float(p50),
