@@ -70,8 +70,90 @@ def run_in_browser(case_dir, models, timeout=300, web_dir=WEB_DIR, jspi=False):
         spec["models"].append(entry)
     with open(os.path.join(case_dir, "case.json"), "w") as f:
         json.dump(spec, f)
+    return _drive(case_dir, timeout, web_dir)
+
+
+def run_staged_in_browser(
+    case_dir,
+    variants,
+    images,
+    warmup=3,
+    rounds=5,
+    accelerator="webgpu",
+    timeout=600,
+    web_dir=WEB_DIR,
+):
+    """Runs staged models with LiteRT.js's host loop, taking turns.
+
+    `tflite/web/staged_runner.js` follows each manifest (the protocol of
+    `StagedRunner`), the features kept in the accelerator's buffers; the
+    page times every image of every variant, the images split into
+    `rounds` slices that the variants take in turn (as
+    `latency.measure_interleaved` does).
+
+    Args:
+        case_dir: str. An empty folder for the case files.
+        variants: dict name -> staged manifest path (its model beside it).
+        images: float array `(n, H, W, C)`, normalised.
+        warmup: int. Untimed images at the start of every turn.
+        rounds: int. Turns per variant.
+        accelerator: str. `"webgpu"`, or `"wasm"` for LiteRT.js's CPU.
+        timeout: int. Seconds for the whole page.
+        web_dir: str. The driver folder.
+
+    Returns:
+        dict: `ok` (else `error`), `variants` (per name: `times_ms` and
+        `outputs` per image in order, each `logits`, `flops` and
+        `decisions`; `calls`, the signature calls of the timed images;
+        `fully_accelerated`), `console` and `adapter`.
+
+    Example:
+    ```python
+    result = run_staged_in_browser("/tmp/case", {"lc": "lc.json"}, images)
+    ms = np.mean(result["variants"]["lc"]["times_ms"])
+    ```
+    """
+    images = np.ascontiguousarray(images, np.float32)
+    os.makedirs(case_dir, exist_ok=True)
+    spec = {
+        "variants": {},
+        "images": {
+            "url": "/case/images.bin",
+            "shape": [1, *images.shape[1:]],
+            "count": int(len(images)),
+        },
+        "warmup": int(warmup),
+        "rounds": int(rounds),
+        "accelerator": accelerator,
+    }
+    images.tofile(os.path.join(case_dir, "images.bin"))
+    for name, manifest_path in variants.items():
+        folder = os.path.join(case_dir, name)
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(manifest_path, folder)
+        with open(manifest_path) as f:
+            tflite = json.load(f).get("tflite")
+        if tflite:
+            source = os.path.join(os.path.dirname(manifest_path), tflite)
+            if os.path.isfile(source):
+                shutil.copy(source, folder)
+        manifest = os.path.basename(manifest_path)
+        spec["variants"][name] = f"/case/{name}/{manifest}"
+    with open(os.path.join(case_dir, "staged.json"), "w") as f:
+        json.dump(spec, f)
+    return _drive(case_dir, timeout, web_dir, page="staged.html")
+
+
+def _drive(case_dir, timeout, web_dir, page=""):
+    """Runs the headless page on a case folder; returns what it said."""
     process = subprocess.run(
-        ["node", os.path.join(web_dir, "run_gpu_check.mjs"), case_dir],
+        [
+            "node",
+            os.path.join(web_dir, "run_gpu_check.mjs"),
+            case_dir,
+            str(timeout),
+            page,
+        ],
         capture_output=True,
         text=True,
         timeout=timeout + 60,

@@ -4,6 +4,7 @@ Run by `make gpu-test` (CI), which installs the driver's npm packages;
 skipped elsewhere unless LCNET_REQUIRE_GPU is set.
 """
 
+import json
 import os
 
 import numpy as np
@@ -14,9 +15,11 @@ from lcnet_tf.export import keras_reference
 from lcnet_tf.export import to_tflite
 from lcnet_tf.export.browser_check import browser_available
 from lcnet_tf.export.browser_check import run_in_browser
+from lcnet_tf.export.browser_check import run_staged_in_browser
 from lcnet_tf.export.browser_check import unsupported_reports
 from lcnet_tf.models import set_threshold
 from tests.export.conftest import make_model
+from tests.export.conftest import predict_staged
 from tests.fixtures import random_images
 
 pytestmark = pytest.mark.gpu
@@ -115,3 +118,104 @@ def test_conditionals_are_reported(browser, tmp_path):
         atol=1e-3,
         rtol=1e-3,
     )
+
+
+def test_browser_host_loop_equals_the_python_runner(browser, tmp_path):
+    images = random_images(8, seed=33)
+    exports = {
+        "nested_projection": to_tflite(
+            make_model(
+                "lc",
+                channel_selection="nested",
+                channel_groups=4,
+                gate_projection_blocks=True,
+            ),
+            str(tmp_path / "n.tflite"),
+            form="staged",
+        ),
+        "l_projection": to_tflite(
+            make_model("l", gate_projection_blocks=True),
+            str(tmp_path / "l.tflite"),
+            form="staged",
+        ),
+        "free_prefix": to_tflite(
+            make_model("lc"),
+            str(tmp_path / "p.tflite"),
+            form="staged",
+            channel_chunks="prefix",
+            representative_data=random_images(16, seed=34),
+        ),
+    }
+    result = run_staged_in_browser(
+        str(tmp_path / "case"),
+        {name: e.manifest_path for name, e in exports.items()},
+        images,
+        warmup=1,
+        rounds=2,
+    )
+    assert result["ok"], result.get("error")
+    assert unsupported_reports(result) == []
+    called = set()
+    for name, export in exports.items():
+        got = result["variants"][name]
+        assert got["fully_accelerated"], name
+        assert len(got["times_ms"]) == len(images)
+        expected, calls = predict_staged(export.manifest_path, images)
+        called.update(calls)
+        assert got["calls"] == len(calls), name
+        outputs = got["outputs"]
+        np.testing.assert_allclose(
+            [o["logits"] for o in outputs],
+            expected["logits"],
+            atol=1e-3,
+            rtol=1e-3,
+            err_msg=name,
+        )
+        np.testing.assert_array_equal(
+            [o["decisions"] for o in outputs], expected["decisions"]
+        )
+        np.testing.assert_array_equal(
+            [o["flops"] for o in outputs], expected["flops"]
+        )
+    # Every branch of the host loop ran: a gate called alone after a
+    # skipped block, a projection block's skip, width bodies.
+    assert any(name.endswith("_gate") for name in called)
+    assert any(name.endswith("_skip") for name in called)
+    assert any("_body_w" in name for name in called)
+
+
+def _corrupt(manifest_path, how):
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    widths = next(b["widths"] for b in manifest["blocks"] if "widths" in b)
+    if how == "sha":
+        manifest["tflite_sha256"] = "0" * 64
+    elif how == "extra width signature":
+        widths.pop(max(widths, key=int))
+    else:
+        widths["99"] = widths[max(widths, key=int)] + "9"
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f)
+
+
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("sha", "SHA-256 differs"),
+        ("extra width signature", "does not list"),
+        ("missing width signature", "does not have"),
+    ],
+)
+def test_browser_host_loop_refuses_a_manifest_that_does_not_match(
+    browser, tmp_path, how, message
+):
+    model = make_model("c", channel_selection="nested", channel_groups=4)
+    export = to_tflite(model, str(tmp_path / "n.tflite"), form="staged")
+    _corrupt(export.manifest_path, how)
+    result = run_staged_in_browser(
+        str(tmp_path / "case"),
+        {"bad": export.manifest_path},
+        random_images(1, seed=35),
+    )
+    assert not result["ok"]
+    assert message in result["error"]
