@@ -13,6 +13,10 @@ one run. Writes `webgpu_staged.json` and a plot:
         --gated_model=pretrained/lc_resnet20_t30_e10_r3_cifar10.keras \
         --data_dir=../shared/data/cifar10 --examples=60
 
+With `--runtime=litertjs` the same exports run in LiteRT.js on WebGPU
+in headless Chromium (`tflite/web/staged_runner.js`, the host loop in
+JavaScript) and the results go to `litertjs_staged.json`.
+
 On a machine with a real GPU but no TensorFlow, in two steps: export
 here with `--prepare_dir=DIR`, then time there with `--exports=DIR`
 (LiteRT, Keras and NumPy are enough; point `VK_ICD_FILENAMES` at the
@@ -30,6 +34,7 @@ FLAGS = flags.FLAGS
 INPUTS = "inputs.json"
 # Variants also timed with their features through host memory.
 HOST_COPIES = ("static", "gates_open")
+RUNTIMES = ("litert", "litertjs")
 
 
 def define_flags():
@@ -44,6 +49,13 @@ def define_flags():
     flags.DEFINE_integer("examples", 60, "Test images timed per variant.")
     flags.DEFINE_string(
         "output_dir", "benchmarks/results", "Where JSON and plot go."
+    )
+    flags.DEFINE_enum(
+        "runtime",
+        "litert",
+        RUNTIMES,
+        "litert: LiteRT's Python GPU accelerator; litertjs: LiteRT.js on "
+        "WebGPU in headless Chromium.",
     )
     flags.DEFINE_string(
         "prepare_dir",
@@ -141,15 +153,27 @@ def prepare_exports(
     return inputs
 
 
-def time_exports(directory, output_dir, rounds=5):
-    """Times a `prepare_exports` folder on LiteRT's GPU accelerator.
+def time_exports(directory, output_dir, rounds=5, runtime="litert"):
+    """Times a `prepare_exports` folder on a WebGPU delegate.
 
     Needs no TensorFlow. The variants take turns in one run; ratios to
     the static export are what compare across machines.
 
+    Args:
+        directory: str. What `prepare_exports` wrote.
+        output_dir: str. Where JSON and plot go.
+        rounds: int. Turns per variant.
+        runtime: str. `"litert"`: LiteRT's Python GPU accelerator,
+            written to `webgpu_staged.json`; `"litertjs"`: LiteRT.js in
+            headless Chromium, `litertjs_staged.json`.
+
     Returns:
-        dict: the results, also written to `webgpu_staged.json`.
+        dict: the results, also written to the JSON.
     """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}: {runtime!r}")
+    if runtime == "litertjs":
+        return _time_in_browser(directory, output_dir, rounds)
     import numpy as np
 
     from lcnet_tf.export import StagedRunner
@@ -209,15 +233,77 @@ def time_exports(directory, output_dir, rounds=5):
     return results
 
 
+def _time_in_browser(directory, output_dir, rounds):
+    """`time_exports` with LiteRT.js's host loop in headless Chromium."""
+    import numpy as np
+
+    from lcnet_tf.export.browser_check import browser_available
+    from lcnet_tf.export.browser_check import run_staged_in_browser
+    from lcnet_tf.export.latency import latency_stats
+
+    if not browser_available():
+        raise RuntimeError(
+            "LiteRT.js needs node, Chromium and tflite/web's npm packages "
+            "(`make tflite/web/node_modules/.installed`)."
+        )
+    with open(os.path.join(directory, INPUTS)) as f:
+        inputs = json.load(f)
+    images = np.load(os.path.join(directory, "images.npy"))
+    labels = np.load(os.path.join(directory, "labels.npy"))
+    variants = {
+        name: os.path.join(directory, path)
+        for name, path in inputs["variants"].items()
+    }
+    with tempfile.TemporaryDirectory() as case:
+        page = run_staged_in_browser(
+            case, variants, images, warmup=3, rounds=rounds
+        )
+    if not page["ok"]:
+        raise RuntimeError(f"LiteRT.js failed: {page['error']}")
+    results = {
+        "gated_model": inputs["gated_model"],
+        "static_model": inputs["static_model"],
+        "images": int(len(images)),
+        "delegate": "LiteRT.js WebGPU in headless Chromium "
+        f"({page['adapter']})",
+        "variants": {},
+    }
+    base = np.mean(page["variants"]["static"]["times_ms"])
+    for name, got in page["variants"].items():
+        if not got["fully_accelerated"]:
+            raise RuntimeError(f"{name}: not every op ran on the GPU.")
+        entry = latency_stats(got["times_ms"])
+        outputs = got["outputs"]
+        logits = np.array([o["logits"] for o in outputs])
+        flops = np.array([o["flops"] for o in outputs], np.float64)
+        entry.update(
+            flops_ratio=float(flops.mean() / inputs["static_flops"]),
+            latency_vs_static=float(entry["mean_ms"] / base),
+            calls_per_image=got["calls"] / len(outputs),
+            top1=float(np.mean(logits.argmax(-1) == labels)),
+        )
+        results["variants"][name] = entry
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "litertjs_staged.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    _plot(results, os.path.join(output_dir, "litertjs_staged.png"))
+    return results
+
+
 def run_benchmark(
-    gated_model, data_dir, examples, output_dir, static_model=None
+    gated_model,
+    data_dir,
+    examples,
+    output_dir,
+    static_model=None,
+    runtime="litert",
 ):
     """The benchmark as a library function; returns the results dict."""
     with tempfile.TemporaryDirectory() as directory:
         prepare_exports(
             gated_model, data_dir, examples, directory, static_model
         )
-        return time_exports(directory, output_dir)
+        return time_exports(directory, output_dir, runtime=runtime)
 
 
 def _plot(results, path):
@@ -246,7 +332,9 @@ def _plot(results, path):
 def main(argv):
     del argv
     if FLAGS.exports:
-        results = time_exports(FLAGS.exports, FLAGS.output_dir)
+        results = time_exports(
+            FLAGS.exports, FLAGS.output_dir, runtime=FLAGS.runtime
+        )
         print(json.dumps(results["variants"], indent=2))
         return
     if not FLAGS.gated_model:
@@ -266,6 +354,7 @@ def main(argv):
         FLAGS.examples,
         FLAGS.output_dir,
         static_model=FLAGS.static_model or None,
+        runtime=FLAGS.runtime,
     )
     print(json.dumps(results["variants"], indent=2))
 

@@ -387,3 +387,42 @@ def test_frozen_scales_benchmark(cifar10_dir, tmp_path):
         "gated_dynamic",
         "gated_prefix",
     ]
+
+
+def test_webgpu_staged_benchmark_in_litertjs(
+    saved_model, cifar10_dir, tmp_path
+):
+    from benchmarks import webgpu_staged
+    from lcnet_tf.export.browser_check import browser_available
+
+    if not browser_available():
+        if os.environ.get("LCNET_REQUIRE_GPU"):
+            pytest.fail("LiteRT.js driver missing: run `make gpu-test`")
+        pytest.skip("node, chromium or tflite/web/node_modules missing")
+    webgpu_staged.run_benchmark(
+        saved_model, cifar10_dir, 5, str(tmp_path), runtime="litertjs"
+    )
+    assert os.path.exists(tmp_path / "litertjs_staged.png")
+    results = json.loads((tmp_path / "litertjs_staged.json").read_text())
+    assert results["delegate"].startswith("LiteRT.js")
+    variants = results["variants"]
+    assert set(variants) == {
+        "static",
+        "routed",
+        "routed_prefix",
+        "gates_open",
+        "gates_open_unfused",
+        "blocks_closed",
+    }
+    assert variants["static"]["latency_vs_static"] == 1.0
+    assert variants["static"]["flops_ratio"] == pytest.approx(1.0)
+    assert variants["gates_open"]["flops_ratio"] >= 1.0
+    assert (
+        variants["blocks_closed"]["flops_ratio"]
+        < (variants["routed"]["flops_ratio"])
+    )
+    assert variants["routed_prefix"]["top1"] == variants["routed"]["top1"]
+    # Each gate in its own call: more signature calls, same answers.
+    fused, apart = variants["gates_open"], variants["gates_open_unfused"]
+    assert apart["calls_per_image"] > fused["calls_per_image"]
+    assert apart["top1"] == fused["top1"]
