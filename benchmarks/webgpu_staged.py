@@ -26,6 +26,7 @@ GPU's Vulkan driver).
 import json
 import os
 import tempfile
+import textwrap
 
 from absl import app
 from absl import flags
@@ -320,10 +321,8 @@ def _plot(results, path):
         ax.annotate(name, (entry["flops_ratio"], entry["latency_vs_static"]))
     ax.set_xlabel("FLOPs ratio (vs static ResNet)")
     ax.set_ylabel("latency ratio (vs static, same delegate)")
-    ax.set_title(
-        f"Staged form, {results['delegate']}, {results['images']} images",
-        fontsize=9,
-    )
+    title = f"Staged form, {results['delegate']}, {results['images']} images"
+    ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
