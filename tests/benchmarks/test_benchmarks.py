@@ -426,3 +426,26 @@ def test_webgpu_staged_benchmark_in_litertjs(
     fused, apart = variants["gates_open"], variants["gates_open_unfused"]
     assert apart["calls_per_image"] > fused["calls_per_image"]
     assert apart["top1"] == fused["top1"]
+
+
+def test_gate_overhead_benchmark(saved_model, cifar10_dir, tmp_path):
+    from benchmarks import gate_overhead
+    from lcnet_tf.export.overhead import RUNGS
+
+    results = gate_overhead.run_benchmark(
+        [saved_model], cifar10_dir, 12, ["1"], str(tmp_path), rounds=2
+    )
+    assert os.path.exists(tmp_path / "gate_overhead.png")
+    saved = json.loads((tmp_path / "gate_overhead.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    entry = saved["models"][saved_model]
+    stats = entry["threads_1"]
+    assert list(stats) == list(RUNGS)
+    assert stats["static"]["median_vs_static"] == 1.0
+    assert all(s["images"] == 12 for s in stats.values())
+    assert 0.0 < entry["flops_ratio"] < 1.2
+    assert set(entry["top1"]) == {"masked_open", "dynamic_open", "dynamic"}
+    # Every gate open: the same answers with or without conditionals.
+    assert entry["top1"]["masked_open"] == entry["top1"]["dynamic_open"]
+    with pytest.raises(ValueError, match="empty"):
+        gate_overhead.run_benchmark([], cifar10_dir, 4, ["1"], str(tmp_path))
