@@ -40,6 +40,11 @@ def test_latency_benchmark_writes_json_and_plot(
         "dynamic_prefix_tau_1",
     }
     assert variants["static"]["flops_ratio"] == 1.0
+    assert variants["static"]["threads_1"]["median_vs_static"] == 1.0
+    masked = variants["masked"]["threads_1"]
+    assert masked["median_vs_static"] == pytest.approx(
+        masked["median_ms"] / variants["static"]["threads_1"]["median_ms"]
+    )
     # The dynamic form at other thresholds: at 0 every gate opens, at 1
     # every gate shuts, blocks and channels (the row's own in between).
     opened = variants["dynamic_prefix_tau_0"]
