@@ -101,6 +101,10 @@ def run_staged_in_browser(
         timeout: int. Seconds for the whole page.
         web_dir: str. The driver folder.
 
+    Raises:
+        ValueError: the images are not what the manifests take (the page
+            reports a manifest it refuses in `error`).
+
     Returns:
         dict: `ok` (else `error`), `variants` (per name: `times_ms` and
         `outputs` per image in order, each `logits`, `flops` and
@@ -113,6 +117,16 @@ def run_staged_in_browser(
     ms = np.mean(result["variants"]["lc"]["times_ms"])
     ```
     """
+    from lcnet_tf.validation import check_images
+
+    # The page checks each manifest itself (staged_runner.js); here only
+    # what the files need to be served and the images' shape.
+    manifests = {}
+    for name, path in variants.items():
+        with open(path) as f:
+            manifests[name] = json.load(f)
+        shape = manifests[name]["input"]["shape"]
+        images = check_images(images, tuple(shape[1:]))
     images = np.ascontiguousarray(images, np.float32)
     os.makedirs(case_dir, exist_ok=True)
     spec = {
@@ -131,12 +145,11 @@ def run_staged_in_browser(
         folder = os.path.join(case_dir, name)
         os.makedirs(folder, exist_ok=True)
         shutil.copy(manifest_path, folder)
-        with open(manifest_path) as f:
-            tflite = json.load(f).get("tflite")
-        if tflite:
-            source = os.path.join(os.path.dirname(manifest_path), tflite)
-            if os.path.isfile(source):
-                shutil.copy(source, folder)
+        model = os.path.join(
+            os.path.dirname(manifest_path), manifests[name]["tflite"]
+        )
+        if os.path.isfile(model):
+            shutil.copy(model, folder)
         manifest = os.path.basename(manifest_path)
         spec["variants"][name] = f"/case/{name}/{manifest}"
     with open(os.path.join(case_dir, "staged.json"), "w") as f:

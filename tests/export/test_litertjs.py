@@ -187,6 +187,9 @@ def test_browser_host_loop_equals_the_python_runner(browser, tmp_path):
 def _corrupt(manifest_path, how):
     with open(manifest_path) as f:
         manifest = json.load(f)
+    if how == "missing model":
+        os.remove(os.path.join(os.path.dirname(manifest_path), "n.tflite"))
+        return
     widths = next(b["widths"] for b in manifest["blocks"] if "widths" in b)
     if how == "sha":
         manifest["tflite_sha256"] = "0" * 64
@@ -204,6 +207,7 @@ def _corrupt(manifest_path, how):
         ("sha", "SHA-256 differs"),
         ("extra width signature", "does not list"),
         ("missing width signature", "does not have"),
+        ("missing model", "which does not exist"),
     ],
 )
 def test_browser_host_loop_refuses_a_manifest_that_does_not_match(
@@ -219,3 +223,39 @@ def test_browser_host_loop_refuses_a_manifest_that_does_not_match(
     )
     assert not result["ok"]
     assert message in result["error"]
+
+
+def test_browser_host_loop_checks_the_images_first(tmp_path):
+    # No browser needed: the images are refused before the page starts.
+    model = make_model("l")
+    export = to_tflite(model, str(tmp_path / "l.tflite"), form="staged")
+    variants = {"l": export.manifest_path}
+    with pytest.raises(ValueError, match="shape"):
+        run_staged_in_browser(str(tmp_path / "a"), variants, np.ones((1, 8)))
+    images = random_images(2, seed=36)
+    images[1, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        run_staged_in_browser(str(tmp_path / "b"), variants, images)
+
+
+def test_browser_host_loop_runs_on_litertjs_cpu_too(browser, tmp_path):
+    model = make_model("lc", channel_selection="nested", channel_groups=4)
+    export = to_tflite(model, str(tmp_path / "n.tflite"), form="staged")
+    images = random_images(3, seed=37)
+    result = run_staged_in_browser(
+        str(tmp_path / "case"),
+        {"cpu": export.manifest_path},
+        images,
+        warmup=0,
+        rounds=1,
+        accelerator="wasm",
+    )
+    assert result["ok"], result.get("error")
+    expected, _ = predict_staged(export.manifest_path, images)
+    outputs = result["variants"]["cpu"]["outputs"]
+    np.testing.assert_allclose(
+        [o["logits"] for o in outputs], expected["logits"], atol=1e-4
+    )
+    np.testing.assert_array_equal(
+        [o["flops"] for o in outputs], expected["flops"]
+    )
