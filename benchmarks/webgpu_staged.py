@@ -227,11 +227,7 @@ def time_exports(directory, output_dir, rounds=5, runtime="litert"):
         )
         entry["top1"] = float(np.mean(result["logits"].argmax(-1) == labels))
         results["variants"][name] = entry
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "webgpu_staged.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    _plot(results, os.path.join(output_dir, "webgpu_staged.png"))
-    return results
+    return _write(results, output_dir, "webgpu_staged")
 
 
 def _time_in_browser(directory, output_dir, rounds):
@@ -284,10 +280,15 @@ def _time_in_browser(directory, output_dir, rounds):
             top1=float(np.mean(logits.argmax(-1) == labels)),
         )
         results["variants"][name] = entry
+    return _write(results, output_dir, "litertjs_staged")
+
+
+def _write(results, output_dir, name):
+    """Writes `<name>.json` and `<name>.png`; returns the results."""
     os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "litertjs_staged.json"), "w") as f:
+    with open(os.path.join(output_dir, f"{name}.json"), "w") as f:
         json.dump(results, f, indent=2)
-    _plot(results, os.path.join(output_dir, "litertjs_staged.png"))
+    _plot(results, os.path.join(output_dir, f"{name}.png"))
     return results
 
 

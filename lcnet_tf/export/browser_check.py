@@ -154,10 +154,10 @@ def run_staged_in_browser(
         spec["variants"][name] = f"/case/{name}/{manifest}"
     with open(os.path.join(case_dir, "staged.json"), "w") as f:
         json.dump(spec, f)
-    return _drive(case_dir, timeout, web_dir, page="staged.html")
+    return _drive(case_dir, timeout, web_dir, script="staged_page.js")
 
 
-def _drive(case_dir, timeout, web_dir, page=""):
+def _drive(case_dir, timeout, web_dir, script=""):
     """Runs the headless page on a case folder; returns what it said."""
     process = subprocess.run(
         [
@@ -165,7 +165,7 @@ def _drive(case_dir, timeout, web_dir, page=""):
             os.path.join(web_dir, "run_gpu_check.mjs"),
             case_dir,
             str(timeout),
-            page,
+            script,
         ],
         capture_output=True,
         text=True,

@@ -8,6 +8,16 @@ from benchmarks import tflite_latency
 from benchmarks import tflite_quantization
 from tests.export.conftest import make_model
 
+# The staged exports `benchmarks/webgpu_staged.py` times.
+_STAGED_VARIANTS = {
+    "static",
+    "routed",
+    "routed_prefix",
+    "gates_open",
+    "gates_open_unfused",
+    "blocks_closed",
+}
+
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
@@ -220,13 +230,7 @@ def test_webgpu_staged_benchmark(saved_model, cifar10_dir, tmp_path):
     # The report names the Vulkan driver the ratios were measured on.
     assert results["vulkan_icd"] and results["delegate"].startswith("LiteRT")
     variants = results["variants"]
-    assert set(variants) == {
-        "static",
-        "routed",
-        "routed_prefix",
-        "gates_open",
-        "gates_open_unfused",
-        "blocks_closed",
+    assert set(variants) == _STAGED_VARIANTS | {
         "static_host_copies",
         "gates_open_host_copies",
     }
@@ -411,14 +415,7 @@ def test_webgpu_staged_benchmark_in_litertjs(
     results = json.loads((tmp_path / "litertjs_staged.json").read_text())
     assert results["delegate"].startswith("LiteRT.js")
     variants = results["variants"]
-    assert set(variants) == {
-        "static",
-        "routed",
-        "routed_prefix",
-        "gates_open",
-        "gates_open_unfused",
-        "blocks_closed",
-    }
+    assert set(variants) == _STAGED_VARIANTS
     assert variants["static"]["latency_vs_static"] == 1.0
     assert variants["static"]["flops_ratio"] == pytest.approx(1.0)
     assert variants["gates_open"]["flops_ratio"] >= 1.0

@@ -1,10 +1,10 @@
 // Serves this folder and a case folder, opens a page in headless Chromium
 // with WebGPU (SwiftShader on machines without a GPU) and prints what the
 // page published on window.lcnetResult, with "console" and "adapter", as
-// JSON on stdout. The default page, index.html, runs gpu_check.js;
-// staged.html runs staged_page.js.
+// JSON on stdout. index.html runs gpu_check.js, or the SCRIPT given
+// (staged_page.js: the staged host loop's timing page).
 //
-// Usage: node run_gpu_check.mjs CASE_DIR [TIMEOUT_SECONDS] [PAGE]
+// Usage: node run_gpu_check.mjs CASE_DIR [TIMEOUT_SECONDS] [SCRIPT]
 import {createServer} from 'node:http';
 import {readFile} from 'node:fs/promises';
 import {extname, join, normalize, resolve} from 'node:path';
@@ -14,7 +14,7 @@ import {chromium} from 'playwright-core';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const caseDir = resolve(process.argv[2]);
 const timeout = Number(process.argv[3] || 300) * 1000;
-const pageName = process.argv[4] || '';
+const script = process.argv[4] || '';
 const types = {
   '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.json': 'application/json', '.wasm': 'application/wasm',
@@ -57,7 +57,7 @@ try {
   const page = await browser.newPage();
   page.on('console', (message) => consoleLines.push(message.text()));
   page.on('pageerror', (error) => consoleLines.push(`pageerror: ${error}`));
-  await page.goto(url + pageName);
+  await page.goto(script ? `${url}?script=/${script}` : url);
   await page.waitForFunction(() => window.lcnetResult, null, {timeout});
   result = await page.evaluate(() => window.lcnetResult);
   result.adapter = await page.evaluate(async () => {
