@@ -175,17 +175,13 @@ def time_exports(directory, output_dir, rounds=5, runtime="litert"):
         raise ValueError(f"runtime must be one of {RUNTIMES}: {runtime!r}")
     if runtime == "litertjs":
         return _time_in_browser(directory, output_dir, rounds)
-    import numpy as np
 
     from lcnet_tf.export import StagedRunner
     from lcnet_tf.export import webgpu
     from lcnet_tf.export.latency import measure_interleaved
     from lcnet_tf.export.latency import stack_outputs
 
-    with open(os.path.join(directory, INPUTS)) as f:
-        inputs = json.load(f)
-    images = np.load(os.path.join(directory, "images.npy"))
-    labels = np.load(os.path.join(directory, "labels.npy"))
+    inputs, images, labels = _load(directory)
     icd = webgpu.configure_vulkan()
     software = bool(icd) and "swiftshader" in icd.lower()
     results = {
@@ -214,19 +210,15 @@ def time_exports(directory, output_dir, rounds=5, runtime="litert"):
     stats, outputs = measure_interleaved(
         runners, images, warmup=3, rounds=rounds
     )
-    base = stats["static"]["mean_ms"]
     for name, entry in stats.items():
         result = stack_outputs(outputs[name])
-        entry["flops_ratio"] = float(
-            np.mean(result["flops"]) / inputs["static_flops"]
-        )
-        entry["latency_vs_static"] = entry["mean_ms"] / base
         entry["device_buffers"] = runners[name].device_buffers
         entry["signatures_through_host"] = len(
             runners[name].signatures_through_host
         )
-        entry["top1"] = float(np.mean(result["logits"].argmax(-1) == labels))
-        results["variants"][name] = entry
+        results["variants"][name] = _scored(
+            entry, stats["static"], result, inputs, labels
+        )
     return _write(results, output_dir, "webgpu_staged")
 
 
@@ -243,10 +235,7 @@ def _time_in_browser(directory, output_dir, rounds):
             "LiteRT.js needs node, Chromium and tflite/web's npm packages "
             "(`make tflite/web/node_modules/.installed`)."
         )
-    with open(os.path.join(directory, INPUTS)) as f:
-        inputs = json.load(f)
-    images = np.load(os.path.join(directory, "images.npy"))
-    labels = np.load(os.path.join(directory, "labels.npy"))
+    inputs, images, labels = _load(directory)
     variants = {
         name: os.path.join(directory, path)
         for name, path in inputs["variants"].items()
@@ -265,22 +254,50 @@ def _time_in_browser(directory, output_dir, rounds):
         f"({page['adapter']})",
         "variants": {},
     }
-    base = np.mean(page["variants"]["static"]["times_ms"])
+    stats = {
+        name: latency_stats(got["times_ms"])
+        for name, got in page["variants"].items()
+    }
     for name, got in page["variants"].items():
         if not got["fully_accelerated"]:
             raise RuntimeError(f"{name}: not every op ran on the GPU.")
-        entry = latency_stats(got["times_ms"])
         outputs = got["outputs"]
-        logits = np.array([o["logits"] for o in outputs])
-        flops = np.array([o["flops"] for o in outputs], np.float64)
-        entry.update(
-            flops_ratio=float(flops.mean() / inputs["static_flops"]),
-            latency_vs_static=float(entry["mean_ms"] / base),
-            calls_per_image=got["calls"] / len(outputs),
-            top1=float(np.mean(logits.argmax(-1) == labels)),
+        entry = stats[name]
+        entry["calls_per_image"] = got["calls"] / len(outputs)
+        result = {
+            "logits": np.array([o["logits"] for o in outputs]),
+            "flops": np.array([o["flops"] for o in outputs], np.float64),
+        }
+        results["variants"][name] = _scored(
+            entry, stats["static"], result, inputs, labels
         )
-        results["variants"][name] = entry
     return _write(results, output_dir, "litertjs_staged")
+
+
+def _load(directory):
+    """`(inputs.json's dict, images, labels)` of a `prepare_exports`
+    folder."""
+    import numpy as np
+
+    with open(os.path.join(directory, INPUTS)) as f:
+        inputs = json.load(f)
+    images = np.load(os.path.join(directory, "images.npy"))
+    labels = np.load(os.path.join(directory, "labels.npy"))
+    return inputs, images, labels
+
+
+def _scored(entry, static, result, inputs, labels):
+    """A variant's latency stats with its FLOPs ratio, its latency
+    against the static export's (`static`, stats of the same run) and
+    its top-1, from its per-image `result` (`logits`, `flops`)."""
+    import numpy as np
+
+    entry["flops_ratio"] = float(
+        np.mean(result["flops"]) / inputs["static_flops"]
+    )
+    entry["latency_vs_static"] = entry["mean_ms"] / static["mean_ms"]
+    entry["top1"] = float(np.mean(result["logits"].argmax(-1) == labels))
+    return entry
 
 
 def _write(results, output_dir, name):
